@@ -1,0 +1,1 @@
+//! The demo pipeline (see README.md).

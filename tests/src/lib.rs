@@ -1,0 +1,1 @@
+//! End-to-end harness: links rocky-writer and runs rocky-verify only as a subprocess.
