@@ -1,0 +1,442 @@
+//! The verification report: checks, outcomes, proof levels, and the JSON Lines encoding of
+//! `spec/report.md`.
+//!
+//! A [`Check`] records one claim and what became of it. Bad evidence is a `fail` check pushed onto
+//! the report, never an `Err`: every check runs, and the exit code is derived from all of them
+//! (`spec/exit-codes.md`).
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// The report format version written in every `begin` line.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// Exit code: every check that ran passed.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: at least one check failed (the evidence is wrong).
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code: nothing failed, but something that should have been checked could not be.
+pub const EXIT_INCOMPLETE: i32 = 2;
+
+/// What became of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Checked against an independent source, and it agrees.
+    Pass,
+    /// Checked, and the evidence is wrong.
+    Fail,
+    /// Should have been checked but could not be.
+    Unknown,
+    /// Cannot be checked by design.
+    Unverifiable,
+}
+
+/// How strong the evidence behind an outcome is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Proof {
+    /// A hash computed over the stored bytes themselves.
+    #[serde(rename = "bytes-verified")]
+    BytesVerified,
+    /// A value re-derived from its inputs with the spec's algorithm.
+    #[serde(rename = "recomputed")]
+    Recomputed,
+    /// Only a short non-cryptographic fingerprint could be compared.
+    #[serde(rename = "fingerprint-only")]
+    FingerprintOnly,
+    /// The claim rests on a heuristic.
+    #[serde(rename = "heuristic")]
+    Heuristic,
+    /// Nothing independent exists to compare with.
+    #[serde(rename = "unverifiable")]
+    Unverifiable,
+}
+
+/// What a check is about. Only the keys that apply are serialised.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Subject {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+impl Subject {
+    /// A subject naming a run.
+    pub fn run(run_id: &str) -> Self {
+        Subject { run_id: Some(run_id.to_owned()), ..Subject::default() }
+    }
+    /// A subject naming a model of a run.
+    pub fn model(run_id: &str, model: &str) -> Self {
+        Subject { model: Some(model.to_owned()), ..Subject::run(run_id) }
+    }
+    /// A subject naming a file.
+    pub fn file(file: &str) -> Self {
+        Subject { file: Some(file.to_owned()), ..Subject::default() }
+    }
+    /// Adds an artifact hash.
+    pub fn with_artifact(mut self, artifact: &str) -> Self {
+        self.artifact = Some(artifact.to_owned());
+        self
+    }
+    /// Adds a table name.
+    pub fn with_table(mut self, table: &str) -> Self {
+        self.table = Some(table.to_owned());
+        self
+    }
+    /// Adds a column name.
+    pub fn with_column(mut self, column: &str) -> Self {
+        self.column = Some(column.to_owned());
+        self
+    }
+    /// Adds an upstream key.
+    pub fn with_upstream(mut self, upstream: &str) -> Self {
+        self.upstream = Some(upstream.to_owned());
+        self
+    }
+}
+
+/// One check and its result: one `check` line of the JSON report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    /// Stable dotted check id, e.g. `artifact.blake3`.
+    pub check: String,
+    /// What the check is about.
+    pub subject: Subject,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Finding code from `spec/report.md`; `None` exactly when the outcome is `Pass`.
+    pub code: Option<&'static str>,
+    /// Proof level.
+    pub proof: Proof,
+    /// What the independent source says.
+    pub expected: Value,
+    /// What the evidence claims.
+    pub actual: Value,
+    /// Why it could not be checked (required for `Unknown` and `Unverifiable`).
+    pub reason: Option<String>,
+    /// One human sentence.
+    pub message: String,
+}
+
+impl Check {
+    /// A check that agreed with its independent source.
+    pub fn pass(
+        check: &str,
+        subject: Subject,
+        proof: Proof,
+        expected: Value,
+        actual: Value,
+        message: impl Into<String>,
+    ) -> Self {
+        Check {
+            check: check.to_owned(),
+            subject,
+            outcome: Outcome::Pass,
+            code: None,
+            proof,
+            expected,
+            actual,
+            reason: None,
+            message: message.into(),
+        }
+    }
+
+    /// A check that found the evidence wrong.
+    pub fn fail(
+        check: &str,
+        subject: Subject,
+        code: &'static str,
+        proof: Proof,
+        expected: Value,
+        actual: Value,
+        message: impl Into<String>,
+    ) -> Self {
+        Check {
+            check: check.to_owned(),
+            subject,
+            outcome: Outcome::Fail,
+            code: Some(code),
+            proof,
+            expected,
+            actual,
+            reason: None,
+            message: message.into(),
+        }
+    }
+
+    /// A check that should have run but could not.
+    pub fn unknown(
+        check: &str,
+        subject: Subject,
+        code: &'static str,
+        proof: Proof,
+        reason: impl Into<String>,
+    ) -> Self {
+        let reason = reason.into();
+        Check {
+            check: check.to_owned(),
+            subject,
+            outcome: Outcome::Unknown,
+            code: Some(code),
+            proof,
+            expected: Value::Null,
+            actual: Value::Null,
+            message: format!("could not check: {reason}"),
+            reason: Some(reason),
+        }
+    }
+
+    /// A claim that cannot be checked by design.
+    pub fn unverifiable(
+        check: &str,
+        subject: Subject,
+        code: &'static str,
+        proof: Proof,
+        actual: Value,
+        reason: impl Into<String>,
+    ) -> Self {
+        let reason = reason.into();
+        Check {
+            check: check.to_owned(),
+            subject,
+            outcome: Outcome::Unverifiable,
+            code: Some(code),
+            proof,
+            expected: Value::Null,
+            actual,
+            message: format!("not verifiable: {reason}"),
+            reason: Some(reason),
+        }
+    }
+}
+
+/// Facts about the ledger file a report read (`begin.ledger`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LedgerInfo {
+    /// The path as the user gave it.
+    pub path: String,
+    /// BLAKE3 of the whole file as read.
+    pub blake3: String,
+    /// File size in bytes.
+    pub size_bytes: u64,
+    /// `metadata.schema_version`, if present.
+    pub schema_version: Option<String>,
+    /// `metadata.producer`, if present (rocky-writer ledgers).
+    pub producer: Option<String>,
+}
+
+/// Counts of outcomes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Passed checks.
+    pub pass: u64,
+    /// Failed checks.
+    pub fail: u64,
+    /// Checks that could not run.
+    pub unknown: u64,
+    /// Claims unverifiable by design.
+    pub unverifiable: u64,
+}
+
+/// A whole report: what one command verified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// `run`, `artifact`, `runs`, `record` or `gate`.
+    pub command: &'static str,
+    /// What is being verified.
+    pub subject: Option<String>,
+    /// The ledger read, if any.
+    pub ledger: Option<LedgerInfo>,
+    /// Whether `--strict` was given.
+    pub strict: bool,
+    /// Every check, in report order.
+    pub checks: Vec<Check>,
+    /// Lines of the "what this verified" block.
+    pub verified: Vec<String>,
+    /// Lines of the "what this did not verify" block.
+    pub not_verified: Vec<String>,
+}
+
+impl Report {
+    /// An empty report for `command`.
+    pub fn new(command: &'static str, subject: Option<String>, strict: bool) -> Self {
+        Report {
+            command,
+            subject,
+            ledger: None,
+            strict,
+            checks: Vec::new(),
+            verified: Vec::new(),
+            not_verified: Vec::new(),
+        }
+    }
+
+    /// Adds a check.
+    pub fn push(&mut self, check: Check) {
+        self.checks.push(check);
+    }
+
+    /// Counts the outcomes.
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for check in &self.checks {
+            let slot = match check.outcome {
+                Outcome::Pass => &mut c.pass,
+                Outcome::Fail => &mut c.fail,
+                Outcome::Unknown => &mut c.unknown,
+                Outcome::Unverifiable => &mut c.unverifiable,
+            };
+            *slot = slot.saturating_add(1);
+        }
+        c
+    }
+
+    /// The exit code per `spec/exit-codes.md`: failure wins over unknown; unverifiable counts as
+    /// failure only under `--strict`.
+    pub fn exit_code(&self) -> i32 {
+        let c = self.counts();
+        if c.fail > 0 || (self.strict && c.unverifiable > 0) {
+            EXIT_FAILED
+        } else if c.unknown > 0 {
+            EXIT_INCOMPLETE
+        } else {
+            EXIT_OK
+        }
+    }
+
+    /// `pass`, `fail` or `unknown`, matching the exit code.
+    pub fn verdict(&self) -> &'static str {
+        match self.exit_code() {
+            EXIT_OK => "pass",
+            EXIT_FAILED => "fail",
+            _ => "unknown",
+        }
+    }
+
+    /// The `begin` line's value.
+    pub fn begin_json(&self) -> Value {
+        json!({"type": "begin", "data": {
+            "format_version": FORMAT_VERSION,
+            "tool": "rocky-verify",
+            "tool_version": env!("CARGO_PKG_VERSION"),
+            "command": self.command,
+            "subject": self.subject,
+            "ledger": self.ledger,
+            "strict": self.strict,
+        }})
+    }
+
+    /// The `summary` line's value.
+    pub fn summary_json(&self) -> Value {
+        json!({"type": "summary", "data": {
+            "verdict": self.verdict(),
+            "exit_code": self.exit_code(),
+            "strict": self.strict,
+            "counts": self.counts(),
+            "verified": self.verified,
+            "not_verified": self.not_verified,
+        }})
+    }
+
+    /// Writes the whole report as JSON Lines (`begin`, every `check`, `summary`).
+    pub fn write_json_lines(&self, out: &mut dyn Write) -> io::Result<()> {
+        write_line(out, &self.begin_json())?;
+        for check in &self.checks {
+            write_line(out, &json!({"type": "check", "data": check}))?;
+        }
+        write_line(out, &self.summary_json())
+    }
+}
+
+/// Writes one compact JSON value and a newline.
+pub fn write_line(out: &mut dyn Write, value: &Value) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report_with(outcomes: &[Outcome], strict: bool) -> Report {
+        let mut r = Report::new("run", None, strict);
+        for o in outcomes {
+            let s = Subject::run("r");
+            r.push(match o {
+                Outcome::Pass => Check::pass("a.b", s, Proof::Recomputed, json!(1), json!(1), "ok"),
+                Outcome::Fail => Check::fail(
+                    "a.b",
+                    s,
+                    "x_mismatch",
+                    Proof::Recomputed,
+                    json!(1),
+                    json!(2),
+                    "bad",
+                ),
+                Outcome::Unknown => {
+                    Check::unknown("a.b", s, "x_missing", Proof::Recomputed, "no input")
+                }
+                Outcome::Unverifiable => Check::unverifiable(
+                    "a.b",
+                    s,
+                    "x_unexpected",
+                    Proof::FingerprintOnly,
+                    json!("abc"),
+                    "64-bit fingerprint",
+                ),
+            });
+        }
+        r
+    }
+
+    #[test]
+    fn failure_wins_over_unknown_so_a_retry_on_2_never_hides_tampering() {
+        assert_eq!(report_with(&[Outcome::Unknown, Outcome::Fail], false).exit_code(), 1);
+        assert_eq!(report_with(&[Outcome::Unknown, Outcome::Pass], false).exit_code(), 2);
+        assert_eq!(report_with(&[Outcome::Pass], false).exit_code(), 0);
+    }
+
+    #[test]
+    fn unverifiable_fails_only_under_strict() {
+        assert_eq!(report_with(&[Outcome::Pass, Outcome::Unverifiable], false).exit_code(), 0);
+        assert_eq!(report_with(&[Outcome::Pass, Outcome::Unverifiable], true).exit_code(), 1);
+    }
+
+    #[test]
+    fn an_empty_report_passes_but_counts_nothing() {
+        let r = report_with(&[], false);
+        assert_eq!(r.exit_code(), 0);
+        assert_eq!(r.counts(), Counts::default());
+    }
+
+    #[test]
+    fn json_lines_start_with_begin_and_end_with_summary() {
+        let r = report_with(&[Outcome::Fail, Outcome::Unknown], false);
+        let mut buf = Vec::new();
+        r.write_json_lines(&mut buf).unwrap();
+        let lines: Vec<Value> = String::from_utf8(buf)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0]["type"], "begin");
+        assert_eq!(lines[1]["data"]["code"], "x_mismatch");
+        assert_eq!(lines[2]["data"]["reason"], "no input");
+        assert_eq!(lines[3]["data"]["verdict"], "fail");
+        assert_eq!(lines[3]["data"]["exit_code"], 1);
+    }
+}
