@@ -7,4 +7,22 @@
 //! The formats are those of `spec/` at the repository root. This crate shares no code with the
 //! writer.
 
+// Pure, spec-derived logic (no I/O).
+pub mod canon;
+pub mod identity;
+pub mod normalize;
+pub mod records;
+pub mod siphash;
+
+// Evidence sources, all opened read-only.
+pub mod artifact;
+pub mod git;
+pub mod ledger;
+pub mod warehouse;
+
+// Commands, reports and the command line.
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod render;
 pub mod report;

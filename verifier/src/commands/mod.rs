@@ -1,0 +1,6 @@
+//! One module per subcommand; each returns a [`crate::report::Report`].
+
+pub mod artifact;
+pub mod record;
+pub mod run;
+pub mod runs;
