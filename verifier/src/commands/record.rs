@@ -1,1 +1,687 @@
-//! (in progress)
+//! `rocky-verify record <file.json> [--recipe-hash HEX]`: checks one `ProvenanceRecord` on its own,
+//! and the provenance checks the `run` command applies to every provenance row.
+//!
+//! Everything here is recomputed from the record's own bytes: the IR's canonical form, its
+//! `skip_hash` (with the sqlparser 0.62.0 normaliser), the `input_hash` and the `proof_class`.
+//! A record that passes is **self-consistent**, which is not the same as genuine: anyone who can
+//! write a record can make its hashes agree. What binds a record to real outputs is the ledger and
+//! the artifact bytes, which this command does not read.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::canon::{self, to_canonical_string};
+use crate::identity;
+use crate::records::{ProvenanceRecord, UpstreamIdentity, decode_provenance_record};
+use crate::report::{Check, Outcome, Proof, Report, Subject};
+
+/// The largest record file `record` reads: 256 MiB (a provenance record is a few kilobytes).
+pub const MAX_RECORD_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The provenance checks of one record, with no claimed `recipe_hash` to compare against (the
+/// `provenance.recipe_hash` check is then `unverifiable`, carrying the recomputed value).
+///
+/// See [`check_provenance_with`].
+pub fn check_provenance(rec: &ProvenanceRecord, subject: &Subject) -> Vec<Check> {
+    check_provenance_with(rec, subject, None)
+}
+
+/// The provenance checks of one record, in report order.
+///
+/// # Steps
+///
+/// 1. `provenance.canonical`: `model_ir_canonical_json` parses strictly and re-encodes to the
+///    same bytes (fail `ir_canonical_json_invalid`).
+/// 2. `provenance.recipe_hash`: BLAKE3 of the IR bytes, compared with `claimed_recipe_hash` when
+///    one is given (fail `recipe_hash_mismatch`); without one, `unverifiable` (`recipe_hash_missing`)
+///    with the recomputed value in `expected`.
+/// 3. `provenance.skip_hash`: recomputed from the IR (fail `skip_hash_mismatch`).
+/// 4. `provenance.input_hash`: recomputed from the recorded `skip_hash`, the IR's target and the
+///    recorded upstreams (fail `input_hash_mismatch`).
+/// 5. `provenance.proof_class`: the recorded class is not stronger than the upstreams allow (fail
+///    `proof_class_mismatch`).
+/// 6. `provenance.upstream`, one per watermark upstream: `unverifiable`
+///    (`upstream_heuristic_unexpected`). Content upstreams need the ledger and are checked by `run`.
+///
+/// # Side effects
+///
+/// None: pure computation (the normaliser runs on a worker thread).
+pub fn check_provenance_with(
+    rec: &ProvenanceRecord,
+    subject: &Subject,
+    claimed_recipe_hash: Option<&str>,
+) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let ir_bytes = rec.model_ir_canonical_json.as_bytes();
+
+    // 1. Canonical form.
+    let ir = match canon::parse_strict(ir_bytes) {
+        Ok(ir) => {
+            let recanonical = to_canonical_string(&ir);
+            let expected = identity::blake3_hex(recanonical.as_bytes());
+            let actual = identity::blake3_hex(ir_bytes);
+            checks.push(if recanonical.as_bytes() == ir_bytes {
+                Check::pass(
+                    "provenance.canonical",
+                    subject.clone(),
+                    Proof::Recomputed,
+                    json!(expected),
+                    json!(actual),
+                    "model_ir_canonical_json re-encodes to the same bytes",
+                )
+            } else {
+                Check::fail(
+                    "provenance.canonical",
+                    subject.clone(),
+                    "ir_canonical_json_invalid",
+                    Proof::Recomputed,
+                    json!(expected),
+                    json!(actual),
+                    format!(
+                        "model_ir_canonical_json is valid JSON but not canonical: its canonical \
+                         form hashes to {expected}, the recorded text to {actual}"
+                    ),
+                )
+            });
+            Some(ir)
+        }
+        Err(e) => {
+            checks.push(Check::fail(
+                "provenance.canonical",
+                subject.clone(),
+                "ir_canonical_json_invalid",
+                Proof::Recomputed,
+                Value::Null,
+                Value::Null,
+                format!("model_ir_canonical_json does not parse: {e}"),
+            ));
+            None
+        }
+    };
+
+    // 2. recipe_hash: by definition the hash of the recorded bytes, canonical or not.
+    checks.push(check_recipe_hash(rec, subject, claimed_recipe_hash));
+
+    // 3. skip_hash.
+    checks.push(match &ir {
+        None => unknown_without_ir("provenance.skip_hash", subject, "skip_hash"),
+        Some(ir) => check_skip_hash(rec, subject, ir),
+    });
+
+    // 4. input_hash.
+    let upstreams: Vec<Value> = rec
+        .upstreams
+        .iter()
+        .map(UpstreamIdentity::to_json)
+        .collect();
+    checks.push(match ir.as_ref().map(identity::target_identity) {
+        None => unknown_without_ir("provenance.input_hash", subject, "input_hash"),
+        Some(None) => Check::unknown(
+            "provenance.input_hash",
+            subject.clone(),
+            "input_hash_mismatch",
+            Proof::Recomputed,
+            "the IR has no target {catalog, schema, table}, so target_identity is unknown",
+        ),
+        Some(Some(target)) => {
+            let recomputed = identity::input_hash(&rec.skip_hash, &target, &upstreams);
+            compare(
+                "provenance.input_hash",
+                subject,
+                "input_hash_mismatch",
+                &recomputed,
+                &rec.input_hash,
+                format!(
+                    "input_hash recomputed from the recorded skip_hash, target {target} and {} \
+                     upstream(s)",
+                    upstreams.len()
+                ),
+            )
+        }
+    });
+
+    // 5. proof_class: recorded class must not be stronger than the upstreams allow.
+    let allowed = identity::proof_class(&upstreams);
+    let stated = rec.proof_class.as_str();
+    checks.push(if stated == "strong" && allowed == "heuristic" {
+        Check::fail(
+            "provenance.proof_class",
+            subject.clone(),
+            "proof_class_mismatch",
+            Proof::Recomputed,
+            json!(allowed),
+            json!(stated),
+            "proof_class is strong but a watermark upstream makes it heuristic",
+        )
+    } else {
+        let message = if stated == allowed {
+            format!("proof_class {stated} is what the upstreams give")
+        } else {
+            format!(
+                "proof_class {stated} is weaker than the {allowed} the upstreams allow (a \
+                 conservative claim)"
+            )
+        };
+        Check::pass(
+            "provenance.proof_class",
+            subject.clone(),
+            Proof::Recomputed,
+            json!(allowed),
+            json!(stated),
+            message,
+        )
+    });
+
+    // 6. Watermark upstreams are heuristic by design.
+    for upstream in &rec.upstreams {
+        if let UpstreamIdentity::Watermark { upstream_key, .. } = upstream {
+            checks.push(Check::unverifiable(
+                "provenance.upstream",
+                subject.clone().with_upstream(upstream_key),
+                "upstream_heuristic_unexpected",
+                Proof::Heuristic,
+                upstream.to_json(),
+                format!(
+                    "upstream {upstream_key} is identified by a watermark (max_ts, row_count), \
+                     not by content: it cannot be checked against bytes"
+                ),
+            ));
+        }
+    }
+    checks
+}
+
+/// `provenance.recipe_hash`: recomputed BLAKE3 of the recorded IR bytes, compared with a claimed
+/// value when there is one.
+pub fn check_recipe_hash(
+    rec: &ProvenanceRecord,
+    subject: &Subject,
+    claimed: Option<&str>,
+) -> Check {
+    let recomputed = identity::recipe_hash(rec.model_ir_canonical_json.as_bytes());
+    match claimed {
+        Some(claimed) => compare(
+            "provenance.recipe_hash",
+            subject,
+            "recipe_hash_mismatch",
+            &recomputed,
+            claimed,
+            "recipe_hash = BLAKE3 of model_ir_canonical_json".to_owned(),
+        ),
+        None => {
+            let reason = "no recipe_hash to compare with was given: the value in `expected` is \
+                          the IR's recipe_hash, recomputed";
+            Check {
+                expected: json!(recomputed),
+                message: format!(
+                    "recipe_hash of the IR is {recomputed}; nothing to compare it with"
+                ),
+                ..Check::unverifiable(
+                    "provenance.recipe_hash",
+                    subject.clone(),
+                    "recipe_hash_missing",
+                    Proof::Recomputed,
+                    Value::Null,
+                    reason,
+                )
+            }
+        }
+    }
+}
+
+fn check_skip_hash(rec: &ProvenanceRecord, subject: &Subject, ir: &Value) -> Check {
+    match identity::try_skip_hash(ir) {
+        Ok(Some(recomputed)) => compare(
+            "provenance.skip_hash",
+            subject,
+            "skip_hash_mismatch",
+            &recomputed,
+            &rec.skip_hash,
+            "skip_hash recomputed from the IR (normaliser v1, sqlparser 0.62.0)".to_owned(),
+        ),
+        Ok(None) => Check::fail(
+            "provenance.skip_hash",
+            subject.clone(),
+            "skip_hash_mismatch",
+            Proof::Recomputed,
+            Value::Null,
+            json!(rec.skip_hash),
+            "the IR has no skip_hash (typed_columns is empty, or its sql is not exactly one \
+             statement the normaliser parses), yet the record states one",
+        ),
+        Err(e) => Check::unknown(
+            "provenance.skip_hash",
+            subject.clone(),
+            "skip_hash_mismatch",
+            Proof::Recomputed,
+            format!("the SQL normaliser could not run: {e}"),
+        ),
+    }
+}
+
+fn unknown_without_ir(check: &str, subject: &Subject, what: &str) -> Check {
+    Check::unknown(
+        check,
+        subject.clone(),
+        "ir_canonical_json_invalid",
+        Proof::Recomputed,
+        format!("{what} cannot be recomputed: model_ir_canonical_json does not parse"),
+    )
+}
+
+/// Pass when `recomputed == recorded`, else fail with `code`.
+fn compare(
+    check: &str,
+    subject: &Subject,
+    code: &'static str,
+    recomputed: &str,
+    recorded: &str,
+    what: String,
+) -> Check {
+    if recomputed == recorded {
+        Check::pass(
+            check,
+            subject.clone(),
+            Proof::Recomputed,
+            json!(recomputed),
+            json!(recorded),
+            what,
+        )
+    } else {
+        Check::fail(
+            check,
+            subject.clone(),
+            code,
+            Proof::Recomputed,
+            json!(recomputed),
+            json!(recorded),
+            format!("{what}: expected {recomputed}, found {recorded}"),
+        )
+    }
+}
+
+/// Reads at most [`MAX_RECORD_FILE_BYTES`] from `path`.
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let len = file
+        .metadata()
+        .map_err(|e| format!("cannot stat {}: {e}", path.display()))?
+        .len();
+    if len > MAX_RECORD_FILE_BYTES {
+        return Err(format!(
+            "{} is {len} bytes, larger than the {MAX_RECORD_FILE_BYTES}-byte limit for a record",
+            path.display()
+        ));
+    }
+    let mut bytes = Vec::new();
+    // `take` guards against a file that grows while it is read.
+    file.take(MAX_RECORD_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.len() as u64 > MAX_RECORD_FILE_BYTES {
+        return Err(format!(
+            "{} grew beyond the limit while being read",
+            path.display()
+        ));
+    }
+    Ok(bytes)
+}
+
+/// `rocky-verify record <file.json> [--recipe-hash HEX]`: verifies one provenance record file
+/// (compact as stored in the ledger, or pretty-printed like Rocky's golden files).
+///
+/// # Steps
+///
+/// 1. Read the file (at most [`MAX_RECORD_FILE_BYTES`]); an unreadable file is `unknown`.
+/// 2. Decode it as a `ProvenanceRecord` (fail `provenance_record_invalid`).
+/// 3. Run [`check_provenance_with`], comparing `recipe_hash` with `expected_recipe_hash` if given.
+///
+/// # Side effects
+///
+/// Reads `path`; writes nothing.
+pub fn verify_record_file(path: &Path, expected_recipe_hash: Option<&str>, strict: bool) -> Report {
+    let shown = path.display().to_string();
+    let mut report = Report::new("record", Some(shown.clone()), strict);
+    let file_subject = Subject::file(&shown);
+
+    let bytes = match read_bounded(path) {
+        Ok(bytes) => bytes,
+        Err(reason) => {
+            report.push(Check::unknown(
+                "provenance.record",
+                file_subject,
+                "provenance_record_invalid",
+                Proof::Recomputed,
+                reason,
+            ));
+            report
+                .not_verified
+                .push("nothing: the record file could not be read".to_owned());
+            return report;
+        }
+    };
+    let rec = match decode_provenance_record(&bytes) {
+        Ok(rec) => rec,
+        Err(e) => {
+            report.push(Check::fail(
+                "provenance.record",
+                file_subject,
+                e.code(),
+                Proof::Recomputed,
+                Value::Null,
+                Value::Null,
+                e.to_string(),
+            ));
+            report
+                .not_verified
+                .push("nothing else: the file is not a valid ProvenanceRecord".to_owned());
+            return report;
+        }
+    };
+
+    let subject = Subject {
+        run_id: Some(rec.run_id.clone()),
+        model: Some(rec.model_name.clone()),
+        ..file_subject
+    };
+    let checks = check_provenance_with(&rec, &subject, expected_recipe_hash);
+    fill_summary(&mut report, &rec, &checks, expected_recipe_hash.is_some());
+    for check in checks {
+        report.push(check);
+    }
+    report
+}
+
+/// The "what this verified / did not verify" lines, from the checks that actually passed.
+fn fill_summary(report: &mut Report, rec: &ProvenanceRecord, checks: &[Check], claimed: bool) {
+    let passed = |id: &str| {
+        checks
+            .iter()
+            .any(|c| c.check == id && c.outcome == Outcome::Pass)
+    };
+    let lines = [
+        (
+            "provenance.canonical",
+            "model_ir_canonical_json is canonical JSON (re-encoded byte for byte)",
+        ),
+        (
+            "provenance.recipe_hash",
+            "the IR hashes to the given --recipe-hash",
+        ),
+        (
+            "provenance.skip_hash",
+            "skip_hash recomputed from the IR with Rocky's SQL normaliser (sqlparser 0.62.0)",
+        ),
+        (
+            "provenance.input_hash",
+            "input_hash recomputed from the recorded skip_hash, the IR's target and the recorded \
+             upstreams",
+        ),
+        (
+            "provenance.proof_class",
+            "proof_class is no stronger than the recorded upstreams allow",
+        ),
+    ];
+    for (id, line) in lines {
+        if passed(id) {
+            report.verified.push(line.to_owned());
+        }
+    }
+    let not = &mut report.not_verified;
+    if !claimed {
+        not.push(
+            "no --recipe-hash given: the IR's recipe_hash was computed but compared with nothing"
+                .to_owned(),
+        );
+    }
+    not.push(
+        "the record is only checked for self-consistency: anyone able to write a record can make \
+         its hashes agree; nothing here shows that Rocky produced it"
+            .to_owned(),
+    );
+    not.push(format!(
+        "output_blake3 ({} file(s)) and output_path were not checked: this command reads no \
+         ledger and no artifacts (use `rocky-verify run`)",
+        rec.output_blake3.len()
+    ));
+    let content = rec
+        .upstreams
+        .iter()
+        .filter(|u| u.kind() == "content")
+        .count();
+    if content > 0 {
+        not.push(format!(
+            "{content} content upstream hash(es) were not matched to the artifacts that produced \
+             them (needs the ledger)"
+        ));
+    }
+    let watermarks = rec.upstreams.len() - content;
+    if watermarks > 0 {
+        not.push(format!(
+            "{watermarks} watermark upstream(s) are heuristic: a timestamp and row count, not \
+             content"
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::decode_provenance_record;
+
+    const GOLDENS: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/rocky/replay-provenance-goldens"
+    );
+
+    fn golden(name: &str) -> std::path::PathBuf {
+        Path::new(GOLDENS).join(name)
+    }
+
+    fn outcome_of<'a>(checks: &'a [Check], id: &str) -> &'a Check {
+        checks
+            .iter()
+            .find(|c| c.check == id)
+            .unwrap_or_else(|| panic!("no {id}"))
+    }
+
+    #[test]
+    fn every_golden_passes_and_recipe_hash_is_unverifiable_without_a_claim() {
+        let recipes = [
+            (
+                "01-no-upstream.json",
+                "cc14d017a9fa965f2e73a0de45e41a1fe82947b4f514d3c3c63ea53b98730884",
+            ),
+            (
+                "02-single-content-upstream.json",
+                "aaa6e5920f18a63170ebd68d44c7727e750c842cad730411774b526f41efb38d",
+            ),
+            (
+                "03-multi-content-upstream-typed.json",
+                "167ec76e3f95a656420cad143179eb7b4e83b557328bd410fb7b1cdb784e8375",
+            ),
+            (
+                "04-masked-column.json",
+                "bbfba761d01df723512d6f9d03c8e6ae875430b3d52ddb0186df16facf3051e8",
+            ),
+        ];
+        for (file, recipe) in recipes {
+            let report = verify_record_file(&golden(file), None, false);
+            let counts = report.counts();
+            assert_eq!(
+                (counts.fail, counts.unknown),
+                (0, 0),
+                "{file}: {:#?}",
+                report.checks
+            );
+            assert_eq!(counts.pass, 4, "{file}");
+            let r = outcome_of(&report.checks, "provenance.recipe_hash");
+            assert_eq!(r.outcome, Outcome::Unverifiable);
+            assert_eq!(r.code, Some("recipe_hash_missing"));
+            assert_eq!(r.expected, json!(recipe));
+            assert!(r.reason.is_some());
+            assert_eq!(report.exit_code(), 0);
+            assert_eq!(
+                verify_record_file(&golden(file), None, true).exit_code(),
+                1,
+                "strict"
+            );
+
+            let report = verify_record_file(&golden(file), Some(recipe), false);
+            assert_eq!(
+                outcome_of(&report.checks, "provenance.recipe_hash").outcome,
+                Outcome::Pass
+            );
+            assert_eq!(report.exit_code(), 0);
+            assert_eq!(
+                verify_record_file(&golden(file), Some(recipe), true).exit_code(),
+                0
+            );
+
+            let wrong = format!("{}0", &recipe[..63]);
+            let report = verify_record_file(&golden(file), Some(&wrong), false);
+            let r = outcome_of(&report.checks, "provenance.recipe_hash");
+            assert_eq!(
+                (r.outcome, r.code),
+                (Outcome::Fail, Some("recipe_hash_mismatch"))
+            );
+            assert_eq!(report.exit_code(), 1);
+        }
+    }
+
+    fn golden_record(file: &str) -> ProvenanceRecord {
+        decode_provenance_record(&std::fs::read(golden(file)).unwrap()).unwrap()
+    }
+
+    fn only_failure(checks: &[Check]) -> (&str, &'static str) {
+        let failed: Vec<&Check> = checks
+            .iter()
+            .filter(|c| c.outcome == Outcome::Fail)
+            .collect();
+        assert_eq!(failed.len(), 1, "{failed:#?}");
+        (failed[0].check.as_str(), failed[0].code.unwrap())
+    }
+
+    #[test]
+    fn a_tampered_skip_hash_fails_only_skip_and_input_hash() {
+        let mut rec = golden_record("03-multi-content-upstream-typed.json");
+        rec.skip_hash.replace_range(0..1, "0");
+        let checks = check_provenance(&rec, &Subject::default());
+        let failed: Vec<_> = checks
+            .iter()
+            .filter(|c| c.outcome == Outcome::Fail)
+            .map(|c| c.code)
+            .collect();
+        assert_eq!(
+            failed,
+            [Some("skip_hash_mismatch"), Some("input_hash_mismatch")]
+        );
+    }
+
+    #[test]
+    fn a_tampered_upstream_hash_fails_input_hash() {
+        let mut rec = golden_record("02-single-content-upstream.json");
+        if let UpstreamIdentity::Content { blake3_hash, .. } = &mut rec.upstreams[0] {
+            blake3_hash.replace_range(0..1, "3");
+        }
+        assert_eq!(
+            only_failure(&check_provenance(&rec, &Subject::default())),
+            ("provenance.input_hash", "input_hash_mismatch")
+        );
+    }
+
+    #[test]
+    fn a_changed_ir_fails_canonical_or_skip_hash() {
+        let mut rec = golden_record("01-no-upstream.json");
+        rec.model_ir_canonical_json = rec
+            .model_ir_canonical_json
+            .replace("bucket\",\"nullable\":false", "bucket\",\"nullable\":true");
+        let checks = check_provenance(&rec, &Subject::default());
+        assert_eq!(
+            only_failure(&checks),
+            ("provenance.skip_hash", "skip_hash_mismatch")
+        );
+
+        let mut rec = golden_record("01-no-upstream.json");
+        rec.model_ir_canonical_json.push('\n');
+        assert_eq!(
+            only_failure(&check_provenance(&rec, &Subject::default())),
+            ("provenance.canonical", "ir_canonical_json_invalid")
+        );
+
+        let mut rec = golden_record("01-no-upstream.json");
+        rec.model_ir_canonical_json.truncate(10);
+        let checks = check_provenance(&rec, &Subject::default());
+        assert_eq!(
+            only_failure(&checks),
+            ("provenance.canonical", "ir_canonical_json_invalid")
+        );
+        assert_eq!(
+            outcome_of(&checks, "provenance.skip_hash").outcome,
+            Outcome::Unknown
+        );
+        assert_eq!(
+            outcome_of(&checks, "provenance.input_hash").outcome,
+            Outcome::Unknown
+        );
+    }
+
+    #[test]
+    fn whitespace_in_sql_changes_recipe_hash_but_not_skip_hash() {
+        let mut rec = golden_record("01-no-upstream.json");
+        rec.model_ir_canonical_json = rec
+            .model_ir_canonical_json
+            .replace("SELECT i AS id,", "SELECT  i AS id,");
+        let checks = check_provenance_with(
+            &rec,
+            &Subject::default(),
+            Some("cc14d017a9fa965f2e73a0de45e41a1fe82947b4f514d3c3c63ea53b98730884"),
+        );
+        assert_eq!(
+            only_failure(&checks),
+            ("provenance.recipe_hash", "recipe_hash_mismatch")
+        );
+    }
+
+    #[test]
+    fn watermark_upstreams_are_heuristic_and_a_strong_claim_over_them_fails() {
+        let rec = decode_provenance_record(br#"{"run_id":"run-1","model_name":"fct_orders","input_hash":"input-def","skip_hash":"logic-key","model_ir_canonical_json":"{\"a\":1}","upstreams":[{"kind":"watermark","upstream_key":"cat.sch.src","max_ts":"2024-01-01T00:00:00Z","row_count":42}],"output_blake3":["out-hash"],"output_path":["s3://b/p.parquet"],"proof_class":"strong","recorded_at":"2024-01-01T12:00:00Z"}"#).unwrap();
+        let checks = check_provenance(&rec, &Subject::default());
+        let up = outcome_of(&checks, "provenance.upstream");
+        assert_eq!(
+            (up.outcome, up.code, up.proof),
+            (
+                Outcome::Unverifiable,
+                Some("upstream_heuristic_unexpected"),
+                Proof::Heuristic
+            )
+        );
+        assert_eq!(up.subject.upstream.as_deref(), Some("cat.sch.src"));
+        let pc = outcome_of(&checks, "provenance.proof_class");
+        assert_eq!(
+            (pc.outcome, pc.code),
+            (Outcome::Fail, Some("proof_class_mismatch"))
+        );
+    }
+
+    #[test]
+    fn unreadable_and_invalid_files_are_reported_not_panicked() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = verify_record_file(&dir.path().join("nope.json"), None, false);
+        assert_eq!(missing.exit_code(), 2);
+        assert_eq!(missing.checks[0].outcome, Outcome::Unknown);
+
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, b"{\"run_id\":").unwrap();
+        let report = verify_record_file(&bad, None, false);
+        assert_eq!(report.exit_code(), 1);
+        assert_eq!(report.checks[0].code, Some("provenance_record_invalid"));
+
+        let deep = dir.path().join("deep.json");
+        std::fs::write(&deep, "[".repeat(1_000_000)).unwrap();
+        assert_eq!(verify_record_file(&deep, None, false).exit_code(), 1);
+    }
+}
