@@ -1,7 +1,7 @@
 //! Identity hashes (spec/hashes.md): `sql_hash` in both schemes, `config_hash` and
 //! `config_blake3`, `recipe_hash`, `skip_hash`, `input_hash`, `env_hash` and `proof_class`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::canon;
@@ -79,7 +79,7 @@ pub fn proof_class(upstreams: &[UpstreamIdentity]) -> ProofClass {
 }
 
 /// The warehouse adapter named in `env_hash`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[allow(missing_docs)]
 pub enum Adapter {
