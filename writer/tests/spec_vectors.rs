@@ -53,7 +53,7 @@ fn from_value<T: DeserializeOwned>(v: &Value) -> Result<T, Failed> {
 }
 
 fn hex_decode(s: &str) -> Result<Vec<u8>, Failed> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return fail("odd-length hex");
     }
     (0..s.len())
@@ -62,7 +62,7 @@ fn hex_decode(s: &str) -> Result<Vec<u8>, Failed> {
         .collect()
 }
 
-/// A case's handler: `Ok(Some(reason))` means "not implemented by the writer" (ignored trial).
+/// A case handler.
 type Handler = fn(&Value) -> Outcome;
 
 fn handler_for(file_stem: &str) -> Option<Handler> {
@@ -348,7 +348,7 @@ fn records(case: &Value) -> Outcome {
 
 fn run_id(case: &Value) -> Outcome {
     let input = &case["input"];
-    let started_at = ts::parse(str_field(input, "started_at")?).or_else(|e| fail(e))?;
+    let started_at = ts::parse(str_field(input, "started_at")?).or_else(fail)?;
     let existing: Vec<String> = match input.get("existing_ids") {
         Some(v) => from_value(v)?,
         None => Vec::new(),
