@@ -150,90 +150,135 @@ impl Ledger {
             source,
         })?;
         let lock = LockFile::acquire(&path)?;
-        let db = match Database::builder()
-            .create_with_file_format_v3(false)
-            .create(&path)
-        {
-            Ok(db) => db,
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
-                return Err(OpenError::Locked { path });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let ledger = Ledger {
+        if !path.exists() {
+            create_fresh(&path, &dir)?;
+        }
+        let db = open_db(&path)?;
+        ensure_schema(&db, &path)?;
+        Ok(Ledger {
             db,
             _lock: lock,
             path,
             dir,
             check_config: CheckConfig::default(),
-        };
-        ledger.ensure_schema()?;
-        Ok(ledger)
+        })
     }
+}
 
-    fn ensure_schema(&self) -> Result<(), OpenError> {
-        let read = self.db.begin_read()?;
-        let version = match read.open_table(METADATA) {
-            Ok(meta) => meta.get("schema_version")?.map(|v| v.value().to_owned()),
-            Err(TableError::TableDoesNotExist(_)) => None,
+/// Opens (or creates) the database file with redb 2, file format v2.
+fn open_db(path: &Path) -> Result<Database, OpenError> {
+    match Database::builder()
+        .create_with_file_format_v3(false)
+        .create(path)
+    {
+        Ok(db) => Ok(db),
+        Err(redb::DatabaseError::DatabaseAlreadyOpen) => Err(OpenError::Locked {
+            path: path.to_owned(),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates a new ledger atomically: built and stamped under a hidden temporary name in the same
+/// folder, fsynced, then renamed into place, so a crash during creation never leaves a
+/// half-initialised file under the ledger's name. Called with the sidecar lock held, so any
+/// leftover temporary file is from a crashed creator and is removed.
+fn create_fresh(path: &Path, dir: &Path) -> Result<(), OpenError> {
+    let io = |p: &Path| {
+        let p = p.to_owned();
+        move |source| OpenError::Io { path: p, source }
+    };
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = format!(".{file_name}.creating-");
+    for entry in fs::read_dir(dir).map_err(io(dir))?.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+    let temp = dir.join(format!("{prefix}{}", std::process::id()));
+    {
+        let db = open_db(&temp)?;
+        ensure_schema(&db, &temp)?;
+    }
+    File::open(&temp)
+        .and_then(|f| f.sync_all())
+        .map_err(io(&temp))?;
+    fs::rename(&temp, path).map_err(io(path))?;
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io(dir))?;
+    Ok(())
+}
+
+/// Checks the schema marker and table types; creates missing tables and stamps the version.
+fn ensure_schema(db: &Database, path: &Path) -> Result<(), OpenError> {
+    let read = db.begin_read()?;
+    let version = match read.open_table(METADATA) {
+        Ok(meta) => meta.get("schema_version")?.map(|v| v.value().to_owned()),
+        Err(TableError::TableDoesNotExist(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let version = match version {
+        None => None,
+        Some(text) => match text.parse::<u64>() {
+            Ok(v) if v > SCHEMA_VERSION => {
+                return Err(OpenError::SchemaTooNew {
+                    path: path.to_owned(),
+                    found: v,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            Ok(v) => Some(v),
+            Err(_) => {
+                return Err(OpenError::SchemaVersionInvalid {
+                    path: path.to_owned(),
+                    found: text,
+                });
+            }
+        },
+    };
+    // Every present table must have the expected types; note whether any is missing.
+    let mut missing = false;
+    for name in BLOB_TABLES {
+        match read.open_table(Blob::new(name)) {
+            Ok(_) => {}
+            Err(TableError::TableDoesNotExist(_)) => missing = true,
             Err(e) => return Err(e.into()),
-        };
-        let version = match version {
-            None => None,
-            Some(text) => match text.parse::<u64>() {
-                Ok(v) if v > SCHEMA_VERSION => {
-                    return Err(OpenError::SchemaTooNew {
-                        path: self.path.clone(),
-                        found: v,
-                        supported: SCHEMA_VERSION,
-                    });
-                }
-                Ok(v) => Some(v),
-                Err(_) => {
-                    return Err(OpenError::SchemaVersionInvalid {
-                        path: self.path.clone(),
-                        found: text,
-                    });
-                }
-            },
-        };
-        // Check every present table has the expected types; note which are missing.
-        let mut missing = false;
-        for name in BLOB_TABLES {
-            match read.open_table(Blob::new(name)) {
-                Ok(_) => {}
-                Err(TableError::TableDoesNotExist(_)) => missing = true,
-                Err(e) => return Err(e.into()),
-            }
         }
-        for name in TEXT_TABLES {
-            match read.open_table(Text::new(name)) {
-                Ok(_) => {}
-                Err(TableError::TableDoesNotExist(_)) => missing = true,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        drop(read);
-        if !missing && version == Some(SCHEMA_VERSION) {
-            return Ok(());
-        }
-        let txn = self.begin_write()?;
-        for name in BLOB_TABLES {
-            txn.open_table(Blob::new(name))?;
-        }
-        txn.open_table(SOURCE_MARKERS)?;
-        {
-            let mut meta = txn.open_table(METADATA)?;
-            let fresh = version.is_none();
-            meta.insert("schema_version", SCHEMA_VERSION.to_string().as_str())?;
-            if fresh && meta.get("producer")?.is_none() {
-                meta.insert("producer", PRODUCER)?;
-            }
-        }
-        txn.commit()?;
-        Ok(())
     }
+    for name in TEXT_TABLES {
+        match read.open_table(Text::new(name)) {
+            Ok(_) => {}
+            Err(TableError::TableDoesNotExist(_)) => missing = true,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    drop(read);
+    if !missing && version == Some(SCHEMA_VERSION) {
+        return Ok(());
+    }
+    let mut txn = db.begin_write()?;
+    txn.set_durability(Durability::Immediate);
+    for name in BLOB_TABLES {
+        txn.open_table(Blob::new(name))?;
+    }
+    txn.open_table(SOURCE_MARKERS)?;
+    {
+        let mut meta = txn.open_table(METADATA)?;
+        let fresh = version.is_none();
+        meta.insert("schema_version", SCHEMA_VERSION.to_string().as_str())?;
+        if fresh && meta.get("producer")?.is_none() {
+            meta.insert("producer", PRODUCER)?;
+        }
+    }
+    txn.commit()?;
+    Ok(())
+}
 
+impl Ledger {
     pub(crate) fn begin_write(&self) -> Result<WriteTransaction, Box<redb::Error>> {
         let mut txn = self.db.begin_write().map_err(|e| Box::new(e.into()))?;
         txn.set_durability(Durability::Immediate);
