@@ -464,7 +464,6 @@ mod tests {
         let text = to_canonical_string(&v);
         assert_eq!(text.len(), 20_001);
         // Drop iteratively: serde_json's recursive Drop would need a deep stack for this value.
-        let mut v = v;
         while let Value::Array(mut items) = v {
             v = items.pop().unwrap_or(Value::Null);
         }

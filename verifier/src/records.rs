@@ -1809,6 +1809,7 @@ impl BranchRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const PINNED_EXECUTION: &str = r#"{"model_name":"fct_orders","started_at":"2024-01-01T12:00:00Z","finished_at":"2024-01-01T12:00:00Z","duration_ms":2000,"rows_affected":10,"status":"success","sql_hash":"sql","skip_hash":"logic-key","upstream_freshness":null,"bytes_scanned":null,"bytes_written":null,"tenant":null,"recipe_hash":"recipe-abc","input_hash":"input-def","input_proof_class":"heuristic","env_hash":"env-ghi","hash_scheme":"v1","output_column_hashes":null}"#;
     const PINNED_PROVENANCE: &str = r#"{"run_id":"run-1","model_name":"fct_orders","input_hash":"input-def","skip_hash":"logic-key","model_ir_canonical_json":"{\"a\":1}","upstreams":[{"kind":"watermark","upstream_key":"cat.sch.src","max_ts":"2024-01-01T00:00:00Z","row_count":42}],"output_blake3":["out-hash"],"output_path":["s3://b/p.parquet"],"proof_class":"heuristic","recorded_at":"2024-01-01T12:00:00Z"}"#;
@@ -2028,6 +2029,43 @@ mod tests {
             decode_model_execution(bad.as_bytes()).unwrap_err().field,
             "target_table"
         );
+    }
+
+    proptest! {
+        #[test]
+        fn decoders_never_panic_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = decode_run_record(&bytes);
+            let _ = decode_model_execution(&bytes);
+            let _ = decode_provenance_record(&bytes);
+            let _ = decode_check_history(&bytes);
+            let _ = decode_branch_record(&bytes);
+        }
+
+        #[test]
+        fn a_field_replaced_by_any_value_decodes_or_names_that_field(
+            index in 0usize..10,
+            replacement in prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                ".{0,12}".prop_map(Value::from),
+                Just(serde_json::json!([])),
+                Just(serde_json::json!({})),
+            ],
+        ) {
+            let mut value: Value = serde_json::from_str(PINNED_PROVENANCE).unwrap();
+            let object = value.as_object_mut().unwrap();
+            let key = object.keys().nth(index).unwrap().clone();
+            object.insert(key.clone(), replacement);
+            match decode_provenance_record(value.to_string().as_bytes()) {
+                Ok(rec) => {
+                    let again = decode_provenance_record(rec.to_rocky_json().as_bytes());
+                    prop_assert_eq!(again.as_ref(), Ok(&rec));
+                }
+                Err(e) => prop_assert!(e.field.starts_with(&key), "{} vs {}", e.field, key),
+            }
+        }
     }
 
     #[test]

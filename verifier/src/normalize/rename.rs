@@ -106,11 +106,9 @@ fn collect_set_expr(body: &SetExpr, out: &mut Vec<String>) {
 /// alias followed by its sub-query. Other factor kinds are ignored.
 fn collect_factor(factor: &TableFactor, out: &mut Vec<String>) {
     match factor {
-        TableFactor::Table { alias, .. } => {
-            if let Some(alias) = alias {
-                out.push(alias.name.value.clone());
-            }
-        }
+        TableFactor::Table {
+            alias: Some(alias), ..
+        } => out.push(alias.name.value.clone()),
         TableFactor::Derived {
             alias, subquery, ..
         } => {
@@ -215,11 +213,9 @@ fn rewrite_set_expr(body: &mut SetExpr, renames: &HashMap<String, String>) {
 
 fn rewrite_factor(factor: &mut TableFactor, renames: &HashMap<String, String>) {
     match factor {
-        TableFactor::Table { alias, .. } => {
-            if let Some(alias) = alias {
-                rename_ident(&mut alias.name, renames);
-            }
-        }
+        TableFactor::Table {
+            alias: Some(alias), ..
+        } => rename_ident(&mut alias.name, renames),
         TableFactor::Derived {
             alias, subquery, ..
         } => {
