@@ -139,6 +139,10 @@ pub fn encode_parquet(
     batch: &RecordBatch,
     settings: &ParquetSettings,
 ) -> Result<Vec<u8>, ArtifactError> {
+    encode_hashed(batch, settings).map(|(bytes, _)| bytes)
+}
+
+fn check_batch(batch: &RecordBatch) -> Result<(), ArtifactError> {
     if batch.num_rows() == 0 || batch.num_columns() == 0 {
         return Err(ArtifactError::EmptyBatch {
             rows: batch.num_rows(),
@@ -153,13 +157,28 @@ pub fn encode_parquet(
             });
         }
     }
-    let mut out = Vec::with_capacity(batch.get_array_memory_size() / 2 + 1024);
-    let mut writer =
-        ArrowWriter::try_new(&mut out, batch.schema(), Some(settings.writer_properties()))
-            .map_err(ArtifactError::Parquet)?;
+    Ok(())
+}
+
+/// Encodes like [`encode_parquet`] and also returns the blake3 hex of the bytes (one pass over
+/// the finished file: blake3 hashes large buffers far faster than the many small writes
+/// parquet-rs makes).
+fn encode_hashed(
+    batch: &RecordBatch,
+    settings: &ParquetSettings,
+) -> Result<(Vec<u8>, String), ArtifactError> {
+    check_batch(batch)?;
+    let mut bytes = Vec::with_capacity(batch.get_array_memory_size() / 2 + 1024);
+    let mut writer = ArrowWriter::try_new(
+        &mut bytes,
+        batch.schema(),
+        Some(settings.writer_properties()),
+    )
+    .map_err(ArtifactError::Parquet)?;
     writer.write(batch).map_err(ArtifactError::Parquet)?;
     writer.close().map_err(ArtifactError::Parquet)?;
-    Ok(out)
+    let hash = blake3::hash(&bytes).to_hex().to_string();
+    Ok((bytes, hash))
 }
 
 /// If `name` is `<64 lowercase hex>.parquet`, the hex part.
@@ -183,8 +202,8 @@ pub fn write_content_addressed(
     batch: &RecordBatch,
     settings: &ParquetSettings,
 ) -> Result<WrittenArtifact, ArtifactError> {
-    let bytes = encode_parquet(batch, settings)?;
-    let mut written = write_bytes_content_addressed(dir, &bytes, "parquet")?;
+    let (bytes, hash) = encode_hashed(batch, settings)?;
+    let mut written = publish_content_addressed(dir, &bytes, hash, "parquet")?;
     written.row_count = batch.num_rows() as u64;
     Ok(written)
 }
@@ -198,13 +217,14 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ArtifactError + '_ {
     }
 }
 
-/// Publishes `bytes` as `<dir>/<blake3>.<extension>` (row_count is left 0).
-pub(crate) fn write_bytes_content_addressed(
+/// Publishes `bytes`, whose blake3 hex is `hash`, as `<dir>/<hash>.<extension>` (row_count is
+/// left 0).
+fn publish_content_addressed(
     dir: &Path,
     bytes: &[u8],
+    hash: String,
     extension: &str,
 ) -> Result<WrittenArtifact, ArtifactError> {
-    let hash = blake3::hash(bytes).to_hex().to_string();
     let final_path = dir.join(format!("{hash}.{extension}"));
     let size_bytes = bytes.len() as u64;
     let done = |already_existed| WrittenArtifact {
