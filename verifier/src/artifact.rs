@@ -1,1 +1,216 @@
-//! (in progress)
+//! Content-addressed Parquet artifacts (`spec/hashes.md` section 10): hashing the bytes, reading
+//! the footer, and locating a file by its content address only.
+//!
+//! # Side effects
+//!
+//! Reads files; never writes them.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use parquet::file::metadata::ParquetMetaDataReader;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::ledger::guard;
+
+/// `true` for exactly 64 lowercase hex characters (a BLAKE3-256 in the spec's spelling).
+pub fn is_hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The content address a file name claims: `<64 lowercase hex>.parquet`, else `None`.
+pub fn name_hash(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    let stem = name.strip_suffix(".parquet")?;
+    is_hex64(stem).then(|| stem.to_owned())
+}
+
+/// The only place a verifier looks for an artifact: `<dir>/<hash>.parquet`, and only for a hash
+/// that is 64 lowercase hex, so no recorded string can name a path outside `dir`.
+pub fn locate(dir: &Path, hash: &str) -> Option<PathBuf> {
+    is_hex64(hash).then(|| dir.join(format!("{hash}.parquet")))
+}
+
+/// Why a recorded `file_path` is unsafe to follow (`artifact_path_invalid`), if it is: absolute,
+/// a `..` component, a NUL byte, or a backslash path. The verifier never follows a recorded path;
+/// this flags evidence that tries to.
+pub fn unsafe_path_reason(file_path: &str) -> Option<&'static str> {
+    if file_path.contains('\0') {
+        return Some("contains a NUL byte");
+    }
+    if file_path.starts_with('/') || file_path.starts_with('\\') {
+        return Some("is absolute");
+    }
+    let b = file_path.as_bytes();
+    if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && !file_path.contains("://") {
+        return Some("is absolute (drive letter)");
+    }
+    if file_path.split(['/', '\\']).any(|c| c == "..") {
+        return Some("has a .. component");
+    }
+    None
+}
+
+/// The last `/`-separated component of a recorded path.
+pub fn basename(file_path: &str) -> &str {
+    file_path.rsplit('/').next().unwrap_or(file_path)
+}
+
+/// BLAKE3 and length of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileHash {
+    /// 64 lowercase hex.
+    pub blake3: String,
+    /// Length in bytes.
+    pub size: u64,
+}
+
+/// Hashes a whole file, memory-mapped and multithreaded (`Hasher::update_mmap_rayon`), which for
+/// small files falls back to plain reads.
+///
+/// # Errors
+///
+/// The I/O error, if the file cannot be opened or read.
+pub fn hash_file(path: &Path) -> std::io::Result<FileHash> {
+    let size = std::fs::metadata(path)?.len();
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_mmap_rayon(path)?;
+    Ok(FileHash {
+        blake3: hasher.finalize().to_hex().to_string(),
+        size,
+    })
+}
+
+/// One leaf column of a Parquet schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ColumnFacts {
+    /// Dotted column path.
+    pub name: String,
+    /// Physical type (`INT64`, `BYTE_ARRAY`, ...).
+    pub physical: String,
+    /// Logical type, if any (`String`, `Timestamp { .. }`, ...).
+    pub logical: Option<String>,
+}
+
+/// What a Parquet footer says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParquetFacts {
+    /// Total row count.
+    pub rows: i64,
+    /// Number of row groups.
+    pub row_groups: usize,
+    /// Footer `version` (1 or 2).
+    pub version: i32,
+    /// `created_by`, if present.
+    pub created_by: Option<String>,
+    /// Leaf columns.
+    pub columns: Vec<ColumnFacts>,
+    /// Compression codecs used by any column chunk.
+    pub codecs: BTreeSet<String>,
+    /// Whether any column chunk has a dictionary page or dictionary encoding.
+    pub dictionary: bool,
+    /// Keys of the footer's key-value metadata.
+    pub metadata_keys: Vec<String>,
+}
+
+impl ParquetFacts {
+    /// JSON form for a check's `actual`.
+    pub fn to_json(&self) -> Value {
+        json!(self)
+    }
+}
+
+/// Reads a Parquet footer. A footer that does not parse, or that panics the parser, is `Err`.
+///
+/// # Errors
+///
+/// A one-line reason (`artifact_parquet_invalid`).
+pub fn read_footer(path: &Path) -> Result<ParquetFacts, String> {
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let parsed = guard(|| ParquetMetaDataReader::new().parse_and_finish(&file))?;
+    let meta = parsed.map_err(|e| e.to_string())?;
+    guard(|| {
+        let fm = meta.file_metadata();
+        let columns = fm
+            .schema_descr()
+            .columns()
+            .iter()
+            .map(|c| ColumnFacts {
+                name: c.path().string(),
+                physical: format!("{:?}", c.physical_type()),
+                logical: c.logical_type_ref().map(|l| format!("{l:?}")),
+            })
+            .collect();
+        let mut codecs = BTreeSet::new();
+        let mut dictionary = false;
+        for rg in meta.row_groups() {
+            for col in rg.columns() {
+                codecs.insert(col.compression().to_string());
+                if col.dictionary_page_offset().is_some()
+                    || col.encodings().any(|e| {
+                        matches!(
+                            e,
+                            parquet::basic::Encoding::RLE_DICTIONARY
+                                | parquet::basic::Encoding::PLAIN_DICTIONARY
+                        )
+                    })
+                {
+                    dictionary = true;
+                }
+            }
+        }
+        ParquetFacts {
+            rows: fm.num_rows(),
+            row_groups: meta.num_row_groups(),
+            version: fm.version(),
+            created_by: fm.created_by().map(str::to_owned),
+            columns,
+            codecs,
+            dictionary,
+            metadata_keys: fm
+                .key_value_metadata()
+                .map(|kv| kv.iter().map(|k| k.key.clone()).collect())
+                .unwrap_or_default(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_64_lowercase_hex_names_are_content_addresses() {
+        let h = "736713a2611f762af09ee4445c09157bcfdbf6e07145dd8edf2cfd203d8d5bf0";
+        assert_eq!(
+            name_hash(Path::new(&format!("/x/{h}.parquet"))).as_deref(),
+            Some(h)
+        );
+        assert_eq!(
+            name_hash(Path::new(&format!("{}.parquet", h.to_uppercase()))),
+            None
+        );
+        assert_eq!(name_hash(Path::new("report.parquet")), None);
+        assert_eq!(name_hash(Path::new(h)), None);
+    }
+
+    #[test]
+    fn recorded_paths_that_escape_are_flagged() {
+        assert!(unsafe_path_reason("../etc/passwd").is_some());
+        assert!(unsafe_path_reason("a/../../b.parquet").is_some());
+        assert!(unsafe_path_reason("/etc/passwd").is_some());
+        assert!(unsafe_path_reason("C:\\x.parquet").is_some());
+        assert!(unsafe_path_reason("a\0b").is_some());
+        assert!(unsafe_path_reason("tgt/raw/x/ab.parquet").is_none());
+        assert!(unsafe_path_reason("s3://bucket/tgt/ab.parquet").is_none());
+        assert!(unsafe_path_reason("a/..b/c.parquet").is_none());
+    }
+
+    #[test]
+    fn locate_refuses_anything_but_a_hash() {
+        assert!(locate(Path::new("d"), "../x").is_none());
+        assert!(locate(Path::new("d"), &"a".repeat(64)).is_some());
+    }
+}

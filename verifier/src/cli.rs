@@ -1,1 +1,214 @@
-//! (in progress)
+//! The command line: clap structs (`Args`) turned into a validated [`Config`] (ripgrep's
+//! low-level / high-level split), so commands never see raw clap types.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit codes, as documented in `--help` (spec/exit-codes.md).
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  every check that ran passed (unverifiable-by-design claims are listed, not failed,
+     unless --strict)
+  1  at least one check FAILED: the evidence is wrong. Failure wins over 2, so a CI job that
+     retries on 2 can never retry away evidence of tampering
+  2  nothing failed, but something that should have been checked could not be (unreadable or
+     locked ledger, missing repository, warehouse or file), or bad usage
+
+rocky-verify never writes what it reads and makes no network calls.";
+
+/// Offline auditor for Rocky run ledgers and content-addressed Parquet artifacts.
+#[derive(Debug, Parser)]
+#[command(name = "rocky-verify", version, about, after_help = AFTER_HELP)]
+pub struct Args {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Write JSON Lines (spec/report.md) to stdout instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// When to use colour in human output.
+    ///
+    /// `auto` colours only a terminal and never when NO_COLOR is set or TERM=dumb; `always`
+    /// overrides that. JSON output is never coloured.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour a terminal unless NO_COLOR or TERM=dumb.
+    Auto,
+    /// Always colour human output.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Verify one run: ledger records, git, warehouse, artifacts and provenance.
+    Run {
+        /// The run id, or `latest` for the run that started last.
+        run_id: String,
+        /// The redb ledger (Rocky's .rocky-state.redb).
+        #[arg(
+            long,
+            visible_alias = "state-path",
+            default_value = ".rocky-state.redb"
+        )]
+        ledger: PathBuf,
+        /// The git repository the run's commit must be in (a work tree or a bare repository).
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// A DuckDB database file to compare row counts and columns with (opened read-only).
+        #[arg(long)]
+        warehouse: Option<PathBuf>,
+        /// A folder holding the run's Parquet artifacts, named `<blake3>.parquet`.
+        #[arg(long)]
+        artifacts: Option<PathBuf>,
+        /// Treat unverifiable-by-design claims (64-bit fingerprints, self-reported identity) as
+        /// failures for the exit code.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Verify one Parquet file: its BLAKE3 against its name, its footer, and (with --ledger)
+    /// every ledger row that names it.
+    Artifact {
+        /// The Parquet file.
+        file: PathBuf,
+        /// A ledger to look the file's hash up in.
+        #[arg(long, visible_alias = "state-path")]
+        ledger: Option<PathBuf>,
+    },
+    /// List every run in the ledger, newest first.
+    Runs {
+        /// The redb ledger (Rocky's .rocky-state.redb).
+        #[arg(
+            long,
+            visible_alias = "state-path",
+            default_value = ".rocky-state.redb"
+        )]
+        ledger: PathBuf,
+    },
+    /// Verify one ProvenanceRecord JSON file (recipe, skip and input hashes).
+    Record {
+        /// The record file.
+        file: PathBuf,
+        /// The recipe_hash the record's IR must hash to.
+        #[arg(long, value_name = "HEX")]
+        recipe_hash: Option<String>,
+        /// Treat unverifiable-by-design claims as failures for the exit code.
+        #[arg(long)]
+        strict: bool,
+    },
+}
+
+/// Output mode after resolving `--json`, `--color`, the environment and the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// JSON Lines on stdout.
+    Json,
+    /// Human tables; `color` says whether to use ANSI colour on stdout.
+    Human {
+        /// Colour stdout.
+        color: bool,
+    },
+}
+
+/// A validated command line.
+#[derive(Debug)]
+pub struct Config {
+    /// What to run.
+    pub command: Command,
+    /// How to print it.
+    pub output: Output,
+    /// Whether diagnostics on stderr may use colour.
+    pub stderr_color: bool,
+}
+
+/// Whether a stream should be coloured: `always` wins; `auto` needs a terminal, no NO_COLOR
+/// (any value, even empty) and no TERM=dumb.
+pub fn want_color(choice: ColorChoice, is_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            is_terminal
+                && std::env::var_os("NO_COLOR").is_none()
+                && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+        }
+    }
+}
+
+impl Config {
+    /// Resolves parsed arguments against the environment.
+    pub fn from_args(args: Args) -> Config {
+        let output = if args.json {
+            Output::Json
+        } else {
+            Output::Human {
+                color: want_color(args.color, std::io::stdout().is_terminal()),
+            }
+        };
+        let stderr_color = want_color(args.color, std::io::stderr().is_terminal());
+        Config {
+            command: args.command,
+            output,
+            stderr_color,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn state_path_is_an_alias_for_ledger() {
+        let a = Args::try_parse_from(["rocky-verify", "runs", "--state-path", "x.redb"]).unwrap();
+        match a.command {
+            Command::Runs { ledger } => assert_eq!(ledger, PathBuf::from("x.redb")),
+            other => panic!("parsed {other:?}"),
+        }
+    }
+
+    #[test]
+    fn run_defaults_to_the_rocky_ledger_and_the_current_repo() {
+        let a = Args::try_parse_from(["rocky-verify", "run", "latest", "--json"]).unwrap();
+        assert!(a.json);
+        match a.command {
+            Command::Run {
+                ledger,
+                repo,
+                warehouse,
+                artifacts,
+                strict,
+                ..
+            } => {
+                assert_eq!(ledger, PathBuf::from(".rocky-state.redb"));
+                assert_eq!(repo, PathBuf::from("."));
+                assert!(warehouse.is_none() && artifacts.is_none() && !strict);
+            }
+            other => panic!("parsed {other:?}"),
+        }
+    }
+
+    #[test]
+    fn never_and_always_ignore_the_terminal() {
+        assert!(!want_color(ColorChoice::Never, true));
+        assert!(want_color(ColorChoice::Always, false));
+        assert!(!want_color(ColorChoice::Auto, false));
+    }
+}

@@ -1,1 +1,168 @@
-//! (in progress)
+//! The git repository a run's `git_commit` must be in (git2, read-only).
+//!
+//! # Side effects
+//!
+//! Reads the object database and refs of exactly the `--repo` path given (no search upwards, no
+//! `GIT_DIR` from the environment); never writes, never fetches (git2 is built without network
+//! transports).
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+use git2::{ObjectType, Oid, Repository, RepositoryOpenFlags};
+
+use crate::error::VerifyError;
+
+/// A repository opened read-only.
+pub struct Repo {
+    repo: Repository,
+}
+
+impl std::fmt::Debug for Repo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repo")
+            .field("path", &self.repo.path())
+            .finish()
+    }
+}
+
+/// Whether a branch contains a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BranchState {
+    /// The branch tip is the commit or a descendant of it; holds the ref found.
+    Contains(String),
+    /// The branch exists but does not contain the commit; holds the ref and its tip.
+    DoesNotContain(String, String),
+    /// No local or remote-tracking branch of that name.
+    Missing,
+}
+
+/// `true` for a full object id: 40 hex (SHA-1) or 64 hex (SHA-256), any case. `Oid::from_str`
+/// accepts abbreviations (zero-padded), which must not count as naming a commit.
+pub fn is_full_oid(s: &str) -> bool {
+    (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl Repo {
+    /// Opens exactly `path`: a work tree (with `.git`) or a bare repository.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::Git`] when `path` is not a repository.
+    pub fn open(path: &Path) -> Result<Repo, VerifyError> {
+        let repo = Repository::open_ext(
+            path,
+            RepositoryOpenFlags::NO_SEARCH,
+            std::iter::empty::<&OsStr>(),
+        )
+        .map_err(|e| {
+            VerifyError::Git(format!(
+                "{} is not a git repository: {}",
+                path.display(),
+                e.message()
+            ))
+        })?;
+        Ok(Repo { repo })
+    }
+
+    /// Whether the repository is bare.
+    pub fn is_bare(&self) -> bool {
+        self.repo.is_bare()
+    }
+
+    /// `Ok(true)` if `hex` is a full id of a commit object in the repository, `Ok(false)` if it is
+    /// not (not a full id, absent, or not a commit).
+    ///
+    /// # Errors
+    ///
+    /// A reason when the object database itself cannot be read.
+    pub fn has_commit(&self, hex: &str) -> Result<bool, String> {
+        if !is_full_oid(hex) {
+            return Ok(false);
+        }
+        let oid = Oid::from_str(hex).map_err(|e| e.message().to_owned())?;
+        match self.repo.find_object(oid, None) {
+            Ok(obj) => Ok(obj.kind() == Some(ObjectType::Commit)),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(false),
+            Err(e) => Err(e.message().to_owned()),
+        }
+    }
+
+    /// The blob at `path` in the tree of commit `hex`: `Ok(None)` if there is no such file.
+    ///
+    /// # Errors
+    ///
+    /// A reason when the commit or the object database cannot be read.
+    pub fn blob_at(&self, hex: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
+        let oid = Oid::from_str(hex).map_err(|e| e.message().to_owned())?;
+        let commit = self
+            .repo
+            .find_commit(oid)
+            .map_err(|e| e.message().to_owned())?;
+        let tree = commit.tree().map_err(|e| e.message().to_owned())?;
+        let entry = match tree.get_path(Path::new(path)) {
+            Ok(entry) => entry,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(e.message().to_owned()),
+        };
+        if entry.kind() != Some(ObjectType::Blob) {
+            return Ok(None);
+        }
+        let blob = self
+            .repo
+            .find_blob(entry.id())
+            .map_err(|e| e.message().to_owned())?;
+        Ok(Some(blob.content().to_vec()))
+    }
+
+    /// Whether branch `name` (local `refs/heads/<name>`, else a remote-tracking
+    /// `refs/remotes/<remote>/<name>`) contains commit `hex`.
+    ///
+    /// # Errors
+    ///
+    /// A reason when the commit graph cannot be walked.
+    pub fn branch_contains(&self, name: &str, hex: &str) -> Result<BranchState, String> {
+        let commit = Oid::from_str(hex).map_err(|e| e.message().to_owned())?;
+        let mut candidates = vec![format!("refs/heads/{name}")];
+        if let Ok(remotes) = self.repo.remotes() {
+            for remote in remotes.iter().flatten().flatten() {
+                candidates.push(format!("refs/remotes/{remote}/{name}"));
+            }
+        }
+        let mut first_miss = None;
+        for refname in candidates {
+            let Ok(reference) = self.repo.find_reference(&refname) else {
+                continue;
+            };
+            let Ok(tip) = reference.peel_to_commit() else {
+                continue;
+            };
+            let tip = tip.id();
+            let contains = tip == commit
+                || self
+                    .repo
+                    .graph_descendant_of(tip, commit)
+                    .map_err(|e| e.message().to_owned())?;
+            if contains {
+                return Ok(BranchState::Contains(refname));
+            }
+            first_miss.get_or_insert((refname, tip.to_string()));
+        }
+        Ok(match first_miss {
+            Some((r, tip)) => BranchState::DoesNotContain(r, tip),
+            None => BranchState::Missing,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abbreviated_ids_are_not_commit_ids() {
+        assert!(is_full_oid(&"a".repeat(40)));
+        assert!(!is_full_oid("abc123"));
+        assert!(!is_full_oid(&"g".repeat(40)));
+    }
+}

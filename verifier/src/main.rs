@@ -1,1 +1,149 @@
-fn main() {}
+//! `rocky-verify`: parse arguments, run one command, print its report, exit with the report's
+//! code (`spec/exit-codes.md`). A closed stdout ends the program quietly with the code it would
+//! have had.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
+
+use rocky_verify::cli::{Args, Command, Config, Output};
+use rocky_verify::commands::{artifact, record, run, runs};
+use rocky_verify::render;
+use rocky_verify::report::{Check, EXIT_INCOMPLETE, Outcome, Report};
+
+/// A check that stopped a command before its real checks could run, shown as a diagnostic.
+#[derive(Debug)]
+struct Stopped {
+    message: String,
+    code: &'static str,
+    help: Option<&'static str>,
+}
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+impl Diagnostic for Stopped {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(format!("rocky_verify::{}", self.code)))
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help.map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+}
+
+/// The checks that mean "nothing else could be verified".
+fn stopping(check: &Check) -> Option<Stopped> {
+    if check.outcome != Outcome::Unknown {
+        return None;
+    }
+    let code = check.code?;
+    let help = match (check.check.as_str(), code) {
+        ("ledger.open", "ledger_locked_unexpected") => {
+            Some("a writer has the ledger open; verify a copy, or wait for the run to finish")
+        }
+        ("ledger.open", _) => {
+            Some("--ledger must name a redb 2 ledger (Rocky's .rocky-state.redb)")
+        }
+        ("ledger.schema_version", _) => {
+            Some("this rocky-verify reads ledgers up to schema version 22")
+        }
+        ("run.record", "run_record_missing") => Some("`rocky-verify runs` lists the ledger's runs"),
+        ("artifact.file", _) if check.subject.run_id.is_none() => Some("check the file path"),
+        _ => return None,
+    };
+    Some(Stopped {
+        message: check.reason.clone().unwrap_or_default(),
+        code,
+        help,
+    })
+}
+
+fn print_diagnostics(report: &Report, color: bool) {
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme);
+    for check in &report.checks {
+        let Some(diag) = stopping(check) else {
+            continue;
+        };
+        let mut text = String::new();
+        if handler.render_report(&mut text, &diag).is_ok() {
+            // Best effort: stderr may be closed too.
+            let _ = writeln!(io::stderr(), "rocky-verify: {}", text.trim_end());
+        }
+    }
+}
+
+fn execute(command: &Command) -> Report {
+    match command {
+        Command::Run {
+            run_id,
+            ledger,
+            repo,
+            warehouse,
+            artifacts,
+            strict,
+        } => run::verify_run(&run::RunOptions {
+            run_id: run_id.clone(),
+            ledger: ledger.clone(),
+            repo: repo.clone(),
+            warehouse: warehouse.clone(),
+            artifacts: artifacts.clone(),
+            strict: *strict,
+        }),
+        Command::Artifact { file, ledger } => artifact::verify_artifact(file, ledger.as_deref()),
+        Command::Runs { ledger } => runs::list_runs(ledger),
+        Command::Record {
+            file,
+            recipe_hash,
+            strict,
+        } => record::verify_record_file(file, recipe_hash.as_deref(), *strict),
+    }
+}
+
+fn main() -> ExitCode {
+    // clap prints usage errors to stderr and exits 2 (INCOMPLETE), help and version exit 0.
+    let config = Config::from_args(Args::parse());
+    let report = execute(&config.command);
+    let code = report.exit_code();
+    print_diagnostics(&report, config.stderr_color);
+
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let written = match config.output {
+        Output::Json => report.write_json_lines(&mut out),
+        Output::Human { color } => render::write_human(&report, &mut out, color),
+    }
+    .and_then(|()| out.flush());
+    match written {
+        Ok(()) => {}
+        // A closed pipe (`rocky-verify runs | head`) is not an error: exit with the verdict.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "rocky-verify: cannot write the report: {e}");
+            return ExitCode::from(EXIT_INCOMPLETE as u8);
+        }
+    }
+    if config.output != Output::Json && code != 0 {
+        let c = report.counts();
+        let _ = writeln!(
+            io::stderr(),
+            "rocky-verify: {} of {} checks FAILED, {} could not be checked",
+            c.fail,
+            c.pass + c.fail + c.unknown + c.unverifiable,
+            c.unknown
+        );
+    }
+    ExitCode::from(code as u8)
+}

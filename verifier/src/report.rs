@@ -76,15 +76,24 @@ pub struct Subject {
 impl Subject {
     /// A subject naming a run.
     pub fn run(run_id: &str) -> Self {
-        Subject { run_id: Some(run_id.to_owned()), ..Subject::default() }
+        Subject {
+            run_id: Some(run_id.to_owned()),
+            ..Subject::default()
+        }
     }
     /// A subject naming a model of a run.
     pub fn model(run_id: &str, model: &str) -> Self {
-        Subject { model: Some(model.to_owned()), ..Subject::run(run_id) }
+        Subject {
+            model: Some(model.to_owned()),
+            ..Subject::run(run_id)
+        }
     }
     /// A subject naming a file.
     pub fn file(file: &str) -> Self {
-        Subject { file: Some(file.to_owned()), ..Subject::default() }
+        Subject {
+            file: Some(file.to_owned()),
+            ..Subject::default()
+        }
     }
     /// Adds an artifact hash.
     pub fn with_artifact(mut self, artifact: &str) -> Self {
@@ -268,6 +277,8 @@ pub struct Report {
     pub verified: Vec<String>,
     /// Lines of the "what this did not verify" block.
     pub not_verified: Vec<String>,
+    /// `run` lines (`runs --json`), written after `begin` and before the checks.
+    pub runs: Vec<Value>,
 }
 
 impl Report {
@@ -281,6 +292,7 @@ impl Report {
             checks: Vec::new(),
             verified: Vec::new(),
             not_verified: Vec::new(),
+            runs: Vec::new(),
         }
     }
 
@@ -354,6 +366,9 @@ impl Report {
     /// Writes the whole report as JSON Lines (`begin`, every `check`, `summary`).
     pub fn write_json_lines(&self, out: &mut dyn Write) -> io::Result<()> {
         write_line(out, &self.begin_json())?;
+        for run in &self.runs {
+            write_line(out, &json!({"type": "run", "data": run}))?;
+        }
         for check in &self.checks {
             write_line(out, &json!({"type": "check", "data": check}))?;
         }
@@ -404,15 +419,27 @@ mod tests {
 
     #[test]
     fn failure_wins_over_unknown_so_a_retry_on_2_never_hides_tampering() {
-        assert_eq!(report_with(&[Outcome::Unknown, Outcome::Fail], false).exit_code(), 1);
-        assert_eq!(report_with(&[Outcome::Unknown, Outcome::Pass], false).exit_code(), 2);
+        assert_eq!(
+            report_with(&[Outcome::Unknown, Outcome::Fail], false).exit_code(),
+            1
+        );
+        assert_eq!(
+            report_with(&[Outcome::Unknown, Outcome::Pass], false).exit_code(),
+            2
+        );
         assert_eq!(report_with(&[Outcome::Pass], false).exit_code(), 0);
     }
 
     #[test]
     fn unverifiable_fails_only_under_strict() {
-        assert_eq!(report_with(&[Outcome::Pass, Outcome::Unverifiable], false).exit_code(), 0);
-        assert_eq!(report_with(&[Outcome::Pass, Outcome::Unverifiable], true).exit_code(), 1);
+        assert_eq!(
+            report_with(&[Outcome::Pass, Outcome::Unverifiable], false).exit_code(),
+            0
+        );
+        assert_eq!(
+            report_with(&[Outcome::Pass, Outcome::Unverifiable], true).exit_code(),
+            1
+        );
     }
 
     #[test]

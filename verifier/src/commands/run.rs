@@ -1,1 +1,341 @@
-//! (in progress)
+//! `rocky-verify run <run_id|latest>`: verifies one run against independent sources.
+//!
+//! # Steps
+//!
+//! 1. Open the ledger read-only ([`crate::ledger`]); check its schema version.
+//! 2. Who and when: the run record, its enums, its id, its time window and each model's
+//!    ([`who`]).
+//! 3. Code: the recorded commit, branch, config and model sources in git ([`code`]).
+//! 4. Output: the warehouse tables, row counts and columns ([`output`], with `--warehouse`).
+//! 5. Artifacts: every `output_artifacts` row of the run, and with `--artifacts` the files'
+//!    bytes ([`artifacts`]).
+//! 6. Provenance: every `input_provenance` row of the run, and its joins ([`provenance`]).
+//! 7. The summary: what this verified and what it did not.
+//!
+//! # Side effects
+//!
+//! Reads the ledger, the repository, the warehouse and the artifact files; writes none of them.
+
+mod artifacts;
+mod code;
+mod decode;
+mod output;
+mod provenance;
+pub(crate) mod view;
+mod who;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::error::VerifyError;
+use crate::ledger::{self, Ledger};
+use crate::report::{Check, Proof, Report, Subject};
+use view::{ArtifactRow, ProvRow, RunView};
+
+/// What `run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// A run id or `latest`.
+    pub run_id: String,
+    /// The ledger file.
+    pub ledger: PathBuf,
+    /// The git repository.
+    pub repo: PathBuf,
+    /// A DuckDB file, if given.
+    pub warehouse: Option<PathBuf>,
+    /// The artifacts folder, if given.
+    pub artifacts: Option<PathBuf>,
+    /// `--strict`.
+    pub strict: bool,
+}
+
+/// Opens the ledger for a command, pushing `ledger.open` / `ledger.schema_version` checks when it
+/// cannot be used. Returns the ledger only when its records can be read.
+pub fn open_ledger(report: &mut Report, path: &std::path::Path) -> Option<Ledger> {
+    let display = path.display().to_string();
+    let ledger = match Ledger::open(path, &display) {
+        Ok(l) => l,
+        Err(e) => {
+            report.push(Check::unknown(
+                "ledger.open",
+                Subject::file(&display),
+                e.code(),
+                Proof::BytesVerified,
+                e.to_string(),
+            ));
+            return None;
+        }
+    };
+    report.ledger = Some(ledger.info.clone());
+    if let Err(reason) = ledger::check_schema_version(ledger.info.schema_version.as_deref()) {
+        report.push(Check::unknown(
+            "ledger.schema_version",
+            Subject::file(&display),
+            "schema_version_unexpected",
+            Proof::Recomputed,
+            reason,
+        ));
+        return None;
+    }
+    Some(ledger)
+}
+
+/// Pushes an `unknown` check for a ledger read that failed mid-way.
+fn ledger_read_failed(report: &mut Report, e: &VerifyError) {
+    let file = report
+        .ledger
+        .as_ref()
+        .map(|l| l.path.clone())
+        .unwrap_or_default();
+    report.push(Check::unknown(
+        "ledger.open",
+        Subject::file(&file),
+        e.code(),
+        Proof::BytesVerified,
+        e.to_string(),
+    ));
+}
+
+/// Everything the checks of one run share.
+pub(crate) struct Ctx<'a> {
+    pub report: &'a mut Report,
+    pub opts: &'a RunOptions,
+    pub run_id: String,
+    /// The run record, if the run has one (decoded or best-effort).
+    pub run: Option<RunView>,
+    /// Whether the run record decoded.
+    pub run_valid: bool,
+    /// This run's artifact rows that decoded.
+    pub artifacts: Vec<ArtifactRow>,
+    /// This run's provenance rows that decoded.
+    pub provs: Vec<ProvRow>,
+    /// `refcount(h)` over every `output_artifacts` row of the ledger, and who produced `h`.
+    pub producers: BTreeMap<String, Vec<(String, String)>>,
+    /// Every decodable run record of the ledger, for the "latest writer of a table" rule.
+    pub all_runs: Vec<RunView>,
+    /// Model index -> the provenance row that joined to it.
+    pub prov_of_model: BTreeMap<usize, usize>,
+}
+
+impl Ctx<'_> {
+    /// Number of `output_artifacts` rows (all runs) naming `hash`.
+    pub fn refcount(&self, hash: &str) -> usize {
+        self.producers.get(hash).map_or(0, Vec::len)
+    }
+
+    /// The provenance row joined to model `index`.
+    pub fn prov_for(&self, index: usize) -> Option<&ProvRow> {
+        self.prov_of_model.get(&index).map(|&p| &self.provs[p])
+    }
+
+    /// Models of the run (empty when there is no run record).
+    pub fn models(&self) -> &[view::ModelView] {
+        self.run.as_ref().map_or(&[], |r| r.models.as_slice())
+    }
+
+    /// The model execution a project model name (artifact / provenance `model_name`) belongs to.
+    pub fn model_for_project_name(&self, project: &str) -> Option<usize> {
+        if let Some(p) = self.provs.iter().position(|p| p.model_name == project) {
+            if let Some((&m, _)) = self.prov_of_model.iter().find(|&(_, &pi)| pi == p) {
+                return Some(m);
+            }
+        }
+        let models = self.models();
+        let by_name: Vec<usize> = models
+            .iter()
+            .filter(|m| m.name == project && !m.failed())
+            .map(|m| m.index)
+            .collect();
+        (by_name.len() == 1).then(|| by_name[0])
+    }
+}
+
+/// Verifies one run. Never panics on hostile input and never returns an error: everything that
+/// goes wrong is a check in the report.
+pub fn verify_run(opts: &RunOptions) -> Report {
+    let mut report = Report::new("run", Some(opts.run_id.clone()), opts.strict);
+    let Some(ledger) = open_ledger(&mut report, &opts.ledger) else {
+        report
+            .not_verified
+            .push("the ledger could not be read: nothing was verified".to_owned());
+        return report;
+    };
+    if let Err(e) = run_with_ledger(&mut report, &ledger, opts) {
+        ledger_read_failed(&mut report, &e);
+    }
+    report
+}
+
+fn run_with_ledger(
+    report: &mut Report,
+    ledger: &Ledger,
+    opts: &RunOptions,
+) -> Result<(), VerifyError> {
+    // Every run record, for `latest`, for supersession, and for the run itself.
+    let mut all_runs = Vec::new();
+    let history = ledger.rows(ledger::RUN_HISTORY, "")?;
+    for (_, bytes) in &history {
+        if let Some(v) = decode::value(bytes) {
+            if decode::run_record(bytes).is_ok() {
+                all_runs.push(RunView::from_value(&v));
+            }
+        }
+    }
+
+    let run_id = if opts.run_id == "latest" {
+        match latest(&all_runs, &history) {
+            Some(id) => {
+                report.subject = Some(id.clone());
+                id
+            }
+            None => {
+                report.push(Check::unknown(
+                    "run.record",
+                    Subject::default(),
+                    "run_record_missing",
+                    Proof::Recomputed,
+                    "the ledger holds no decodable run_history row, so there is no latest run",
+                ));
+                return Ok(());
+            }
+        }
+    } else {
+        opts.run_id.clone()
+    };
+
+    let prefix = format!("{run_id}|");
+    let artifact_rows = ledger.rows(ledger::OUTPUT_ARTIFACTS, &prefix)?;
+    let prov_rows = ledger.rows(ledger::INPUT_PROVENANCE, &prefix)?;
+    let run_bytes = history
+        .iter()
+        .find(|(k, _)| *k == run_id)
+        .map(|(_, b)| b.as_slice());
+
+    if run_bytes.is_none() && artifact_rows.is_empty() && prov_rows.is_empty() {
+        let e = VerifyError::RunNotFound {
+            run_id: run_id.clone(),
+        };
+        report.push(Check::unknown(
+            "run.record",
+            Subject::run(&run_id),
+            e.code(),
+            Proof::Recomputed,
+            e.to_string(),
+        ));
+        return Ok(());
+    }
+
+    // Ledger-wide: who produced each hash (refcount and upstream joins).
+    let mut producers: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for (key, bytes) in ledger.rows(ledger::OUTPUT_ARTIFACTS, "")? {
+        if let Some(v) = decode::value(&bytes) {
+            if let Some(h) = view::str_field(&v, "blake3_hash") {
+                let (r, m) = match ledger::split_artifact_key(&key) {
+                    Some((r, m, _)) => (r.to_owned(), m.to_owned()),
+                    None => (String::new(), String::new()),
+                };
+                producers.entry(h).or_default().push((r, m));
+            }
+        }
+    }
+
+    let mut ctx = Ctx {
+        report,
+        opts,
+        run_id: run_id.clone(),
+        run: None,
+        run_valid: false,
+        artifacts: Vec::new(),
+        provs: Vec::new(),
+        producers,
+        all_runs,
+        prov_of_model: BTreeMap::new(),
+    };
+
+    // 2. Who and when.
+    who::check_run(
+        &mut ctx,
+        run_bytes,
+        !artifact_rows.is_empty() || !prov_rows.is_empty(),
+    );
+    // Decode provenance and artifacts first (the joins need them), reporting bad rows.
+    provenance::load(&mut ctx, &prov_rows);
+    artifacts::load(&mut ctx, &artifact_rows);
+    join_models(&mut ctx);
+    // 3. Code.
+    code::check(&mut ctx);
+    // 4. Output.
+    output::check(&mut ctx);
+    // 5. Artifacts.
+    artifacts::check(&mut ctx);
+    // 6. Provenance.
+    provenance::check(&mut ctx, ledger)?;
+    // 7. Summary lines that depend on everything above.
+    summarize(&mut ctx);
+    Ok(())
+}
+
+/// The run that started last (ties: the greatest id); undecodable rows are ignored.
+fn latest(all_runs: &[RunView], history: &[(String, Vec<u8>)]) -> Option<String> {
+    let best = all_runs
+        .iter()
+        .filter_map(|r| Some((r.started.as_ref()?.1, r.run_id.clone()?)))
+        .max_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)))
+        .map(|(_, id)| id);
+    // A ledger whose run rows all fail to decode still has a "latest" key to report on.
+    best.or_else(|| history.last().map(|(k, _)| k.clone()))
+}
+
+/// Joins each provenance row to the model execution it describes: by rocky-writer's
+/// `target_table`, else by the IR target's table name (ModelExecution.model_name is the table).
+fn join_models(ctx: &mut Ctx<'_>) {
+    let mut map = BTreeMap::new();
+    for (pi, p) in ctx.provs.iter().enumerate() {
+        let Some(target) = p.target() else { continue };
+        let full = target.to_string();
+        let models = ctx.models();
+        let hit = models
+            .iter()
+            .find(|m| m.target_table.as_deref() == Some(full.as_str()))
+            .or_else(|| {
+                models
+                    .iter()
+                    .find(|m| m.target_table.is_none() && m.name == target.table && !m.failed())
+            });
+        if let Some(m) = hit {
+            map.entry(m.index).or_insert(pi);
+        }
+    }
+    ctx.prov_of_model = map;
+}
+
+fn summarize(ctx: &mut Ctx<'_>) {
+    let r = &mut ctx.report;
+    if ctx.opts.warehouse.is_none() {
+        r.not_verified
+            .push("no --warehouse given: row counts and schemas not checked".to_owned());
+    }
+    if ctx.opts.artifacts.is_none() {
+        r.not_verified.push(
+            "no --artifacts given: artifact bytes, sizes and Parquet footers not checked"
+                .to_owned(),
+        );
+    }
+    r.not_verified.push(
+        "triggering_identity, trigger and session_source are self-reported by the process that \
+         recorded the run"
+            .to_owned(),
+    );
+    r.not_verified.push(
+        "the ledger is not tamper-evident: a consistent rewrite of every record and file cannot \
+         be detected"
+            .to_owned(),
+    );
+}
+
+/// The JSON value of an optional string (for `expected` / `actual`).
+pub(crate) fn opt(s: Option<&str>) -> Value {
+    s.map_or(Value::Null, |s| Value::String(s.to_owned()))
+}

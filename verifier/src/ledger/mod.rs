@@ -1,1 +1,374 @@
-//! (in progress)
+//! Read-only access to a redb 2 ledger (`spec/ledger.md`).
+//!
+//! # Side effects
+//!
+//! None on the evidence. The file is opened `O_RDONLY`, a shared non-blocking `flock` is taken on
+//! that descriptor for as long as the [`Ledger`] lives (so a writer cannot change the file under
+//! us, and a file a writer holds is reported as locked), and redb runs on an
+//! [`backend::OverlayBackend`] whose writes (the header flag, an unclean-file repair) go to memory.
+//! `Database::open` is never called on evidence.
+//!
+//! Every redb call runs inside [`guard`], which turns a panic inside redb (it `unwrap`s UTF-8 in
+//! `&str` keys, and trusts page pointers) into a [`VerifyError::LedgerInvalid`].
+
+pub mod backend;
+
+use std::any::Any;
+use std::cell::Cell;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Once};
+
+use redb::{TableDefinition, TableError};
+
+use crate::error::VerifyError;
+use crate::report::LedgerInfo;
+use backend::OverlayBackend;
+
+/// The redb magic number at offset 0 of every redb file (`spec/ledger.md` section 1).
+pub const MAGIC: [u8; 9] = [0x72, 0x65, 0x64, 0x62, 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+
+/// The newest state schema this verifier understands.
+pub const SCHEMA_VERSION_MAX: u64 = 22;
+
+/// Tables holding compact JSON values. The type names `&str` / `&[u8]` are exactly Rocky's; any
+/// other key or value type (`String`, `Vec<u8>`) would fail with `TableTypeMismatch`.
+pub type JsonTable<'a> = TableDefinition<'a, &'static str, &'static [u8]>;
+/// Tables holding plain string values (`metadata`, `source_markers`).
+pub type StrTable<'a> = TableDefinition<'a, &'static str, &'static str>;
+
+/// `run_history`: `run_id` to `RunRecord`.
+pub const RUN_HISTORY: JsonTable<'static> = TableDefinition::new("run_history");
+/// `output_artifacts`: `{run_id}|{model_name}|{file_path}` to `ArtifactRecord`.
+pub const OUTPUT_ARTIFACTS: JsonTable<'static> = TableDefinition::new("output_artifacts");
+/// `input_provenance`: `{run_id}|{model_name}` to `ProvenanceRecord`.
+pub const INPUT_PROVENANCE: JsonTable<'static> = TableDefinition::new("input_provenance");
+/// `input_index`: `input_hash` to `InputIndexEntry`.
+pub const INPUT_INDEX: JsonTable<'static> = TableDefinition::new("input_index");
+/// `check_history`: `catalog.schema.table` to a JSON array of `CheckSnapshot`.
+pub const CHECK_HISTORY: JsonTable<'static> = TableDefinition::new("check_history");
+/// `metadata`: schema marker and friends.
+pub const METADATA: StrTable<'static> = TableDefinition::new("metadata");
+
+/// Splits an `output_artifacts` key on its first two `|` (a `file_path` may contain `|`).
+pub fn split_artifact_key(key: &str) -> Option<(&str, &str, &str)> {
+    let (run_id, rest) = key.split_once('|')?;
+    let (model, file_path) = rest.split_once('|')?;
+    Some((run_id, model, file_path))
+}
+
+/// Splits an `input_provenance` key on its first `|`.
+pub fn split_provenance_key(key: &str) -> Option<(&str, &str)> {
+    key.split_once('|')
+}
+
+thread_local! {
+    static QUIET_PANICS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Installs (once) a panic hook that stays silent while [`guard`] is running and otherwise
+/// defers to the previous hook.
+fn install_quiet_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !QUIET_PANICS.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+fn panic_text(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_owned()
+    }
+}
+
+/// Runs `f`, converting a panic into `Err(reason)`. Defence in depth around redb and parquet,
+/// which may panic on corrupt input: a hostile file must yield "could not verify", never a crash.
+pub fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    install_quiet_hook();
+    let was = QUIET_PANICS.with(|q| q.replace(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    QUIET_PANICS.with(|q| q.set(was));
+    result.map_err(|p| format!("the reader panicked on corrupt data: {}", panic_text(&*p)))
+}
+
+/// Holds a shared `flock` on an open descriptor; released when dropped (or at exit).
+struct SharedLock(Arc<File>);
+
+impl Drop for SharedLock {
+    fn drop(&mut self) {
+        // SAFETY: the fd is owned by the Arc<File> this struct keeps alive.
+        unsafe {
+            libc::flock(self.0.as_raw_fd(), libc::LOCK_UN);
+        }
+    }
+}
+
+/// Takes a shared, non-blocking flock. `Ok(false)` when someone holds an exclusive lock.
+fn try_lock_shared(file: &File) -> std::io::Result<bool> {
+    // SAFETY: flock on a valid, open descriptor; no memory is passed.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(err)
+    }
+}
+
+/// An open, locked, read-only ledger.
+pub struct Ledger {
+    db: redb::Database,
+    path: PathBuf,
+    /// Facts for the report's `begin.ledger`.
+    pub info: LedgerInfo,
+    _locks: Vec<SharedLock>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("path", &self.path)
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+impl Ledger {
+    /// Opens `path` read-only; `display` is the path as the user gave it (for the report).
+    ///
+    /// # Steps
+    ///
+    /// 1. Open `O_RDONLY`; take a shared non-blocking flock on it and on the writer's sidecar
+    ///    `<ledger>.lock` if that exists.
+    /// 2. Check the redb magic number (an empty file would otherwise be *initialised* by redb).
+    /// 3. BLAKE3 the whole file through the same descriptor.
+    /// 4. Hand redb an [`OverlayBackend`] (`Builder::create_with_backend`).
+    /// 5. Read `metadata.schema_version` and `metadata.producer`.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::LedgerLocked`] if a writer holds the file; [`VerifyError::Io`] if it cannot
+    /// be opened; [`VerifyError::LedgerInvalid`] if it is not a readable redb file.
+    pub fn open(path: &Path, display: &str) -> Result<Ledger, VerifyError> {
+        let io_err = |source| VerifyError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let file = Arc::new(File::open(path).map_err(io_err)?);
+        let meta = file.metadata().map_err(io_err)?;
+        if !meta.is_file() {
+            return Err(VerifyError::LedgerInvalid {
+                path: path.to_owned(),
+                reason: "not a regular file".to_owned(),
+            });
+        }
+
+        let mut locks = Vec::new();
+        if !try_lock_shared(&file).map_err(io_err)? {
+            return Err(VerifyError::LedgerLocked {
+                path: path.to_owned(),
+            });
+        }
+        locks.push(SharedLock(Arc::clone(&file)));
+        // Rocky's writer lock: `path.with_extension("redb.lock")` (`.rocky-state.redb.lock`).
+        if let Ok(side) = File::open(path.with_extension("redb.lock")) {
+            let side = Arc::new(side);
+            if !try_lock_shared(&side).map_err(io_err)? {
+                return Err(VerifyError::LedgerLocked {
+                    path: path.to_owned(),
+                });
+            }
+            locks.push(SharedLock(side));
+        }
+
+        let len = file.metadata().map_err(io_err)?.len();
+        let invalid = |reason: String| VerifyError::LedgerInvalid {
+            path: path.to_owned(),
+            reason,
+        };
+        if len < MAGIC.len() as u64 {
+            return Err(invalid(format!(
+                "the file is {len} bytes, too short for a redb header"
+            )));
+        }
+        let mut magic = [0u8; 9];
+        file.read_exact_at(&mut magic, 0).map_err(io_err)?;
+        if magic != MAGIC {
+            return Err(invalid("no redb magic number at offset 0".to_owned()));
+        }
+        let blake3 = hash_fd(&file, len).map_err(io_err)?;
+
+        let backend = OverlayBackend::new(Arc::clone(&file), len);
+        let db = guard(|| redb::Builder::new().create_with_backend(backend))
+            .map_err(&invalid)?
+            .map_err(|e| invalid(e.to_string()))?;
+
+        let mut ledger = Ledger {
+            db,
+            path: path.to_owned(),
+            info: LedgerInfo {
+                path: display.to_owned(),
+                blake3,
+                size_bytes: len,
+                schema_version: None,
+                producer: None,
+            },
+            _locks: locks,
+        };
+        ledger.info.schema_version = ledger.metadata("schema_version")?;
+        ledger.info.producer = ledger.metadata("producer")?;
+        Ok(ledger)
+    }
+
+    fn invalid(&self, reason: String) -> VerifyError {
+        VerifyError::LedgerInvalid {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+
+    /// One `metadata` value.
+    pub fn metadata(&self, key: &str) -> Result<Option<String>, VerifyError> {
+        let r = guard(|| -> Result<Option<String>, String> {
+            let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+            let table = match txn.open_table(METADATA) {
+                Ok(t) => t,
+                Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(e) => return Err(e.to_string()),
+            };
+            let value = table.get(key).map_err(|e| e.to_string())?;
+            Ok(value.map(|v| v.value().to_owned()))
+        });
+        r.and_then(|x| x).map_err(|e| self.invalid(e))
+    }
+
+    /// Every row of a JSON table whose key starts with `prefix` (all rows for `""`), in key order.
+    /// A table the file does not have reads as empty.
+    pub fn rows(
+        &self,
+        table: JsonTable<'_>,
+        prefix: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, VerifyError> {
+        let r = guard(|| -> Result<Vec<(String, Vec<u8>)>, String> {
+            let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+            let t = match txn.open_table(table) {
+                Ok(t) => t,
+                Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(e.to_string()),
+            };
+            let mut out = Vec::new();
+            for item in t.range(prefix..).map_err(|e| e.to_string())? {
+                let (k, v) = item.map_err(|e| e.to_string())?;
+                let key = k.value();
+                if !key.starts_with(prefix) {
+                    break;
+                }
+                out.push((key.to_owned(), v.value().to_vec()));
+            }
+            Ok(out)
+        });
+        r.and_then(|x| x)
+            .map_err(|e| self.invalid(format!("table {}: {e}", table_name(table))))
+    }
+
+    /// One row of a JSON table.
+    pub fn get(&self, table: JsonTable<'_>, key: &str) -> Result<Option<Vec<u8>>, VerifyError> {
+        let r = guard(|| -> Result<Option<Vec<u8>>, String> {
+            let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+            let t = match txn.open_table(table) {
+                Ok(t) => t,
+                Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(e) => return Err(e.to_string()),
+            };
+            let v = t.get(key).map_err(|e| e.to_string())?;
+            Ok(v.map(|v| v.value().to_vec()))
+        });
+        r.and_then(|x| x)
+            .map_err(|e| self.invalid(format!("table {}: {e}", table_name(table))))
+    }
+}
+
+fn table_name(t: JsonTable<'_>) -> String {
+    use redb::TableHandle;
+    t.name().to_owned()
+}
+
+/// BLAKE3 of the first `len` bytes of `file`, read through the descriptor we hold locked (not by
+/// path, so the bytes hashed are the bytes redb reads).
+fn hash_fd(file: &File, len: u64) -> std::io::Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut offset = 0u64;
+    while offset < len {
+        let want = usize::try_from((len - offset).min(buf.len() as u64)).unwrap_or(buf.len());
+        file.read_exact_at(&mut buf[..want], offset)?;
+        hasher.update(&buf[..want]);
+        offset += want as u64;
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// Classifies `metadata.schema_version`: `Ok(n)` when it is a decimal number this verifier reads
+/// (at most [`SCHEMA_VERSION_MAX`]), `Err(reason)` otherwise (`schema_version_unexpected`).
+pub fn check_schema_version(version: Option<&str>) -> Result<u64, String> {
+    let Some(v) = version else {
+        return Err("the ledger has no metadata.schema_version".to_owned());
+    };
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "metadata.schema_version {v:?} is not a decimal number"
+        ));
+    }
+    match v.parse::<u64>() {
+        Ok(n) if n <= SCHEMA_VERSION_MAX => Ok(n),
+        _ => Err(format!(
+            "schema version {v} is newer than {SCHEMA_VERSION_MAX}, the newest this verifier reads"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_keys_split_on_the_first_two_bars_only() {
+        assert_eq!(
+            split_artifact_key("r|m|a/b|c.parquet"),
+            Some(("r", "m", "a/b|c.parquet"))
+        );
+        assert_eq!(split_artifact_key("r|m"), None);
+        assert_eq!(split_provenance_key("r|m|x"), Some(("r", "m|x")));
+    }
+
+    #[test]
+    fn schema_versions_above_22_or_not_numbers_are_rejected() {
+        assert_eq!(check_schema_version(Some("22")), Ok(22));
+        assert_eq!(check_schema_version(Some("6")), Ok(6));
+        assert!(check_schema_version(Some("23")).is_err());
+        assert!(check_schema_version(Some("+22")).is_err());
+        assert!(check_schema_version(Some("99999999999999999999999")).is_err());
+        assert!(check_schema_version(None).is_err());
+    }
+
+    #[test]
+    fn guard_turns_a_panic_into_an_error() {
+        let r: Result<(), String> = guard(|| panic!("boom"));
+        assert!(r.unwrap_err().contains("boom"));
+    }
+}

@@ -1,0 +1,428 @@
+//! Code: the recorded commit, branch, config file and model sources, checked in git.
+
+use serde_json::{Value, json};
+
+use super::Ctx;
+use crate::artifact::is_hex64;
+use crate::git::{BranchState, Repo};
+use crate::report::{Check, Proof, Subject};
+use crate::{identity, siphash};
+
+/// The strong `sql_hash` scheme (`spec/hashes.md` section 1).
+const STRONG_SCHEME: &str = "v1+blake3-sql";
+
+fn is_hex16(s: &str) -> bool {
+    s.len() == 16 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Runs the git checks; needs a run record.
+pub fn check(ctx: &mut Ctx<'_>) {
+    let Some(run) = ctx.run.clone() else { return };
+    let run_subject = Subject::run(&ctx.run_id);
+
+    // Claims that need no repository.
+    for m in &run.models {
+        check_sql_hash_form(ctx, m);
+        check_env_hash(ctx, m, run.rocky_version.as_deref());
+    }
+
+    let repo = match Repo::open(&ctx.opts.repo) {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.report.push(Check::unknown(
+                "git.repo",
+                run_subject,
+                "repo_missing",
+                Proof::BytesVerified,
+                e.to_string(),
+            ));
+            return;
+        }
+    };
+
+    let Some(commit) = run.git_commit.clone() else {
+        ctx.report.push(Check::unknown(
+            "git.commit",
+            run_subject,
+            "git_commit_missing",
+            Proof::BytesVerified,
+            "the run recorded no git_commit",
+        ));
+        return;
+    };
+    match repo.has_commit(&commit) {
+        Ok(true) => ctx.report.push(Check::pass(
+            "git.commit",
+            run_subject.clone(),
+            Proof::BytesVerified,
+            json!(commit),
+            json!(commit),
+            format!("commit {commit} is in the repository"),
+        )),
+        Ok(false) => {
+            ctx.report.push(Check::fail(
+                "git.commit",
+                run_subject,
+                "git_commit_missing",
+                Proof::BytesVerified,
+                Value::Null,
+                json!(commit),
+                format!("the recorded commit {commit} is not a commit in the repository"),
+            ));
+            return;
+        }
+        Err(reason) => {
+            ctx.report.push(Check::unknown(
+                "git.commit",
+                run_subject,
+                "git_commit_missing",
+                Proof::BytesVerified,
+                format!("the repository could not be read: {reason}"),
+            ));
+            return;
+        }
+    }
+
+    if let Some(branch) = run.git_branch.as_deref() {
+        let check = match repo.branch_contains(branch, &commit) {
+            Ok(BranchState::Contains(r)) => Check::pass(
+                "git.branch",
+                run_subject.clone(),
+                Proof::BytesVerified,
+                json!(r),
+                json!(branch),
+                format!("{r} contains the commit"),
+            ),
+            Ok(BranchState::DoesNotContain(r, tip)) => Check::fail(
+                "git.branch",
+                run_subject.clone(),
+                "git_branch_mismatch",
+                Proof::BytesVerified,
+                json!(tip),
+                json!(branch),
+                format!("{r} (at {tip}) does not contain {commit}"),
+            ),
+            Ok(BranchState::Missing) => Check::unknown(
+                "git.branch",
+                run_subject.clone(),
+                "git_branch_missing",
+                Proof::BytesVerified,
+                format!("no branch {branch:?} in the repository"),
+            ),
+            Err(reason) => Check::unknown(
+                "git.branch",
+                run_subject.clone(),
+                "git_branch_missing",
+                Proof::BytesVerified,
+                reason,
+            ),
+        };
+        ctx.report.push(check);
+    }
+
+    check_config(ctx, &repo, &commit, &run);
+    for m in &run.models {
+        check_source(ctx, &repo, &commit, m);
+    }
+    ctx.report
+        .verified
+        .push(format!("git_commit {commit} is in the repository"));
+}
+
+fn check_config(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, run: &super::view::RunView) {
+    let subject = Subject::run(&ctx.run_id);
+    let path = run
+        .config_path
+        .clone()
+        .unwrap_or_else(|| "rocky.toml".to_owned());
+    let subject_file = Subject {
+        file: Some(path.clone()),
+        ..subject.clone()
+    };
+    let recorded = run.config_hash.clone();
+    if recorded.as_deref() == Some("unknown") {
+        ctx.report.push(Check::unverifiable(
+            "git.config_hash",
+            subject_file.clone(),
+            "config_hash_unexpected",
+            Proof::FingerprintOnly,
+            json!("unknown"),
+            "config_hash is \"unknown\": Rocky could not read its config when it ran",
+        ));
+        if run.config_blake3.is_none() {
+            return;
+        }
+    }
+    let bytes = match repo.blob_at(commit, &path) {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            ctx.report.push(Check::fail(
+                "git.config_hash",
+                subject_file,
+                "config_file_missing",
+                Proof::BytesVerified,
+                Value::Null,
+                super::opt(recorded.as_deref()),
+                format!("{path} is not in the tree of {commit}"),
+            ));
+            return;
+        }
+        Err(reason) => {
+            ctx.report.push(Check::unknown(
+                "git.config_hash",
+                subject_file,
+                "config_file_missing",
+                Proof::BytesVerified,
+                reason,
+            ));
+            return;
+        }
+    };
+    if let Some(rec) = recorded.filter(|r| r != "unknown") {
+        let got = siphash::config_fingerprint(&bytes);
+        ctx.report.push(if got == rec {
+            Check::pass(
+                "git.config_hash",
+                subject_file.clone(),
+                Proof::FingerprintOnly,
+                json!(got),
+                json!(rec),
+                format!("{path} at the commit matches config_hash (a 64-bit SipHash fingerprint)"),
+            )
+        } else {
+            Check::fail(
+                "git.config_hash",
+                subject_file.clone(),
+                "config_hash_mismatch",
+                Proof::FingerprintOnly,
+                json!(got),
+                json!(rec),
+                format!("{path} at the commit does not match config_hash"),
+            )
+        });
+    }
+    if let Some(rec) = run.config_blake3.clone() {
+        let got = identity::blake3_hex(&bytes);
+        ctx.report.push(if got == rec {
+            Check::pass(
+                "git.config_blake3",
+                subject_file,
+                Proof::Recomputed,
+                json!(got),
+                json!(rec),
+                format!("the BLAKE3 of {path} at the commit matches config_blake3"),
+            )
+        } else {
+            Check::fail(
+                "git.config_blake3",
+                subject_file,
+                "config_hash_mismatch",
+                Proof::Recomputed,
+                json!(got),
+                json!(rec),
+                format!("the BLAKE3 of {path} at the commit does not match config_blake3"),
+            )
+        });
+    }
+}
+
+/// `sql_hash` claims that are settled by their form alone (fingerprints, empty, malformed).
+fn check_sql_hash_form(ctx: &mut Ctx<'_>, m: &super::view::ModelView) {
+    let subject = Subject::model(&ctx.run_id, &m.name);
+    let Some(h) = m.sql_hash.as_deref() else {
+        return;
+    };
+    let strong = m.hash_scheme.as_deref() == Some(STRONG_SCHEME);
+    let check = if is_hex16(h) {
+        Check::unverifiable(
+            "model.sql_hash",
+            subject,
+            "sql_hash_unexpected",
+            Proof::FingerprintOnly,
+            json!(h),
+            "sql_hash is a 64-bit SipHash fingerprint of SQL Rocky generated; it cannot be recomputed",
+        )
+    } else if strong && is_hex64(h) {
+        return; // the strong form: checked against the source blob in check_source
+    } else if strong {
+        Check::fail(
+            "model.sql_hash",
+            subject,
+            "sql_hash_invalid",
+            Proof::BytesVerified,
+            Value::Null,
+            json!(h),
+            format!("sql_hash under {STRONG_SCHEME} must be 64 lowercase hex"),
+        )
+    } else if h.is_empty() {
+        Check::unverifiable(
+            "model.sql_hash",
+            subject,
+            "sql_hash_unexpected",
+            Proof::Unverifiable,
+            json!(h),
+            "sql_hash is empty (Rocky records \"\" for replication, local DuckDB and failed entries)",
+        )
+    } else {
+        Check::unverifiable(
+            "model.sql_hash",
+            subject,
+            "sql_hash_unexpected",
+            Proof::Unverifiable,
+            json!(h),
+            format!(
+                "sql_hash {h:?} under hash_scheme {:?} is not a form this verifier can check",
+                m.hash_scheme
+            ),
+        )
+    };
+    ctx.report.push(check);
+}
+
+fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, m: &super::view::ModelView) {
+    let subject = Subject::model(&ctx.run_id, &m.name);
+    let project_name = ctx.prov_for(m.index).map(|p| p.model_name.clone());
+    let (candidates, recorded) = match m.source_path.clone() {
+        Some(p) => (vec![p], true),
+        None => {
+            let name = project_name.unwrap_or_else(|| m.name.clone());
+            (
+                vec![format!("models/{name}.sql"), format!("models/{name}.rocky")],
+                false,
+            )
+        }
+    };
+    let mut found = None;
+    for path in &candidates {
+        match repo.blob_at(commit, path) {
+            Ok(Some(bytes)) => {
+                found = Some((path.clone(), bytes));
+                break;
+            }
+            Ok(None) => {}
+            Err(reason) => {
+                ctx.report.push(Check::unknown(
+                    "model.source",
+                    subject,
+                    "model_source_missing",
+                    Proof::BytesVerified,
+                    reason,
+                ));
+                return;
+            }
+        }
+    }
+    let Some((path, bytes)) = found else {
+        ctx.report.push(if recorded {
+            Check::fail(
+                "model.source",
+                subject,
+                "model_source_missing",
+                Proof::BytesVerified,
+                Value::Null,
+                json!(candidates[0]),
+                format!(
+                    "source_path {} is not in the tree of {commit}",
+                    candidates[0]
+                ),
+            )
+        } else {
+            Check::unknown(
+                "model.source",
+                subject,
+                "model_source_missing",
+                Proof::Heuristic,
+                format!(
+                    "no source_path recorded, and neither {} is in the tree of {commit}",
+                    candidates.join(" nor ")
+                ),
+            )
+        });
+        return;
+    };
+    let file_subject = Subject {
+        file: Some(path.clone()),
+        ..subject.clone()
+    };
+    ctx.report.push(Check::pass(
+        "model.source",
+        file_subject.clone(),
+        if recorded {
+            Proof::BytesVerified
+        } else {
+            Proof::Heuristic
+        },
+        json!(path),
+        super::opt(m.source_path.as_deref()),
+        if recorded {
+            format!("source_path {path} exists at the commit")
+        } else {
+            format!("{path} exists at the commit (found by name: no source_path recorded)")
+        },
+    ));
+
+    let strong = m.hash_scheme.as_deref() == Some(STRONG_SCHEME);
+    let Some(h) = m.sql_hash.as_deref().filter(|h| strong && is_hex64(h)) else {
+        return;
+    };
+    let got = identity::blake3_hex(&bytes);
+    ctx.report.push(if got == h {
+        Check::pass(
+            "model.sql_hash",
+            file_subject,
+            Proof::BytesVerified,
+            json!(got),
+            json!(h),
+            format!("sql_hash is the BLAKE3 of {path} at the commit"),
+        )
+    } else {
+        Check::fail(
+            "model.sql_hash",
+            file_subject,
+            "sql_hash_mismatch",
+            Proof::BytesVerified,
+            json!(got),
+            json!(h),
+            format!("sql_hash is not the BLAKE3 of {path} at the commit: the SQL that ran is not the committed SQL"),
+        )
+    });
+}
+
+/// Adapters Rocky names in `env_hash` (`spec/hashes.md` section 9).
+const ADAPTERS: &[&str] = &["duckdb", "databricks", "snowflake", "bigquery", "trino"];
+
+/// `env_hash` recomputed from the run's `rocky_version` and each known adapter.
+fn check_env_hash(ctx: &mut Ctx<'_>, m: &super::view::ModelView, version: Option<&str>) {
+    let Some(recorded) = m.env_hash.as_deref() else {
+        return;
+    };
+    let subject = Subject::model(&ctx.run_id, &m.name);
+    let Some(version) = version else { return };
+    let hit = ADAPTERS
+        .iter()
+        .find(|a| identity::env_hash(version, a) == recorded);
+    ctx.report.push(match hit {
+        Some(adapter) => Check::pass(
+            "model.env_hash",
+            subject,
+            Proof::Recomputed,
+            json!(identity::env_hash(version, adapter)),
+            json!(recorded),
+            format!(
+                "env_hash recomputes from rocky_version {version} and adapter {adapter} \
+                 (consistency of two self-reported strings only)"
+            ),
+        ),
+        None => Check::fail(
+            "model.env_hash",
+            subject,
+            "env_hash_mismatch",
+            Proof::Recomputed,
+            json!(identity::env_hash(version, "duckdb")),
+            json!(recorded),
+            format!(
+                "env_hash does not recompute from rocky_version {version} with any known adapter"
+            ),
+        ),
+    });
+}

@@ -1,0 +1,415 @@
+//! Output: the warehouse tables each model wrote (`spec/warehouse.md`).
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::Ctx;
+use super::view::ModelView;
+use crate::report::{Check, Proof, Subject};
+use crate::warehouse::{TableRef, Warehouse, duckdb_type};
+
+/// Where a model's table was found, and how sure that is.
+struct Target {
+    table: TableRef,
+    proof: Proof,
+}
+
+/// Runs the warehouse checks (only with `--warehouse`).
+pub fn check(ctx: &mut Ctx<'_>) {
+    let Some(path) = ctx.opts.warehouse.clone() else {
+        return;
+    };
+    let Some(run) = ctx.run.clone() else { return };
+    let models: Vec<ModelView> = run.models.iter().filter(|m| !m.failed()).cloned().collect();
+
+    // The catalog to attach the file as: the one the run's tables live in.
+    let catalog = run
+        .target_catalog
+        .clone()
+        .or_else(|| ctx.provs.iter().find_map(|p| p.target().map(|t| t.catalog)))
+        .or_else(|| {
+            models.iter().find_map(|m| {
+                m.target_table
+                    .as_deref()
+                    .and_then(TableRef::parse)
+                    .map(|t| t.catalog)
+            })
+        })
+        .or_else(|| path.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
+        .unwrap_or_else(|| "warehouse".to_owned());
+
+    let wh = match Warehouse::open(&path, &catalog) {
+        Ok(w) => w,
+        Err(e) => {
+            ctx.report.push(Check::unknown(
+                "warehouse.open",
+                Subject::run(&ctx.run_id),
+                "warehouse_invalid",
+                Proof::Recomputed,
+                e.to_string(),
+            ));
+            return;
+        }
+    };
+
+    let mut checked = 0usize;
+    for m in &models {
+        let subject = Subject::model(&ctx.run_id, &m.name);
+        let target = match resolve(ctx, &wh, m, run.target_catalog.as_deref()) {
+            Ok(t) => t,
+            Err(reason) => {
+                ctx.report.push(Check::unknown(
+                    "warehouse.table",
+                    subject,
+                    "target_table_missing",
+                    Proof::Heuristic,
+                    reason,
+                ));
+                continue;
+            }
+        };
+        let subject = subject.with_table(&target.table.to_string());
+        if target.table.catalog != wh.catalog() {
+            ctx.report.push(Check::unknown(
+                "warehouse.table",
+                subject,
+                "target_table_missing",
+                target.proof,
+                format!(
+                    "the warehouse file is attached as catalog {:?}; the table is in catalog {:?}",
+                    wh.catalog(),
+                    target.table.catalog
+                ),
+            ));
+            continue;
+        }
+        match wh.table_exists(&target.table) {
+            Ok(true) => ctx.report.push(Check::pass(
+                "warehouse.table",
+                subject.clone(),
+                target.proof,
+                json!(target.table.to_string()),
+                json!(target.table.to_string()),
+                format!("table {} exists", target.table),
+            )),
+            Ok(false) => {
+                ctx.report.push(Check::fail(
+                    "warehouse.table",
+                    subject,
+                    "warehouse_table_missing",
+                    target.proof,
+                    Value::Null,
+                    json!(target.table.to_string()),
+                    format!("table {} is not in the warehouse", target.table),
+                ));
+                continue;
+            }
+            Err(reason) => {
+                ctx.report.push(Check::unknown(
+                    "warehouse.table",
+                    subject,
+                    "warehouse_invalid",
+                    target.proof,
+                    reason,
+                ));
+                continue;
+            }
+        }
+        checked += 1;
+        check_count(ctx, &wh, m, &target, &subject);
+        check_columns(ctx, &wh, m, &target, &subject);
+    }
+    if checked > 0 {
+        ctx.report.verified.push(format!(
+            "{checked} table(s) found in the warehouse {}",
+            path.display()
+        ));
+    }
+}
+
+fn resolve(
+    ctx: &Ctx<'_>,
+    wh: &Warehouse,
+    m: &ModelView,
+    target_catalog: Option<&str>,
+) -> Result<Target, String> {
+    if let Some(t) = ctx.prov_for(m.index).and_then(|p| p.target()) {
+        return Ok(Target {
+            table: t,
+            proof: Proof::Recomputed,
+        });
+    }
+    if let Some(t) = m.target_table.as_deref().and_then(TableRef::parse) {
+        return Ok(Target {
+            table: t,
+            proof: Proof::Recomputed,
+        });
+    }
+    let Some(catalog) = target_catalog else {
+        return Err(
+            "no provenance IR target, no target_table and no target_catalog recorded: \
+                    cannot tell which table the model wrote"
+                .to_owned(),
+        );
+    };
+    if catalog != wh.catalog() {
+        return Err(format!(
+            "target_catalog {catalog:?} is not the attached warehouse"
+        ));
+    }
+    let schemas = wh.schemas_with_table(catalog, &m.name)?;
+    match schemas.as_slice() {
+        [schema] => Ok(Target {
+            table: TableRef {
+                catalog: catalog.to_owned(),
+                schema: schema.clone(),
+                table: m.name.clone(),
+            },
+            proof: Proof::Heuristic,
+        }),
+        [] => Err(format!(
+            "no schema of catalog {catalog:?} has a table named {:?}",
+            m.name
+        )),
+        many => Err(format!(
+            "{} schemas of catalog {catalog:?} have a table named {:?}: ambiguous",
+            many.len(),
+            m.name
+        )),
+    }
+}
+
+/// Whether the model replaces its table whole, so `COUNT(*)` must equal `rows_affected`.
+fn exact_count(ctx: &Ctx<'_>, m: &ModelView) -> Result<(), String> {
+    let kind = m
+        .materialization
+        .clone()
+        .or_else(|| ctx.prov_for(m.index).and_then(|p| p.strategy()));
+    match kind.as_deref() {
+        Some("full_refresh" | "content_addressed" | "FullRefresh" | "ContentAddressed") => Ok(()),
+        Some(other) => Err(format!(
+            "materialization {other}: the table accumulates, so its count is not the run's rows"
+        )),
+        None => {
+            Err("no materialization recorded: cannot tell whether the count is exact".to_owned())
+        }
+    }
+}
+
+/// The run after this one that also wrote `target`, if any.
+fn superseded_by(ctx: &Ctx<'_>, m: &ModelView, target: &TableRef) -> Option<String> {
+    let run = ctx.run.as_ref()?;
+    let (_, start) = run.started.as_ref()?;
+    let full = target.to_string();
+    ctx.all_runs
+        .iter()
+        .filter(|r| r.run_id.as_deref() != Some(ctx.run_id.as_str()))
+        .filter(|r| r.started.as_ref().is_some_and(|(_, s)| s > start))
+        .filter(|r| {
+            r.models.iter().any(|o| {
+                !o.failed()
+                    && match (&o.target_table, &m.target_table) {
+                        (Some(a), _) => *a == full,
+                        (None, _) => {
+                            o.name == target.table
+                                && r.target_catalog.as_deref() == Some(target.catalog.as_str())
+                        }
+                    }
+            })
+        })
+        .max_by(|a, b| {
+            a.started
+                .as_ref()
+                .map(|s| s.1)
+                .cmp(&b.started.as_ref().map(|s| s.1))
+        })
+        .and_then(|r| r.run_id.clone())
+}
+
+fn check_count(
+    ctx: &mut Ctx<'_>,
+    wh: &Warehouse,
+    m: &ModelView,
+    target: &Target,
+    subject: &Subject,
+) {
+    if let Some(later) = superseded_by(ctx, m, &target.table) {
+        ctx.report.push(Check::unverifiable(
+            "warehouse.row_count",
+            subject.clone(),
+            "row_count_unexpected",
+            Proof::Unverifiable,
+            json!(m.rows_affected),
+            format!(
+                "superseded by run {later}, which wrote {} later",
+                target.table
+            ),
+        ));
+        return;
+    }
+    if let Err(reason) = exact_count(ctx, m) {
+        ctx.report.push(Check::unverifiable(
+            "warehouse.row_count",
+            subject.clone(),
+            "row_count_unexpected",
+            Proof::Unverifiable,
+            json!(m.rows_affected),
+            reason,
+        ));
+        return;
+    }
+    let Some(rows) = m.rows_affected else {
+        ctx.report.push(Check::unknown(
+            "warehouse.row_count",
+            subject.clone(),
+            "rows_affected_missing",
+            Proof::Recomputed,
+            "rows_affected is null: the run recorded no row count to compare",
+        ));
+        return;
+    };
+    match wh.count(&target.table) {
+        Ok(n) if n == rows => ctx.report.push(Check::pass(
+            "warehouse.row_count",
+            subject.clone(),
+            Proof::Recomputed,
+            json!(n),
+            json!(rows),
+            format!("COUNT(*) of {} is {n}, as recorded", target.table),
+        )),
+        Ok(n) => ctx.report.push(Check::fail(
+            "warehouse.row_count",
+            subject.clone(),
+            "row_count_mismatch",
+            Proof::Recomputed,
+            json!(n),
+            json!(rows),
+            format!(
+                "COUNT(*) of {} is {n} but rows_affected is {rows}",
+                target.table
+            ),
+        )),
+        Err(reason) => ctx.report.push(Check::unknown(
+            "warehouse.row_count",
+            subject.clone(),
+            "warehouse_invalid",
+            Proof::Recomputed,
+            reason,
+        )),
+    }
+}
+
+fn check_columns(
+    ctx: &mut Ctx<'_>,
+    wh: &Warehouse,
+    m: &ModelView,
+    target: &Target,
+    subject: &Subject,
+) {
+    let Some(prov) = ctx.prov_for(m.index) else {
+        return;
+    };
+    let expected = prov.typed_columns();
+    if expected.is_empty() {
+        return;
+    }
+    let actual = match wh.columns(&target.table) {
+        Ok(c) => c,
+        Err(reason) => {
+            ctx.report.push(Check::unknown(
+                "warehouse.columns",
+                subject.clone(),
+                "warehouse_invalid",
+                Proof::Recomputed,
+                reason,
+            ));
+            return;
+        }
+    };
+    let mut failures = 0usize;
+    let mut not_compared = Vec::new();
+    let mut checks = Vec::new();
+    for (name, rocky_type) in &expected {
+        let col_subject = subject.clone().with_column(name);
+        match actual.iter().find(|(n, _)| n == name) {
+            None => {
+                failures += 1;
+                checks.push(Check::fail(
+                    "warehouse.columns",
+                    col_subject,
+                    "column_missing",
+                    Proof::Recomputed,
+                    Value::Null,
+                    json!({"name": name, "data_type": rocky_type}),
+                    format!("column {name:?} of the IR is not in {}", target.table),
+                ));
+            }
+            Some((_, db_type)) => {
+                match duckdb_type(rocky_type) {
+                    Some(want) if want != *db_type => {
+                        failures += 1;
+                        checks.push(Check::fail(
+                        "warehouse.columns",
+                        col_subject,
+                        "column_type_mismatch",
+                        Proof::Recomputed,
+                        json!(db_type),
+                        json!(want),
+                        format!("column {name:?} is {db_type} in the warehouse but the IR says {want}"),
+                    ));
+                    }
+                    Some(_) => {}
+                    None => not_compared.push(name.clone()),
+                }
+            }
+        }
+    }
+    let names: BTreeSet<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
+    for (name, db_type) in &actual {
+        if !names.contains(name.as_str()) {
+            failures += 1;
+            checks.push(Check::fail(
+                "warehouse.columns",
+                subject.clone().with_column(name),
+                "column_unexpected",
+                Proof::Recomputed,
+                json!({"name": name, "data_type": db_type}),
+                Value::Null,
+                format!(
+                    "column {name:?} of {} is not in the IR's typed_columns",
+                    target.table
+                ),
+            ));
+        }
+    }
+    if failures == 0 {
+        ctx.report.push(Check::pass(
+            "warehouse.columns",
+            subject.clone(),
+            Proof::Recomputed,
+            json!(
+                actual
+                    .iter()
+                    .map(|(n, t)| json!([n, t]))
+                    .collect::<Vec<_>>()
+            ),
+            json!(expected.iter().map(|(n, _)| n).collect::<Vec<_>>()),
+            if not_compared.is_empty() {
+                format!(
+                    "the {} columns and their types match the IR",
+                    expected.len()
+                )
+            } else {
+                format!(
+                    "the {} columns match the IR; types of {} not compared",
+                    expected.len(),
+                    not_compared.join(", ")
+                )
+            },
+        ));
+    }
+    for c in checks {
+        ctx.report.push(c);
+    }
+}

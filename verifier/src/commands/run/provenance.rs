@@ -1,0 +1,234 @@
+//! Provenance: the run's `input_provenance` rows, their own hashes (via
+//! [`crate::commands::record::check_provenance`]) and their joins with the rest of the ledger.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::view::{ProvRow, Upstream};
+use super::{Ctx, decode};
+use crate::artifact::{self, locate};
+use crate::commands::record::check_provenance_with;
+use crate::error::VerifyError;
+use crate::ledger::{Ledger, split_provenance_key};
+use crate::report::{Check, Proof, Subject};
+
+/// Decodes the run's provenance rows and runs the per-record checks.
+pub fn load(ctx: &mut Ctx<'_>, rows: &[(String, Vec<u8>)]) {
+    for (key, bytes) in rows {
+        let (k_run, k_model) = split_provenance_key(key).unwrap_or((key, ""));
+        let subject = Subject::model(&ctx.run_id, k_model);
+        let record = match decode::provenance_record(bytes) {
+            Ok(r) => r,
+            Err(bad) => {
+                ctx.report.push(Check::fail(
+                    "provenance.record",
+                    subject,
+                    bad.code,
+                    Proof::Recomputed,
+                    Value::Null,
+                    Value::Null,
+                    format!("the input_provenance row does not decode: {}", bad.reason),
+                ));
+                continue;
+            }
+        };
+        let Some(value) = decode::value(bytes) else {
+            continue;
+        };
+        let row = ProvRow::from_value(&value, record);
+        let run_in_value = super::view::str_field(&value, "run_id").unwrap_or_default();
+        if k_run != run_in_value || k_model != row.model_name {
+            ctx.report.push(Check::fail(
+                "ledger.keys",
+                subject.clone(),
+                "ledger_key_mismatch",
+                Proof::Recomputed,
+                json!(key),
+                json!(format!("{}|{}", run_in_value, row.model_name)),
+                "the input_provenance key and the record's run_id/model_name differ",
+            ));
+        }
+        ctx.provs.push(row);
+    }
+}
+
+/// The cross-ledger provenance checks.
+///
+/// # Errors
+///
+/// A ledger read failure (the caller reports it as `unknown`).
+pub fn check(ctx: &mut Ctx<'_>, _ledger: &Ledger) -> Result<(), VerifyError> {
+    let provs = ctx.provs.clone();
+    for (pi, p) in provs.iter().enumerate() {
+        let subject = Subject::model(&ctx.run_id, &p.model_name);
+        let model = ctx
+            .prov_of_model
+            .iter()
+            .find(|&(_, &x)| x == pi)
+            .map(|(&m, _)| m);
+
+        // The record's own hashes; its recipe_hash against the joined ModelExecution's, which
+        // Rocky computes from the same IR (`spec/hashes.md` section 5).
+        let claimed = model
+            .and_then(|i| ctx.models().get(i))
+            .and_then(|m| m.recipe_hash.clone());
+        let own = check_provenance_with(&p.record, &subject, claimed.as_deref());
+        for c in own {
+            ctx.report.push(c);
+        }
+
+        // The provenance must describe a model this run executed.
+        if ctx.run.is_some() {
+            match model {
+                Some(_) => ctx.report.push(Check::pass(
+                    "provenance.model",
+                    subject.clone(),
+                    Proof::Recomputed,
+                    Value::Null,
+                    json!(p.target().map(|t| t.to_string())),
+                    "the provenance's target joins to a model execution of this run",
+                )),
+                None => ctx.report.push(Check::fail(
+                    "provenance.model",
+                    subject.clone(),
+                    "model_execution_missing",
+                    Proof::Recomputed,
+                    Value::Null,
+                    json!(p.target().map(|t| t.to_string())),
+                    "provenance for a model this run did not execute",
+                )),
+            }
+        }
+
+        // output_blake3 vs this run's artifact rows for the model.
+        let mine: BTreeSet<&str> = ctx
+            .artifacts
+            .iter()
+            .filter(|a| a.model_name == p.model_name)
+            .map(|a| a.blake3_hash.as_str())
+            .collect();
+        let claimed: BTreeSet<&str> = p.output_blake3.iter().map(String::as_str).collect();
+        ctx.report.push(if mine == claimed {
+            Check::pass(
+                "provenance.outputs",
+                subject.clone(),
+                Proof::Recomputed,
+                json!(mine),
+                json!(claimed),
+                "output_blake3 names exactly the run's artifacts for the model",
+            )
+        } else {
+            Check::fail(
+                "provenance.outputs",
+                subject.clone(),
+                "provenance_output_mismatch",
+                Proof::Recomputed,
+                json!(mine),
+                json!(claimed),
+                "output_blake3 disagrees with the run's output_artifacts rows for the model",
+            )
+        });
+
+        for u in &p.upstreams {
+            check_upstream(ctx, &subject, u);
+        }
+    }
+    if !provs.is_empty() {
+        ctx.report.verified.push(format!(
+            "{} provenance record(s) checked against the run's artifacts and upstream rows",
+            provs.len()
+        ));
+    }
+    Ok(())
+}
+
+fn check_upstream(ctx: &mut Ctx<'_>, subject: &Subject, u: &Upstream) {
+    // Watermark upstreams are reported by check_provenance_with (unverifiable by design).
+    let Upstream::Content { key, hash } = u else {
+        return;
+    };
+    let subject = subject.clone().with_upstream(key).with_artifact(hash);
+    let producers = ctx
+        .producers
+        .get(hash.as_str())
+        .cloned()
+        .unwrap_or_default();
+    if producers.is_empty() {
+        ctx.report.push(Check::fail(
+            "provenance.upstream",
+            subject,
+            "upstream_artifact_missing",
+            Proof::Recomputed,
+            Value::Null,
+            json!(hash),
+            format!("no output_artifacts row produced upstream {key} with this hash"),
+        ));
+        return;
+    }
+    let who: Vec<String> = producers.iter().map(|(r, m)| format!("{r}/{m}")).collect();
+    let Some(dir) = ctx.opts.artifacts.clone().filter(|d| d.is_dir()) else {
+        ctx.report.push(Check::pass(
+            "provenance.upstream",
+            subject,
+            Proof::Recomputed,
+            json!(who),
+            json!(hash),
+            format!("upstream {key} was produced by {}", who.join(", ")),
+        ));
+        return;
+    };
+    let Some(path) = locate(&dir, hash) else {
+        ctx.report.push(Check::fail(
+            "provenance.upstream",
+            subject,
+            "upstream_hash_mismatch",
+            Proof::Recomputed,
+            Value::Null,
+            json!(hash),
+            "the upstream hash is not 64 lowercase hex",
+        ));
+        return;
+    };
+    if !path.is_file() {
+        ctx.report.push(Check::fail(
+            "provenance.upstream",
+            subject,
+            "artifact_file_missing",
+            Proof::BytesVerified,
+            json!(format!("{hash}.parquet")),
+            Value::Null,
+            format!("upstream {key}: {hash}.parquet is not in the artifacts folder"),
+        ));
+        return;
+    }
+    ctx.report.push(match artifact::hash_file(&path) {
+        Ok(fh) if fh.blake3 == *hash => Check::pass(
+            "provenance.upstream",
+            subject,
+            Proof::BytesVerified,
+            json!(fh.blake3),
+            json!(hash),
+            format!(
+                "upstream {key}'s file hashes to the recorded hash; produced by {}",
+                who.join(", ")
+            ),
+        ),
+        Ok(fh) => Check::fail(
+            "provenance.upstream",
+            subject,
+            "upstream_hash_mismatch",
+            Proof::BytesVerified,
+            json!(fh.blake3),
+            json!(hash),
+            format!("upstream {key}'s file hashes to {}", fh.blake3),
+        ),
+        Err(e) => Check::unknown(
+            "provenance.upstream",
+            subject,
+            "artifact_file_missing",
+            Proof::BytesVerified,
+            format!("{hash}.parquet cannot be read: {e}"),
+        ),
+    });
+}

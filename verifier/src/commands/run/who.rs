@@ -1,0 +1,384 @@
+//! Who and when: the run record itself, its enums, its id, and the time windows.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Value, json};
+
+use super::view::RunView;
+use super::{Ctx, decode};
+use crate::report::{Check, Proof, Subject};
+
+const STATUSES: &[&str] = &[
+    "Success",
+    "PartialFailure",
+    "Failure",
+    "SkippedIdempotent",
+    "SkippedInFlight",
+];
+const TRIGGERS: &[&str] = &["Manual", "Sensor", "Schedule", "Ci", "Webhook"];
+const SESSION_SOURCES: &[&str] = &["cli", "dagster", "lsp", "http_api"];
+
+/// Checks the run record (or its absence), then every model's record and window.
+pub fn check_run(ctx: &mut Ctx<'_>, run_bytes: Option<&[u8]>, has_rows: bool) {
+    let subject = Subject::run(&ctx.run_id);
+    let Some(bytes) = run_bytes else {
+        if has_rows {
+            ctx.report.push(Check::fail(
+                "run.record",
+                subject,
+                "run_record_missing",
+                Proof::Recomputed,
+                Value::Null,
+                json!(ctx.run_id),
+                format!(
+                    "the ledger has artifact or provenance rows for {} but no run_history row \
+                     (a crash before finalize, or a retention sweep)",
+                    ctx.run_id
+                ),
+            ));
+        }
+        return;
+    };
+    let Some(value) = decode::value(bytes).filter(Value::is_object) else {
+        ctx.report.push(Check::fail(
+            "run.record",
+            subject,
+            "run_record_invalid",
+            Proof::Recomputed,
+            Value::Null,
+            Value::Null,
+            "the run_history value is not a JSON object",
+        ));
+        return;
+    };
+    let run = RunView::from_value(&value);
+
+    // Each model entry on its own, so a bad model is named.
+    if let Some(models) = value.get("models_executed").and_then(Value::as_array) {
+        for (i, m) in models.iter().enumerate() {
+            let name = run
+                .models
+                .get(i)
+                .map_or_else(|| format!("#{i}"), |m| m.name.clone());
+            let bytes = serde_json::to_vec(m).unwrap_or_default();
+            if let Err(bad) = decode::model_execution(&bytes) {
+                ctx.report.push(Check::fail(
+                    "model.record",
+                    Subject::model(&ctx.run_id, &name),
+                    bad.code,
+                    Proof::Recomputed,
+                    Value::Null,
+                    Value::Null,
+                    format!("models_executed[{i}] does not decode: {}", bad.reason),
+                ));
+            }
+        }
+    }
+
+    match decode::run_record(bytes) {
+        Ok(()) => {
+            ctx.run_valid = true;
+            check_enums(ctx, &run);
+        }
+        Err(bad) => ctx.report.push(Check::fail(
+            "run.record",
+            subject.clone(),
+            bad.code,
+            Proof::Recomputed,
+            Value::Null,
+            Value::Null,
+            format!("the run record does not decode: {}", bad.reason),
+        )),
+    }
+
+    // The key and the value must carry the same run id.
+    if run.run_id.as_deref() != Some(ctx.run_id.as_str()) {
+        ctx.report.push(Check::fail(
+            "ledger.keys",
+            subject.clone(),
+            "ledger_key_mismatch",
+            Proof::Recomputed,
+            json!(ctx.run_id),
+            super::opt(run.run_id.as_deref()),
+            "the run_history key and the record's run_id differ",
+        ));
+    }
+
+    check_identity(ctx, &run);
+    check_run_id(ctx, &run);
+    check_window(ctx, &run);
+    ctx.run = Some(run);
+}
+
+fn check_enums(ctx: &mut Ctx<'_>, run: &RunView) {
+    let fields = [
+        ("status", run.status.as_deref(), STATUSES),
+        ("trigger", run.trigger.as_deref(), TRIGGERS),
+        (
+            "session_source",
+            run.session_source.as_deref(),
+            SESSION_SOURCES,
+        ),
+    ];
+    let mut bad = Vec::new();
+    for (name, value, allowed) in fields {
+        if !value.is_some_and(|v| allowed.contains(&v)) {
+            bad.push(format!("{name} {value:?} is not one of {allowed:?}"));
+        }
+    }
+    let subject = Subject::run(&ctx.run_id);
+    let actual = json!({
+        "status": run.status, "trigger": run.trigger, "session_source": run.session_source,
+    });
+    ctx.report.push(if bad.is_empty() {
+        Check::pass(
+            "run.record",
+            subject,
+            Proof::Recomputed,
+            Value::Null,
+            actual,
+            format!(
+                "the run record decodes; status {}, trigger {}, session_source {}",
+                run.status.as_deref().unwrap_or("?"),
+                run.trigger.as_deref().unwrap_or("?"),
+                run.session_source.as_deref().unwrap_or("?"),
+            ),
+        )
+    } else {
+        Check::fail(
+            "run.record",
+            subject,
+            "run_record_invalid",
+            Proof::Recomputed,
+            Value::Null,
+            actual,
+            bad.join("; "),
+        )
+    });
+}
+
+fn check_identity(ctx: &mut Ctx<'_>, run: &RunView) {
+    let subject = Subject::run(&ctx.run_id);
+    ctx.report.push(match run.triggering_identity.as_deref() {
+        Some(who) if !who.is_empty() => Check::unverifiable(
+            "run.identity",
+            subject,
+            "triggering_identity_unexpected",
+            Proof::Unverifiable,
+            json!(who),
+            format!(
+                "triggering_identity {who:?} is self-reported ($USER of the recording process); \
+                 nothing independent confirms it"
+            ),
+        ),
+        _ => Check::unverifiable(
+            "run.identity",
+            subject,
+            "triggering_identity_missing",
+            Proof::Unverifiable,
+            Value::Null,
+            "no triggering_identity was recorded",
+        ),
+    });
+}
+
+/// `run-YYYYmmdd-HHMMSS-mmm` with an optional `-N`, or `run-apply-<uuid>` (`spec/hashes.md`
+/// section 11). Returns the timestamp part for the first form, `Ok(None)` for apply ids.
+fn parse_run_id(id: &str) -> Result<Option<&str>, ()> {
+    let rest = id.strip_prefix("run-").ok_or(())?;
+    if let Some(uuid) = rest.strip_prefix("apply-") {
+        let ok = uuid.len() == 36
+            && uuid.char_indices().all(|(i, c)| {
+                if matches!(i, 8 | 13 | 18 | 23) {
+                    c == '-'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
+            });
+        return if ok { Ok(None) } else { Err(()) };
+    }
+    if rest.len() < 19 {
+        return Err(());
+    }
+    let (stamp, suffix) = rest.split_at(19);
+    let shape_ok = stamp.char_indices().all(|(i, c)| {
+        if matches!(i, 8 | 15) {
+            c == '-'
+        } else {
+            c.is_ascii_digit()
+        }
+    });
+    let suffix_ok = suffix.is_empty()
+        || suffix.strip_prefix('-').is_some_and(|n| {
+            !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0')
+        });
+    if shape_ok && suffix_ok {
+        Ok(Some(stamp))
+    } else {
+        Err(())
+    }
+}
+
+fn id_stamp(t: DateTime<Utc>) -> String {
+    // %3f truncates to milliseconds (never rounds), as Rocky's generator does.
+    t.format("%Y%m%d-%H%M%S-%3f").to_string()
+}
+
+fn check_run_id(ctx: &mut Ctx<'_>, run: &RunView) {
+    let subject = Subject::run(&ctx.run_id);
+    let id = ctx.run_id.clone();
+    let check = match (parse_run_id(&id), run.started.as_ref()) {
+        (Err(()), _) => Check::fail(
+            "run.id",
+            subject,
+            "run_id_mismatch",
+            Proof::Recomputed,
+            Value::Null,
+            json!(id),
+            "the run id is neither run-YYYYmmdd-HHMMSS-mmm[-N] nor run-apply-<uuid>",
+        ),
+        (Ok(None), _) => Check::pass(
+            "run.id",
+            subject,
+            Proof::Recomputed,
+            Value::Null,
+            json!(id),
+            "a run-apply-<uuid> id (carries no time to compare)",
+        ),
+        (Ok(Some(_)), None) => return, // no usable started_at: the record check reported it
+        (Ok(Some(stamp)), Some((_, started))) => {
+            let want = id_stamp(*started);
+            if stamp == want {
+                Check::pass(
+                    "run.id",
+                    subject,
+                    Proof::Recomputed,
+                    json!(format!("run-{want}")),
+                    json!(id),
+                    "the run id is started_at truncated to milliseconds",
+                )
+            } else {
+                Check::fail(
+                    "run.id",
+                    subject,
+                    "run_id_mismatch",
+                    Proof::Recomputed,
+                    json!(format!("run-{want}")),
+                    json!(id),
+                    format!("the run id's time is not started_at (run-{want})"),
+                )
+            }
+        }
+    };
+    ctx.report.push(check);
+}
+
+fn check_window(ctx: &mut Ctx<'_>, run: &RunView) {
+    let subject = Subject::run(&ctx.run_id);
+    let (Some((s_text, start)), Some((f_text, finish))) = (&run.started, &run.finished) else {
+        return;
+    };
+    ctx.report.push(if start <= finish {
+        Check::pass(
+            "run.window",
+            subject,
+            Proof::Recomputed,
+            Value::Null,
+            json!({"started_at": s_text, "finished_at": f_text}),
+            "started_at is not after finished_at",
+        )
+    } else {
+        Check::fail(
+            "run.window",
+            subject,
+            "run_window_invalid",
+            Proof::Recomputed,
+            Value::Null,
+            json!({"started_at": s_text, "finished_at": f_text}),
+            "the run finished before it started",
+        )
+    });
+
+    for m in &run.models {
+        let subject = Subject::model(&ctx.run_id, &m.name);
+        let (Some((ms_text, ms)), Some((mf_text, mf))) = (&m.started, &m.finished) else {
+            continue;
+        };
+        let actual =
+            json!({"started_at": ms_text, "finished_at": mf_text, "duration_ms": m.duration_ms});
+        if ms < start || mf > finish || ms > mf {
+            ctx.report.push(Check::fail(
+                "model.window",
+                subject,
+                "model_window_invalid",
+                Proof::Recomputed,
+                json!({"started_at": s_text, "finished_at": f_text}),
+                actual,
+                "the model's times are not inside the run's window",
+            ));
+            continue;
+        }
+        let Some(d) = m.duration_ms else { continue };
+        // A failed entry carries the run's own start and finish with duration 0.
+        let failed_entry = m.failed() && d == 0;
+        let delta = *mf - *ms;
+        let matches = i64::try_from(d).ok().and_then(TimeDelta::try_milliseconds) == Some(delta);
+        ctx.report.push(if matches || failed_entry {
+            Check::pass(
+                "model.window",
+                subject,
+                Proof::Recomputed,
+                json!({"started_at": s_text, "finished_at": f_text}),
+                actual,
+                if failed_entry {
+                    "a failed entry inside the run's window".to_owned()
+                } else {
+                    format!("inside the run's window; finished_at - started_at = {d} ms")
+                },
+            )
+        } else {
+            Check::fail(
+                "model.window",
+                subject,
+                "model_duration_mismatch",
+                Proof::Recomputed,
+                json!(delta.num_milliseconds()),
+                json!(d),
+                format!(
+                    "finished_at - started_at is {} ms but duration_ms is {d}",
+                    delta.num_milliseconds()
+                ),
+            )
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_id_forms() {
+        assert_eq!(
+            parse_run_id("run-20260530-110422-643"),
+            Ok(Some("20260530-110422-643"))
+        );
+        assert_eq!(
+            parse_run_id("run-20260530-110422-643-2"),
+            Ok(Some("20260530-110422-643"))
+        );
+        assert!(parse_run_id("run-20260530-110422-643-0").is_err());
+        assert!(parse_run_id("run-20260530-110422-643x").is_err());
+        assert_eq!(
+            parse_run_id("run-apply-3f0c1a2b-1c2d-4e5f-8a9b-0c1d2e3f4a5b"),
+            Ok(None)
+        );
+        assert!(parse_run_id("golden-run").is_err());
+        assert!(parse_run_id("run_2026-05-30T11-04-22Z_8f1a").is_err());
+    }
+
+    #[test]
+    fn id_stamp_truncates_milliseconds() {
+        let t = super::super::view::parse_ts("2026-05-30T11:04:22.643994123Z").unwrap();
+        assert_eq!(id_stamp(t), "20260530-110422-643");
+    }
+}
