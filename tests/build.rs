@@ -1,0 +1,2 @@
+//! Same as ../examples/build.rs: the e2e test binaries link DuckDB through rocky-examples.
+include!("../examples/build.rs");
