@@ -1,0 +1,386 @@
+//! The tamper matrix: each test applies exactly one mutation to a freshly copied demo (two runs
+//! recorded by rocky-writer, a git repository, a DuckDB warehouse and the Parquet artifacts) and
+//! asserts that `rocky-verify run` reports exactly the expected failing finding codes and exits 1.
+//! The untampered control must pass with exit 0, or a verifier that rejects everything would pass
+//! this whole file.
+
+use std::collections::BTreeSet;
+
+use rocky_e2e::{INPUT_PROVENANCE, OUTPUT_ARTIFACTS, RUN_HISTORY, Scenario, Verdict};
+use rocky_examples::{Clock, Layout};
+use serde_json::{Value, json};
+
+fn set(codes: &[&str]) -> BTreeSet<String> {
+    codes.iter().map(|c| (*c).to_owned()).collect()
+}
+
+/// Asserts exit 1 and exactly `expected` as the set of failing codes.
+fn assert_fails_with(v: &Verdict, expected: &[&str]) {
+    assert_eq!(v.fail_codes(), set(expected), "{}", v.explain());
+    assert_eq!(v.code, 1, "{}", v.explain());
+}
+
+fn passed_checks(v: &Verdict) -> BTreeSet<String> {
+    v.checks()
+        .filter(|c| c["outcome"] == "pass")
+        .map(|c| c["check"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn untampered_demo_passes_every_check_that_can_run() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    let v = s.verify_run(&run);
+    assert_eq!(v.fail_codes(), BTreeSet::new(), "{}", v.explain());
+    assert_eq!(v.codes("unknown"), BTreeSet::new(), "{}", v.explain());
+    assert_eq!(v.code, 0, "{}", v.explain());
+    // Not vacuous: the checks that matter ran and passed.
+    let passed = passed_checks(&v);
+    for check in [
+        "artifact.blake3",
+        "artifact.size",
+        "git.commit",
+        "git.config_hash",
+        "model.sql_hash",
+        "provenance.recipe_hash",
+        "provenance.skip_hash",
+        "provenance.input_hash",
+        "warehouse.row_count",
+        "warehouse.columns",
+    ] {
+        assert!(passed.contains(check), "{check} did not pass\n{}", v.explain());
+    }
+    let summary = v.lines.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["data"]["verdict"], "pass");
+}
+
+#[test]
+fn the_earlier_run_also_verifies() {
+    let s = Scenario::demo();
+    let first = s.keys(RUN_HISTORY, "").into_iter().next().unwrap();
+    let v = s.verify_run(&first);
+    assert_eq!(v.fail_codes(), BTreeSet::new(), "{}", v.explain());
+    assert_eq!(v.code, 0, "{}", v.explain());
+}
+
+fn flip_byte(path: &std::path::Path, at: impl Fn(usize) -> usize) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let i = at(bytes.len());
+    bytes[i] ^= 0x01;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn artifact_byte_flipped_at_start_is_a_hash_mismatch() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    flip_byte(&s.artifact_of(&run, "fct_revenue"), |_| 0);
+    assert_fails_with(&s.verify_run(&run), &["artifact_hash_mismatch"]);
+}
+
+#[test]
+fn artifact_byte_flipped_in_the_middle_is_a_hash_mismatch() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    flip_byte(&s.artifact_of(&run, "fct_revenue"), |n| n / 2);
+    assert_fails_with(&s.verify_run(&run), &["artifact_hash_mismatch"]);
+}
+
+#[test]
+fn artifact_byte_flipped_at_the_end_breaks_hash_and_footer() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    // The last four bytes are the trailing `PAR1` magic.
+    flip_byte(&s.artifact_of(&run, "fct_revenue"), |n| n - 1);
+    assert_fails_with(&s.verify_run(&run), &["artifact_hash_mismatch", "artifact_parquet_invalid"]);
+}
+
+#[test]
+fn truncated_artifact_breaks_hash_size_and_footer() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    let path = s.artifact_of(&run, "fct_revenue");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 100]).unwrap();
+    assert_fails_with(
+        &s.verify_run(&run),
+        &["artifact_hash_mismatch", "artifact_size_mismatch", "artifact_parquet_invalid"],
+    );
+}
+
+#[test]
+fn two_artifacts_swapped_are_both_mismatches() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    let a = s.artifact_of(&run, "raw_orders");
+    let b = s.artifact_of(&run, "stg_orders");
+    let tmp = a.with_extension("swap");
+    std::fs::rename(&a, &tmp).unwrap();
+    std::fs::rename(&b, &a).unwrap();
+    std::fs::rename(&tmp, &b).unwrap();
+    let v = s.verify_run(&run);
+    assert_fails_with(
+        &v,
+        &["artifact_hash_mismatch", "artifact_size_mismatch", "artifact_row_count_mismatch"],
+    );
+    let mismatched: BTreeSet<_> = v
+        .checks()
+        .filter(|c| c["code"] == "artifact_hash_mismatch")
+        .map(|c| c["subject"]["model"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(mismatched, set(&["raw_orders", "stg_orders"]), "{}", v.explain());
+}
+
+#[test]
+fn missing_artifact_file_is_reported() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    std::fs::remove_file(s.artifact_of(&run, "fct_revenue")).unwrap();
+    assert_fails_with(&s.verify_run(&run), &["artifact_file_missing"]);
+}
+
+#[test]
+fn edited_artifact_size_in_the_ledger_is_a_size_mismatch() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    let n = s.edit_rows(OUTPUT_ARTIFACTS, &format!("{run}|fct_revenue|"), |_, v| {
+        v["size_bytes"] = json!(v["size_bytes"].as_u64().unwrap() + 1);
+        true
+    });
+    assert_eq!(n, 1);
+    assert_fails_with(&s.verify_run(&run), &["artifact_size_mismatch"]);
+}
+
+#[test]
+fn deleted_artifact_row_contradicts_the_provenance_record() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    let key = s.keys(OUTPUT_ARTIFACTS, &format!("{run}|fct_revenue|")).pop().unwrap();
+    assert!(s.remove_row(OUTPUT_ARTIFACTS, &key).is_some());
+    assert_fails_with(&s.verify_run(&run), &["provenance_output_mismatch"]);
+}
+
+#[test]
+fn git_commit_changed_to_an_unknown_commit_is_missing() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    s.edit_rows(RUN_HISTORY, &run, |_, v| {
+        v["git_commit"] = json!("0123456789abcdef0123456789abcdef01234567");
+        true
+    });
+    assert_fails_with(&s.verify_run(&run), &["git_commit_missing"]);
+}
+
+#[test]
+fn git_commit_changed_to_the_previous_commit_mismatches_the_sql() {
+    // The first run's commit exists, but fct_revenue changed after it.
+    let s = Scenario::demo();
+    let runs = s.keys(RUN_HISTORY, "");
+    let first_commit = {
+        let mut commit = String::new();
+        s.edit_rows(RUN_HISTORY, &runs[0], |_, v| {
+            commit = v["git_commit"].as_str().unwrap().to_owned();
+            false
+        });
+        commit
+    };
+    s.edit_rows(RUN_HISTORY, &runs[1], |_, v| {
+        v["git_commit"] = json!(first_commit);
+        true
+    });
+    assert_fails_with(&s.verify_run(&runs[1]), &["sql_hash_mismatch"]);
+}
+
+#[test]
+fn model_run_from_an_uncommitted_edit_mismatches_the_recorded_commit() {
+    // The engine ran a working-tree edit of stg_orders, recorded HEAD, and the edit was only
+    // committed afterwards: the SQL that ran is not the SQL at the recorded commit.
+    let s = Scenario::demo();
+    let mut clock = Clock::fixed();
+    clock.advance(chrono::Duration::hours(2));
+    let edited = rocky_examples::STG_ORDERS_SQL.replace("lower(customer)", "upper(customer)");
+    rocky_examples::write_project_file(&s.layout, &Layout::model_path("stg_orders"), &edited)
+        .unwrap();
+    let run = rocky_examples::run_pipeline(&s.layout, &mut clock).unwrap().run_id;
+    rocky_examples::commit_all(&s.layout, &mut clock, "stg_orders: upper-case names").unwrap();
+    assert_fails_with(&s.verify_run(&run), &["sql_hash_mismatch"]);
+}
+
+#[test]
+fn edited_sql_hash_in_the_ledger_is_a_mismatch() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    s.edit_rows(RUN_HISTORY, &run, |_, v| {
+        let m = &mut v["models_executed"][0];
+        m["sql_hash"] = json!("0".repeat(64));
+        true
+    });
+    assert_fails_with(&s.verify_run(&run), &["sql_hash_mismatch"]);
+}
+
+#[test]
+fn edited_config_hash_is_a_mismatch() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    s.edit_rows(RUN_HISTORY, &run, |_, v| {
+        v["config_hash"] = json!("0000000000000000");
+        true
+    });
+    assert_fails_with(&s.verify_run(&run), &["config_hash_mismatch"]);
+}
+
+#[test]
+fn warehouse_row_deleted_is_a_row_count_mismatch() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    s.warehouse_sql(
+        "DELETE FROM demo.main.fct_revenue WHERE order_date = (SELECT max(order_date) FROM demo.main.fct_revenue)",
+    );
+    assert_fails_with(&s.verify_run(&run), &["row_count_mismatch"]);
+}
+
+#[test]
+fn warehouse_row_inserted_is_a_row_count_mismatch() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    s.warehouse_sql("INSERT INTO demo.main.raw_orders VALUES (99, 'Mallory', DATE '2026-11-06', 1e6, 'paid')");
+    assert_fails_with(&s.verify_run(&run), &["row_count_mismatch"]);
+}
+
+#[test]
+fn warehouse_column_type_changed_is_a_type_mismatch() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    s.warehouse_sql("ALTER TABLE demo.main.fct_revenue ALTER COLUMN revenue TYPE VARCHAR");
+    assert_fails_with(&s.verify_run(&run), &["column_type_mismatch"]);
+}
+
+#[test]
+fn warehouse_table_dropped_is_missing() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    s.warehouse_sql("DROP TABLE demo.main.fct_revenue");
+    assert_fails_with(&s.verify_run(&run), &["warehouse_table_missing"]);
+}
+
+#[test]
+fn upstream_hash_changed_breaks_input_hash_and_the_hop() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    let n = s.edit_rows(INPUT_PROVENANCE, &format!("{run}|stg_orders"), |_, v| {
+        v["upstreams"][0]["blake3_hash"] = json!("ab".repeat(32));
+        true
+    });
+    assert_eq!(n, 1);
+    assert_fails_with(&s.verify_run(&run), &["input_hash_mismatch", "upstream_artifact_missing"]);
+}
+
+#[test]
+fn skip_hash_edited_breaks_skip_and_input_hash() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    s.edit_rows(INPUT_PROVENANCE, &format!("{run}|fct_revenue"), |_, v| {
+        v["skip_hash"] = json!("cd".repeat(32));
+        true
+    });
+    assert_fails_with(&s.verify_run(&run), &["input_hash_mismatch", "skip_hash_mismatch"]);
+}
+
+/// Rewrites one provenance record so that its single upstream is a watermark (heuristic) with a
+/// consistent input_hash and proof_class: a legitimate heuristic record.
+fn make_heuristic(s: &Scenario, run: &str, proof_class: &str) {
+    s.edit_rows(INPUT_PROVENANCE, &format!("{run}|fct_revenue"), |_, v| {
+        let up = json!({"kind": "watermark", "upstream_key": "demo.main.stg_orders",
+            "max_ts": "2026-11-20T10:00:00Z", "row_count": 5});
+        let ir: Value = serde_json::from_str(v["model_ir_canonical_json"].as_str().unwrap()).unwrap();
+        let t = &ir["target"];
+        let target = format!("{}.{}.{}", t["catalog"].as_str().unwrap(), t["schema"].as_str().unwrap(), t["table"].as_str().unwrap());
+        let upstreams: Vec<rocky_writer::records::UpstreamIdentity> =
+            vec![serde_json::from_value(up.clone()).unwrap()];
+        let input_hash =
+            rocky_writer::identity::input_hash(v["skip_hash"].as_str().unwrap(), &target, &upstreams);
+        v["upstreams"] = json!([up]);
+        v["input_hash"] = json!(input_hash);
+        v["proof_class"] = json!(proof_class);
+        true
+    });
+}
+
+#[test]
+fn heuristic_record_with_honest_proof_class_is_unverifiable_not_failed() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    make_heuristic(&s, &run, "heuristic");
+    let v = s.verify_run(&run);
+    assert_eq!(v.fail_codes(), BTreeSet::new(), "{}", v.explain());
+    assert!(v.codes("unverifiable").contains("upstream_heuristic_unexpected"), "{}", v.explain());
+    assert_eq!(v.code, 0, "{}", v.explain());
+}
+
+#[test]
+fn proof_class_raised_to_strong_is_a_mismatch() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    make_heuristic(&s, &run, "strong");
+    assert_fails_with(&s.verify_run(&run), &["proof_class_mismatch"]);
+}
+
+#[test]
+fn canonical_ir_reordered_is_not_canonical_and_breaks_recipe_hash() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    s.edit_rows(INPUT_PROVENANCE, &format!("{run}|fct_revenue"), |_, v| {
+        let ir: serde_json::Map<String, Value> =
+            serde_json::from_str(v["model_ir_canonical_json"].as_str().unwrap()).unwrap();
+        // Same content, keys in reverse order.
+        let body: Vec<String> = ir
+            .iter()
+            .rev()
+            .map(|(k, val)| format!("{}:{}", serde_json::to_string(k).unwrap(), val))
+            .collect();
+        v["model_ir_canonical_json"] = json!(format!("{{{}}}", body.join(",")));
+        true
+    });
+    assert_fails_with(&s.verify_run(&run), &["ir_canonical_json_invalid", "recipe_hash_mismatch"]);
+}
+
+#[test]
+fn path_traversal_in_file_path_is_rejected_and_never_followed() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    let key = s.keys(OUTPUT_ARTIFACTS, &format!("{run}|fct_revenue|")).pop().unwrap();
+    let old = s.remove_row(OUTPUT_ARTIFACTS, &key).unwrap();
+    let mut value: Value = serde_json::from_slice(&old).unwrap();
+    let evil = "../../../../etc/passwd";
+    value["file_path"] = json!(evil);
+    s.put_raw(
+        OUTPUT_ARTIFACTS,
+        &format!("{run}|fct_revenue|{evil}"),
+        &serde_json::to_vec(&value).unwrap(),
+    );
+    assert_fails_with(&s.verify_run(&run), &["artifact_path_invalid"]);
+}
+
+#[test]
+fn run_finishing_before_it_started_is_an_invalid_window() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    s.edit_rows(RUN_HISTORY, &run, |_, v| {
+        v["finished_at"] = json!("2026-11-20T09:00:00Z");
+        true
+    });
+    assert_fails_with(&s.verify_run(&run), &["model_window_invalid", "run_window_invalid"]);
+}
+
+#[test]
+fn undecodable_run_record_is_invalid_not_a_crash() {
+    let s = Scenario::demo();
+    let run = s.latest_run();
+    s.edit_rows(RUN_HISTORY, &run, |_, v| {
+        v["session_source"] = json!("ci");
+        true
+    });
+    assert_fails_with(&s.verify_run(&run), &["run_record_invalid"]);
+}
