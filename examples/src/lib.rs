@@ -41,9 +41,18 @@ pub struct ModelSpec {
 
 /// The three models, in execution order.
 pub const MODELS: [ModelSpec; 3] = [
-    ModelSpec { name: "raw_orders", upstreams: &[] },
-    ModelSpec { name: "stg_orders", upstreams: &["raw_orders"] },
-    ModelSpec { name: "fct_revenue", upstreams: &["stg_orders"] },
+    ModelSpec {
+        name: "raw_orders",
+        upstreams: &[],
+    },
+    ModelSpec {
+        name: "stg_orders",
+        upstreams: &["raw_orders"],
+    },
+    ModelSpec {
+        name: "fct_revenue",
+        upstreams: &["stg_orders"],
+    },
 ];
 
 /// The initial model sources, embedded so the demo needs nothing but this crate.
@@ -100,7 +109,10 @@ pub enum DemoError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DemoError + '_ {
-    move |source| DemoError::Io { path: path.to_owned(), source }
+    move |source| DemoError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// Where everything of one demo lives.
@@ -129,7 +141,9 @@ impl Layout {
     }
     /// The DuckDB warehouse file.
     pub fn warehouse(&self) -> PathBuf {
-        self.root.join("warehouse").join(format!("{CATALOG}.duckdb"))
+        self.root
+            .join("warehouse")
+            .join(format!("{CATALOG}.duckdb"))
     }
     /// A model's source path, relative to the project.
     pub fn model_path(name: &str) -> String {
@@ -156,7 +170,10 @@ impl Clock {
     /// The fixed clock used by AUDIT.md: 2026-11-20T09:00:00Z, 250 ms per reading.
     pub fn fixed() -> Self {
         Clock::Fixed {
-            next: Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).single().expect("valid date"),
+            next: Utc
+                .with_ymd_and_hms(2026, 11, 20, 9, 0, 0)
+                .single()
+                .expect("valid date"),
             step: Duration::milliseconds(250),
         }
     }
@@ -183,12 +200,19 @@ impl Clock {
 
 /// Who the demo says ran it: `$USER`, else `demo`.
 fn identity() -> String {
-    std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "demo".to_owned())
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "demo".to_owned())
 }
 
 fn signature(clock: &mut Clock) -> Result<git2::Signature<'static>, git2::Error> {
     let t = clock.now();
-    git2::Signature::new("Demo Engineer", "demo@example.com", &git2::Time::new(t.timestamp(), 0))
+    git2::Signature::new(
+        "Demo Engineer",
+        "demo@example.com",
+        &git2::Time::new(t.timestamp(), 0),
+    )
 }
 
 /// Writes `text` to `project/rel`, creating folders.
@@ -209,7 +233,11 @@ pub fn create_project(layout: &Layout, clock: &mut Clock) -> Result<String, Demo
     write_project_file(layout, &Layout::model_path("stg_orders"), STG_ORDERS_SQL)?;
     write_project_file(layout, &Layout::model_path("fct_revenue"), FCT_REVENUE_SQL)?;
     write_project_file(layout, "rocky.toml", ROCKY_TOML)?;
-    write_project_file(layout, ".gitignore", "/.rocky-state.redb\n/.rocky-state.redb.lock\n/artifacts/\n")?;
+    write_project_file(
+        layout,
+        ".gitignore",
+        "/.rocky-state.redb\n/.rocky-state.redb.lock\n/artifacts/\n",
+    )?;
     let mut opts = git2::RepositoryInitOptions::new();
     opts.initial_head("main");
     git2::Repository::init_opts(&project, &opts)?;
@@ -254,7 +282,10 @@ fn rocky_type(model: &str, column: &str, data_type: &DataType) -> Result<RockyTy
         DataType::Timestamp(TimeUnit::Microsecond, None) => RockyType::TimestampNtz,
         DataType::Timestamp(TimeUnit::Microsecond, Some(_)) => RockyType::Timestamp,
         DataType::Binary | DataType::LargeBinary => RockyType::Binary,
-        DataType::Decimal128(p, s) => RockyType::Decimal { precision: *p, scale: *s },
+        DataType::Decimal128(p, s) => RockyType::Decimal {
+            precision: *p,
+            scale: *s,
+        },
         other => {
             return Err(DemoError::UnsupportedType {
                 model: model.to_owned(),
@@ -305,14 +336,20 @@ pub fn run_pipeline(layout: &Layout, clock: &mut Clock) -> Result<RecordedRun, D
         let source = fs::read(&path).map_err(io(&path))?;
         let sql = String::from_utf8_lossy(&source).into_owned();
         let target = table_ref(spec.name);
-        let qualified =
-            format!("{}.{}.{}", quote_ident(CATALOG), quote_ident(SCHEMA), quote_ident(spec.name));
+        let qualified = format!(
+            "{}.{}.{}",
+            quote_ident(CATALOG),
+            quote_ident(SCHEMA),
+            quote_ident(spec.name)
+        );
 
         let model_started = clock.now();
         conn.execute_batch(&format!("CREATE OR REPLACE TABLE {qualified} AS\n{sql}"))?;
         // ORDER BY ALL: the exported bytes depend only on the table's contents.
-        let batches: Vec<RecordBatch> =
-            conn.prepare(&format!("SELECT * FROM {qualified} ORDER BY ALL"))?.query_arrow([])?.collect();
+        let batches: Vec<RecordBatch> = conn
+            .prepare(&format!("SELECT * FROM {qualified} ORDER BY ALL"))?
+            .query_arrow([])?
+            .collect();
         let schema = batches
             .first()
             .map(|b| b.schema())
@@ -336,7 +373,13 @@ pub fn run_pipeline(layout: &Layout, clock: &mut Clock) -> Result<RecordedRun, D
             storage_prefix: format!("artifacts/{}", spec.name),
             partition_columns: Vec::new(),
         };
-        let mut ir = ModelIr::new(spec.name, sql, target.clone(), materialization, typed_columns);
+        let mut ir = ModelIr::new(
+            spec.name,
+            sql,
+            target.clone(),
+            materialization,
+            typed_columns,
+        );
         ir.sources = spec.upstreams.iter().map(|u| table_ref(u)).collect();
 
         let mut draft = ModelDraft::new(ir, rel, model_started, model_finished);
@@ -351,7 +394,10 @@ pub fn run_pipeline(layout: &Layout, clock: &mut Clock) -> Result<RecordedRun, D
                     .find(|(name, _)| name == u)
                     .map(|(_, h)| h.clone())
                     .expect("models run in dependency order");
-                UpstreamIdentity::Content { upstream_key: table_ref(u).key(), blake3_hash: hash }
+                UpstreamIdentity::Content {
+                    upstream_key: table_ref(u).key(),
+                    blake3_hash: hash,
+                }
             })
             .collect();
         outputs.push((spec.name, artifact.blake3_hash.clone()));
@@ -367,7 +413,10 @@ pub fn run_pipeline(layout: &Layout, clock: &mut Clock) -> Result<RecordedRun, D
     run.git_branch = branch;
     run.target_catalog = Some(CATALOG.to_owned());
     run.hostname = "demo-host".to_owned();
-    run.config = Some(ConfigFile { path: "rocky.toml".to_owned(), bytes: config });
+    run.config = Some(ConfigFile {
+        path: "rocky.toml".to_owned(),
+        bytes: config,
+    });
     run.models = models;
     run.row_counts = row_counts;
     run.record_reuse = true;
@@ -380,7 +429,11 @@ pub fn build_demo(layout: &Layout, clock: &mut Clock) -> Result<[RecordedRun; 2]
     create_project(layout, clock)?;
     let first = run_pipeline(layout, clock)?;
     clock.advance(Duration::hours(1));
-    write_project_file(layout, &Layout::model_path("fct_revenue"), FCT_REVENUE_V2_SQL)?;
+    write_project_file(
+        layout,
+        &Layout::model_path("fct_revenue"),
+        FCT_REVENUE_V2_SQL,
+    )?;
     commit_all(layout, clock, "fct_revenue: add the average order value")?;
     let second = run_pipeline(layout, clock)?;
     Ok([first, second])

@@ -25,13 +25,23 @@ pub fn verifier_bin() -> &'static Path {
     BIN.get_or_init(|| {
         if let Some(bin) = std::env::var_os("ROCKY_VERIFY_BIN") {
             let bin = PathBuf::from(bin);
-            assert!(bin.is_file(), "ROCKY_VERIFY_BIN={} does not exist", bin.display());
+            assert!(
+                bin.is_file(),
+                "ROCKY_VERIFY_BIN={} does not exist",
+                bin.display()
+            );
             return bin;
         }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let manifest = repo_root().join("verifier/Cargo.toml");
         let out = Command::new(cargo)
-            .args(["build", "--quiet", "--message-format=json", "--bin", "rocky-verify"])
+            .args([
+                "build",
+                "--quiet",
+                "--message-format=json",
+                "--bin",
+                "rocky-verify",
+            ])
             .arg("--manifest-path")
             .arg(&manifest)
             .output()
@@ -48,7 +58,10 @@ pub fn verifier_bin() -> &'static Path {
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// A built demo (two recorded runs) in its own temporary folder.
@@ -88,7 +101,10 @@ impl Scenario {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().join("demo");
         copy_tree(template(), &root);
-        Scenario { _dir: dir, layout: Layout::new(root) }
+        Scenario {
+            _dir: dir,
+            layout: Layout::new(root),
+        }
     }
 
     /// Runs `rocky-verify run <run> --json` with every evidence source given.
@@ -168,7 +184,12 @@ impl Scenario {
     pub fn remove_row(&self, table: TableDefinition<&str, &[u8]>, key: &str) -> Option<Vec<u8>> {
         let db = self.ledger();
         let tx = db.begin_write().unwrap();
-        let old = tx.open_table(table).unwrap().remove(key).unwrap().map(|v| v.value().to_vec());
+        let old = tx
+            .open_table(table)
+            .unwrap()
+            .remove(key)
+            .unwrap()
+            .map(|v| v.value().to_vec());
         tx.commit().unwrap();
         old
     }
@@ -191,7 +212,12 @@ impl Scenario {
             .keys(OUTPUT_ARTIFACTS, &format!("{run}|{model}|"))
             .pop()
             .unwrap_or_else(|| panic!("{model} has an artifact in {run}"));
-        let hash = key.rsplit('/').next().unwrap().trim_end_matches(".parquet").to_owned();
+        let hash = key
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .trim_end_matches(".parquet")
+            .to_owned();
         self.layout.artifacts().join(format!("{hash}.parquet"))
     }
 
@@ -228,12 +254,20 @@ impl Verdict {
                     .unwrap_or_else(|e| panic!("not JSON ({e}): {l}\nstderr: {stderr}"))
             })
             .collect();
-        Verdict { code: out.status.code().unwrap_or(-1), lines, stdout, stderr }
+        Verdict {
+            code: out.status.code().unwrap_or(-1),
+            lines,
+            stdout,
+            stderr,
+        }
     }
 
     /// The `check` lines.
     pub fn checks(&self) -> impl Iterator<Item = &Value> {
-        self.lines.iter().filter(|l| l["type"] == "check").map(|l| &l["data"])
+        self.lines
+            .iter()
+            .filter(|l| l["type"] == "check")
+            .map(|l| &l["data"])
     }
 
     /// Codes of checks with the given outcome.

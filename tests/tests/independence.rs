@@ -12,14 +12,23 @@ use std::process::Command;
 use serde_json::Value;
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// Names of crates in the verifier's normal+build dependency closure that break independence.
 fn offending_dependencies(manifest: &Path) -> BTreeSet<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--offline", "--manifest-path"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--manifest-path",
+        ])
         .arg(manifest)
         .output()
         .expect("cargo metadata runs");
@@ -29,7 +38,11 @@ fn offending_dependencies(manifest: &Path) -> BTreeSet<String> {
         String::from_utf8_lossy(&out.stderr)
     );
     let meta: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
-    let verifier_dir = manifest.parent().expect("manifest has a folder").canonicalize().unwrap();
+    let verifier_dir = manifest
+        .parent()
+        .expect("manifest has a folder")
+        .canonicalize()
+        .unwrap();
 
     let packages: HashMap<&str, &Value> = meta["packages"]
         .as_array()
@@ -43,7 +56,9 @@ fn offending_dependencies(manifest: &Path) -> BTreeSet<String> {
         .iter()
         .map(|n| (n["id"].as_str().unwrap(), n))
         .collect();
-    let root = meta["resolve"]["root"].as_str().expect("the verifier is the resolve root");
+    let root = meta["resolve"]["root"]
+        .as_str()
+        .expect("the verifier is the resolve root");
 
     let mut seen = BTreeSet::new();
     let mut todo = vec![root];
@@ -83,7 +98,10 @@ fn offending_dependencies(manifest: &Path) -> BTreeSet<String> {
 fn verifier_depends_on_no_writer_and_no_project_crate_outside_verifier() {
     let manifest = repo_root().join("verifier/Cargo.toml");
     let bad = offending_dependencies(&manifest);
-    assert!(bad.is_empty(), "the verifier's dependency graph includes {bad:?}");
+    assert!(
+        bad.is_empty(),
+        "the verifier's dependency graph includes {bad:?}"
+    );
 }
 
 #[test]
@@ -106,5 +124,8 @@ fn the_independence_check_catches_a_writer_dependency() {
     std::fs::copy(root.join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
     let bad = offending_dependencies(&crate_dir.join("Cargo.toml"));
     std::fs::remove_dir_all(&scratch).ok();
-    assert!(bad.contains("rocky-writer"), "a writer dependency went unnoticed: {bad:?}");
+    assert!(
+        bad.contains("rocky-writer"),
+        "a writer dependency went unnoticed: {bad:?}"
+    );
 }

@@ -49,7 +49,11 @@ fn untampered_demo_passes_every_check_that_can_run() {
         "warehouse.row_count",
         "warehouse.columns",
     ] {
-        assert!(passed.contains(check), "{check} did not pass\n{}", v.explain());
+        assert!(
+            passed.contains(check),
+            "{check} did not pass\n{}",
+            v.explain()
+        );
     }
     let summary = v.lines.last().unwrap();
     assert_eq!(summary["type"], "summary");
@@ -94,7 +98,10 @@ fn artifact_byte_flipped_at_the_end_breaks_hash_and_footer() {
     let run = s.latest_run();
     // The last four bytes are the trailing `PAR1` magic.
     flip_byte(&s.artifact_of(&run, "fct_revenue"), |n| n - 1);
-    assert_fails_with(&s.verify_run(&run), &["artifact_hash_mismatch", "artifact_parquet_invalid"]);
+    assert_fails_with(
+        &s.verify_run(&run),
+        &["artifact_hash_mismatch", "artifact_parquet_invalid"],
+    );
 }
 
 #[test]
@@ -106,7 +113,11 @@ fn truncated_artifact_breaks_hash_size_and_footer() {
     std::fs::write(&path, &bytes[..bytes.len() - 100]).unwrap();
     assert_fails_with(
         &s.verify_run(&run),
-        &["artifact_hash_mismatch", "artifact_size_mismatch", "artifact_parquet_invalid"],
+        &[
+            "artifact_hash_mismatch",
+            "artifact_size_mismatch",
+            "artifact_parquet_invalid",
+        ],
     );
 }
 
@@ -121,16 +132,28 @@ fn two_artifacts_swapped_are_both_mismatches() {
     std::fs::rename(&b, &a).unwrap();
     std::fs::rename(&tmp, &b).unwrap();
     let v = s.verify_run(&run);
+    // raw_orders and stg_orders are also upstreams of the next model, so the one-hop check finds
+    // their files do not hash to what the downstream provenance recorded.
     assert_fails_with(
         &v,
-        &["artifact_hash_mismatch", "artifact_size_mismatch", "artifact_row_count_mismatch"],
+        &[
+            "artifact_hash_mismatch",
+            "artifact_row_count_mismatch",
+            "artifact_size_mismatch",
+            "upstream_hash_mismatch",
+        ],
     );
     let mismatched: BTreeSet<_> = v
         .checks()
         .filter(|c| c["code"] == "artifact_hash_mismatch")
         .map(|c| c["subject"]["model"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(mismatched, set(&["raw_orders", "stg_orders"]), "{}", v.explain());
+    assert_eq!(
+        mismatched,
+        set(&["raw_orders", "stg_orders"]),
+        "{}",
+        v.explain()
+    );
 }
 
 #[test]
@@ -157,7 +180,10 @@ fn edited_artifact_size_in_the_ledger_is_a_size_mismatch() {
 fn deleted_artifact_row_contradicts_the_provenance_record() {
     let s = Scenario::demo();
     let run = s.latest_run();
-    let key = s.keys(OUTPUT_ARTIFACTS, &format!("{run}|fct_revenue|")).pop().unwrap();
+    let key = s
+        .keys(OUTPUT_ARTIFACTS, &format!("{run}|fct_revenue|"))
+        .pop()
+        .unwrap();
     assert!(s.remove_row(OUTPUT_ARTIFACTS, &key).is_some());
     assert_fails_with(&s.verify_run(&run), &["provenance_output_mismatch"]);
 }
@@ -203,7 +229,9 @@ fn model_run_from_an_uncommitted_edit_mismatches_the_recorded_commit() {
     let edited = rocky_examples::STG_ORDERS_SQL.replace("lower(customer)", "upper(customer)");
     rocky_examples::write_project_file(&s.layout, &Layout::model_path("stg_orders"), &edited)
         .unwrap();
-    let run = rocky_examples::run_pipeline(&s.layout, &mut clock).unwrap().run_id;
+    let run = rocky_examples::run_pipeline(&s.layout, &mut clock)
+        .unwrap()
+        .run_id;
     rocky_examples::commit_all(&s.layout, &mut clock, "stg_orders: upper-case names").unwrap();
     assert_fails_with(&s.verify_run(&run), &["sql_hash_mismatch"]);
 }
@@ -245,7 +273,9 @@ fn warehouse_row_deleted_is_a_row_count_mismatch() {
 fn warehouse_row_inserted_is_a_row_count_mismatch() {
     let s = Scenario::demo();
     let run = s.latest_run();
-    s.warehouse_sql("INSERT INTO demo.main.raw_orders VALUES (99, 'Mallory', DATE '2026-11-06', 1e6, 'paid')");
+    s.warehouse_sql(
+        "INSERT INTO demo.main.raw_orders VALUES (99, 'Mallory', DATE '2026-11-06', 1e6, 'paid')",
+    );
     assert_fails_with(&s.verify_run(&run), &["row_count_mismatch"]);
 }
 
@@ -274,7 +304,10 @@ fn upstream_hash_changed_breaks_input_hash_and_the_hop() {
         true
     });
     assert_eq!(n, 1);
-    assert_fails_with(&s.verify_run(&run), &["input_hash_mismatch", "upstream_artifact_missing"]);
+    assert_fails_with(
+        &s.verify_run(&run),
+        &["input_hash_mismatch", "upstream_artifact_missing"],
+    );
 }
 
 #[test]
@@ -285,7 +318,10 @@ fn skip_hash_edited_breaks_skip_and_input_hash() {
         v["skip_hash"] = json!("cd".repeat(32));
         true
     });
-    assert_fails_with(&s.verify_run(&run), &["input_hash_mismatch", "skip_hash_mismatch"]);
+    assert_fails_with(
+        &s.verify_run(&run),
+        &["input_hash_mismatch", "skip_hash_mismatch"],
+    );
 }
 
 /// Rewrites one provenance record so that its single upstream is a watermark (heuristic) with a
@@ -294,13 +330,22 @@ fn make_heuristic(s: &Scenario, run: &str, proof_class: &str) {
     s.edit_rows(INPUT_PROVENANCE, &format!("{run}|fct_revenue"), |_, v| {
         let up = json!({"kind": "watermark", "upstream_key": "demo.main.stg_orders",
             "max_ts": "2026-11-20T10:00:00Z", "row_count": 5});
-        let ir: Value = serde_json::from_str(v["model_ir_canonical_json"].as_str().unwrap()).unwrap();
+        let ir: Value =
+            serde_json::from_str(v["model_ir_canonical_json"].as_str().unwrap()).unwrap();
         let t = &ir["target"];
-        let target = format!("{}.{}.{}", t["catalog"].as_str().unwrap(), t["schema"].as_str().unwrap(), t["table"].as_str().unwrap());
+        let target = format!(
+            "{}.{}.{}",
+            t["catalog"].as_str().unwrap(),
+            t["schema"].as_str().unwrap(),
+            t["table"].as_str().unwrap()
+        );
         let upstreams: Vec<rocky_writer::records::UpstreamIdentity> =
             vec![serde_json::from_value(up.clone()).unwrap()];
-        let input_hash =
-            rocky_writer::identity::input_hash(v["skip_hash"].as_str().unwrap(), &target, &upstreams);
+        let input_hash = rocky_writer::identity::input_hash(
+            v["skip_hash"].as_str().unwrap(),
+            &target,
+            &upstreams,
+        );
         v["upstreams"] = json!([up]);
         v["input_hash"] = json!(input_hash);
         v["proof_class"] = json!(proof_class);
@@ -315,7 +360,12 @@ fn heuristic_record_with_honest_proof_class_is_unverifiable_not_failed() {
     make_heuristic(&s, &run, "heuristic");
     let v = s.verify_run(&run);
     assert_eq!(v.fail_codes(), BTreeSet::new(), "{}", v.explain());
-    assert!(v.codes("unverifiable").contains("upstream_heuristic_unexpected"), "{}", v.explain());
+    assert!(
+        v.codes("unverifiable")
+            .contains("upstream_heuristic_unexpected"),
+        "{}",
+        v.explain()
+    );
     assert_eq!(v.code, 0, "{}", v.explain());
 }
 
@@ -343,14 +393,20 @@ fn canonical_ir_reordered_is_not_canonical_and_breaks_recipe_hash() {
         v["model_ir_canonical_json"] = json!(format!("{{{}}}", body.join(",")));
         true
     });
-    assert_fails_with(&s.verify_run(&run), &["ir_canonical_json_invalid", "recipe_hash_mismatch"]);
+    assert_fails_with(
+        &s.verify_run(&run),
+        &["ir_canonical_json_invalid", "recipe_hash_mismatch"],
+    );
 }
 
 #[test]
 fn path_traversal_in_file_path_is_rejected_and_never_followed() {
     let s = Scenario::demo();
     let run = s.latest_run();
-    let key = s.keys(OUTPUT_ARTIFACTS, &format!("{run}|fct_revenue|")).pop().unwrap();
+    let key = s
+        .keys(OUTPUT_ARTIFACTS, &format!("{run}|fct_revenue|"))
+        .pop()
+        .unwrap();
     let old = s.remove_row(OUTPUT_ARTIFACTS, &key).unwrap();
     let mut value: Value = serde_json::from_slice(&old).unwrap();
     let evil = "../../../../etc/passwd";
@@ -371,7 +427,10 @@ fn run_finishing_before_it_started_is_an_invalid_window() {
         v["finished_at"] = json!("2026-11-20T09:00:00Z");
         true
     });
-    assert_fails_with(&s.verify_run(&run), &["model_window_invalid", "run_window_invalid"]);
+    assert_fails_with(
+        &s.verify_run(&run),
+        &["model_window_invalid", "run_window_invalid"],
+    );
 }
 
 #[test]

@@ -18,7 +18,9 @@ fn main() -> ExitCode {
             }
             _ if dir.is_none() && !arg.starts_with('-') => dir = Some(PathBuf::from(arg)),
             _ => {
-                eprintln!("rocky-demo: unexpected argument {arg:?}; usage: rocky-demo <dir> [--fixed-clock]");
+                eprintln!(
+                    "rocky-demo: unexpected argument {arg:?}; usage: rocky-demo <dir> [--fixed-clock]"
+                );
                 return ExitCode::from(2);
             }
         }
@@ -28,7 +30,10 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     if std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some()) {
-        eprintln!("rocky-demo: {} exists and is not empty; choose a new folder", dir.display());
+        eprintln!(
+            "rocky-demo: {} exists and is not empty; choose a new folder",
+            dir.display()
+        );
         return ExitCode::from(2);
     }
     let layout = Layout::new(&dir);
