@@ -438,3 +438,91 @@ pub fn build_demo(layout: &Layout, clock: &mut Clock) -> Result<[RecordedRun; 2]
     let second = run_pipeline(layout, clock)?;
     Ok([first, second])
 }
+
+/// One thing to break in a built demo, to watch `rocky-verify` catch it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tamper {
+    /// Flip one byte in the middle of the latest `fct_revenue` Parquet artifact.
+    Artifact,
+    /// Delete one row of `demo.main.fct_revenue` in the warehouse.
+    Warehouse,
+    /// Rewrite history: amend the commit the latest run recorded with a changed `fct_revenue`
+    /// model and move `main` to the amended commit.
+    Model,
+}
+
+impl std::str::FromStr for Tamper {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "artifact" => Ok(Tamper::Artifact),
+            "warehouse" => Ok(Tamper::Warehouse),
+            "model" => Ok(Tamper::Model),
+            other => Err(format!(
+                "unknown tamper {other:?}: expected artifact, warehouse or model"
+            )),
+        }
+    }
+}
+
+/// Applies one [`Tamper`] to a built demo and says what it did.
+pub fn tamper(layout: &Layout, what: Tamper) -> Result<String, DemoError> {
+    match what {
+        Tamper::Artifact => {
+            let ledger = Ledger::create_or_open(layout.ledger())?;
+            let latest = ledger
+                .runs()
+                .map_err(|e| DemoError::Io {
+                    path: layout.ledger(),
+                    source: std::io::Error::other(e),
+                })?
+                .into_iter()
+                .map(|r| r.run_id)
+                .max()
+                .unwrap_or_default();
+            let artifacts = ledger
+                .artifacts_for_run(&latest)
+                .map_err(|e| DemoError::Io {
+                    path: layout.ledger(),
+                    source: std::io::Error::other(e),
+                })?;
+            let hash = artifacts
+                .iter()
+                .find(|a| a.model_name == "fct_revenue")
+                .map(|a| a.blake3_hash.clone())
+                .unwrap_or_default();
+            let path = layout.artifacts().join(format!("{hash}.parquet"));
+            let mut bytes = fs::read(&path).map_err(io(&path))?;
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x01;
+            fs::write(&path, bytes).map_err(io(&path))?;
+            Ok(format!("flipped byte {middle} of {}", path.display()))
+        }
+        Tamper::Warehouse => {
+            let conn = duckdb::Connection::open(layout.warehouse())?;
+            let n = conn.execute(
+                "DELETE FROM demo.main.fct_revenue WHERE order_date = \
+                 (SELECT min(order_date) FROM demo.main.fct_revenue)",
+                [],
+            )?;
+            Ok(format!("deleted {n} row(s) of demo.main.fct_revenue"))
+        }
+        Tamper::Model => {
+            let repo = git2::Repository::open(layout.project())?;
+            let head = repo.head()?.peel_to_commit()?;
+            let rel = Layout::model_path("fct_revenue");
+            let forged = FCT_REVENUE_V2_SQL
+                .replace("sum(amount) AS revenue", "sum(amount) * 1.1 AS revenue");
+            write_project_file(layout, &rel, &forged)?;
+            let mut index = repo.index()?;
+            index.add_path(Path::new(&rel))?;
+            index.write()?;
+            let tree = repo.find_tree(index.write_tree()?)?;
+            let amended = head.amend(Some("HEAD"), None, None, None, None, Some(&tree))?;
+            Ok(format!(
+                "amended commit {} into {amended} with a changed {rel}; main now points at the rewrite",
+                head.id()
+            ))
+        }
+    }
+}

@@ -1,15 +1,45 @@
 //! `rocky-demo <dir> [--fixed-clock]`: builds the demo pipeline in `<dir>` (which must not exist
 //! or be empty): a git repository with three models, a DuckDB warehouse, two recorded runs.
+//!
+//! `rocky-demo tamper <dir> <artifact|warehouse|model>`: breaks one thing in a built demo.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use rocky_examples::{Clock, Layout, build_demo};
 
+fn tamper_main(args: &[String]) -> ExitCode {
+    let [dir, what] = args else {
+        eprintln!("rocky-demo: usage: rocky-demo tamper <dir> <artifact|warehouse|model>");
+        return ExitCode::from(2);
+    };
+    let what: rocky_examples::Tamper = match what.parse() {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("rocky-demo: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rocky_examples::tamper(&Layout::new(dir), what) {
+        Ok(done) => {
+            println!("tampered: {done}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("rocky-demo: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("tamper") {
+        return tamper_main(&args[1..]);
+    }
     let mut dir = None;
     let mut clock = Clock::Real;
-    for arg in std::env::args().skip(1) {
+    for arg in args {
         match arg.as_str() {
             "--fixed-clock" => clock = Clock::fixed(),
             "-h" | "--help" => {
