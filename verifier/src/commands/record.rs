@@ -668,6 +668,29 @@ mod tests {
     }
 
     #[test]
+    fn sql_too_large_to_normalise_is_unknown_not_a_mismatch() {
+        let mut rec = golden_record("01-no-upstream.json");
+        let mut ir: Value = serde_json::from_str(&rec.model_ir_canonical_json).unwrap();
+        ir["sql"] = json!(format!(
+            "SELECT 1{}",
+            " ".repeat(crate::normalize::MAX_SQL_BYTES)
+        ));
+        rec.model_ir_canonical_json = to_canonical_string(&ir);
+        let checks = check_provenance(&rec, &Subject::default());
+        let skip = outcome_of(&checks, "provenance.skip_hash");
+        assert_eq!(skip.outcome, Outcome::Unknown);
+        assert!(
+            skip.reason.as_deref().unwrap_or("").contains("normaliser"),
+            "{skip:?}"
+        );
+        // input_hash takes the recorded skip_hash and needs no normaliser.
+        assert_eq!(
+            outcome_of(&checks, "provenance.input_hash").outcome,
+            Outcome::Pass
+        );
+    }
+
+    #[test]
     fn unreadable_and_invalid_files_are_reported_not_panicked() {
         let dir = tempfile::tempdir().unwrap();
         let missing = verify_record_file(&dir.path().join("nope.json"), None, false);
