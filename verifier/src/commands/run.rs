@@ -137,10 +137,10 @@ impl Ctx<'_> {
 
     /// The model execution a project model name (artifact / provenance `model_name`) belongs to.
     pub fn model_for_project_name(&self, project: &str) -> Option<usize> {
-        if let Some(p) = self.provs.iter().position(|p| p.model_name == project) {
-            if let Some((&m, _)) = self.prov_of_model.iter().find(|&(_, &pi)| pi == p) {
-                return Some(m);
-            }
+        if let Some(p) = self.provs.iter().position(|p| p.model_name == project)
+            && let Some((&m, _)) = self.prov_of_model.iter().find(|&(_, &pi)| pi == p)
+        {
+            return Some(m);
         }
         let models = self.models();
         let by_name: Vec<usize> = models
@@ -177,10 +177,10 @@ fn run_with_ledger(
     let mut all_runs = Vec::new();
     let history = ledger.rows(ledger::RUN_HISTORY, "")?;
     for (_, bytes) in &history {
-        if let Some(v) = decode::value(bytes) {
-            if decode::run_record(bytes).is_ok() {
-                all_runs.push(RunView::from_value(&v));
-            }
+        if let Some(v) = decode::value(bytes)
+            && decode::run_record(bytes).is_ok()
+        {
+            all_runs.push(RunView::from_value(&v));
         }
     }
 
@@ -230,14 +230,14 @@ fn run_with_ledger(
     // Ledger-wide: who produced each hash (refcount and upstream joins).
     let mut producers: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for (key, bytes) in ledger.rows(ledger::OUTPUT_ARTIFACTS, "")? {
-        if let Some(v) = decode::value(&bytes) {
-            if let Some(h) = view::str_field(&v, "blake3_hash") {
-                let (r, m) = match ledger::split_artifact_key(&key) {
-                    Some((r, m, _)) => (r.to_owned(), m.to_owned()),
-                    None => (String::new(), String::new()),
-                };
-                producers.entry(h).or_default().push((r, m));
-            }
+        if let Some(v) = decode::value(&bytes)
+            && let Some(h) = view::str_field(&v, "blake3_hash")
+        {
+            let (r, m) = match ledger::split_artifact_key(&key) {
+                Some((r, m, _)) => (r.to_owned(), m.to_owned()),
+                None => (String::new(), String::new()),
+            };
+            producers.entry(h).or_default().push((r, m));
         }
     }
 

@@ -142,7 +142,7 @@ impl StorageBackend for OverlayBackend {
             // block, and hide the file's bytes past the new end for any later growth.
             let keep_blocks = len.div_ceil(BLOCK);
             state.blocks.retain(|&index, _| index < keep_blocks);
-            if len % BLOCK != 0 {
+            if !len.is_multiple_of(BLOCK) {
                 let index = len / BLOCK;
                 let mut block = self.block_copy(&state, index)?;
                 block[(len % BLOCK) as usize..].fill(0);

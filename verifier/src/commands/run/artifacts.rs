@@ -56,17 +56,17 @@ pub fn load(ctx: &mut Ctx<'_>, rows: &[(String, Vec<u8>)]) {
 /// Checks every artifact row of the run.
 pub fn check(ctx: &mut Ctx<'_>) {
     let dir = ctx.opts.artifacts.clone();
-    if let Some(d) = &dir {
-        if !d.is_dir() {
-            ctx.report.push(Check::unknown(
-                "artifact.file",
-                Subject::run(&ctx.run_id),
-                "artifact_file_missing",
-                Proof::BytesVerified,
-                format!("--artifacts {} is not a readable folder", d.display()),
-            ));
-            return check_rows(ctx, None);
-        }
+    if let Some(d) = &dir
+        && !d.is_dir()
+    {
+        ctx.report.push(Check::unknown(
+            "artifact.file",
+            Subject::run(&ctx.run_id),
+            "artifact_file_missing",
+            Proof::BytesVerified,
+            format!("--artifacts {} is not a readable folder", d.display()),
+        ));
+        return check_rows(ctx, None);
     }
     check_rows(ctx, dir.as_deref());
 }

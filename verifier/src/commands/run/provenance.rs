@@ -78,8 +78,9 @@ pub fn check(ctx: &mut Ctx<'_>, _ledger: &Ledger) -> Result<(), VerifyError> {
             ctx.report.push(c);
         }
 
-        // The provenance must describe a model this run executed.
-        if ctx.run.is_some() {
+        // The provenance must describe a model this run executed (its IR names the target; an
+        // IR that does not parse is already a failed provenance.canonical check).
+        if ctx.run.is_some() && p.target().is_some() {
             match model {
                 Some(_) => ctx.report.push(Check::pass(
                     "provenance.model",

@@ -1,0 +1,308 @@
+//! Hostile and awkward evidence: the verifier must answer "could not verify" (exit 2) or the right
+//! failure, with a clear message, and never panic, never pass, and never write the ledger.
+
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::util::{self, RUN2, Scenario, args, run_bin, set};
+
+fn runs_json(ledger: &Path) -> util::Run {
+    run_bin(
+        &args(&["runs", "--json", "--ledger", ledger.to_str().unwrap()]),
+        None,
+    )
+}
+
+/// Exit 2, nothing passed or failed, and only "could not read the ledger" codes.
+fn assert_unreadable(r: &util::Run) {
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert!(r.failing().is_empty(), "{}", r.dump());
+    assert!(r.codes("pass").is_empty());
+    let unknown = r.codes("unknown");
+    assert!(
+        !unknown.is_empty()
+            && unknown.is_subset(&set(&["ledger_invalid", "schema_version_unexpected"])),
+        "{}",
+        r.dump()
+    );
+    assert!(
+        r.stderr.contains("rocky-verify:"),
+        "a diagnostic on stderr:\n{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn truncated_ledgers_are_unreadable_not_a_panic() {
+    let s = Scenario::new();
+    s.write();
+    let full = std::fs::read(s.ledger()).unwrap();
+    for cut in [5usize, 9, 100, 512, 4096, full.len() / 2, full.len() - 1] {
+        let p = s.path(&format!("cut-{cut}.redb"));
+        std::fs::write(&p, &full[..cut]).unwrap();
+        let before = util::fingerprint(&p);
+        let r = runs_json(&p);
+        assert_ne!(r.code, 0, "cut at {cut}: {}", r.dump());
+        if r.code == 2 {
+            assert_unreadable(&r);
+        }
+        let r = s.verify(RUN2, &["--ledger", p.to_str().unwrap()]);
+        assert_ne!(r.code, 0, "cut at {cut}: {}", r.dump());
+        assert_eq!(
+            util::fingerprint(&p),
+            before,
+            "the evidence was not modified"
+        );
+    }
+}
+
+#[test]
+fn garbage_empty_and_foreign_files_are_unreadable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut garbage = util::parquet_bytes(&[("a", vec![1])]);
+    garbage.splice(0..0, [0x72, 0x65, 0x64, 0x62, 0x1A, 0x0A, 0xA9, 0x0D, 0x0A]);
+    garbage.extend((0..20_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty.redb", Vec::new()),
+        ("text.redb", b"not a database\n".to_vec()),
+        ("garbage.redb", garbage),
+    ];
+    for (name, bytes) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, &bytes).unwrap();
+        let r = runs_json(&p);
+        assert_unreadable(&r);
+        assert_eq!(
+            r.codes("unknown"),
+            set(&["ledger_invalid"]),
+            "{name}: {}",
+            r.dump()
+        );
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            bytes,
+            "{name} untouched (an empty file is not initialised)"
+        );
+    }
+    let r = runs_json(dir.path());
+    assert_unreadable(&r);
+    let r = runs_json(&dir.path().join("absent.redb"));
+    assert_unreadable(&r);
+    assert!(
+        !dir.path().join("absent.redb").exists(),
+        "a missing ledger is not created"
+    );
+}
+
+#[test]
+fn a_ledger_held_by_a_writer_is_locked_not_read() {
+    let s = Scenario::new();
+    s.write();
+    let db = redb::Database::create(s.ledger()).unwrap();
+    let r = s.verify(RUN2, &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert_eq!(r.codes("unknown"), set(&["ledger_locked_unexpected"]));
+    assert!(r.stderr.contains("locked"), "{}", r.stderr);
+    drop(db);
+    assert_eq!(
+        s.verify(RUN2, &[]).code,
+        0,
+        "readable once the writer is gone"
+    );
+}
+
+#[test]
+fn a_writer_holding_the_sidecar_lock_is_a_locked_ledger() {
+    let s = Scenario::new();
+    s.write();
+    let side = std::fs::File::create(s.path(".rocky-state.redb.lock")).unwrap();
+    // SAFETY: flock on a valid descriptor.
+    assert_eq!(
+        unsafe { libc::flock(side.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+        0
+    );
+    let r = s.verify(RUN2, &[]);
+    assert_eq!(
+        r.codes("unknown"),
+        set(&["ledger_locked_unexpected"]),
+        "{}",
+        r.dump()
+    );
+    drop(side);
+    assert_eq!(s.verify(RUN2, &[]).code, 0);
+}
+
+#[test]
+fn verification_leaves_a_read_only_ledger_byte_for_byte_and_mtime_unchanged() {
+    let s = Scenario::new();
+    s.write();
+    let ledger = s.ledger();
+    let before = util::fingerprint(&ledger);
+    std::fs::set_permissions(&ledger, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let r = s.verify(RUN2, &[]);
+    let runs = runs_json(&ledger);
+    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(runs.code, 0, "{}", runs.dump());
+    assert_eq!(util::fingerprint(&ledger), before);
+    // No sidecar, journal or temp file appeared next to it.
+    let names: Vec<_> = std::fs::read_dir(s.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.to_string_lossy().contains(".lock")),
+        "{names:?}"
+    );
+}
+
+/// Child half of the unclean-ledger test: writes a ledger and exits without closing it, as a
+/// crash would. Does nothing unless the parent test set the variable.
+#[test]
+fn child_writes_unclean_ledger() {
+    let Ok(path) = std::env::var("ROCKY_VERIFY_TEST_UNCLEAN_LEDGER") else {
+        return;
+    };
+    let s = Scenario::new();
+    s.write();
+    std::fs::copy(s.ledger(), &path).unwrap();
+    let db = redb::Database::open(&path).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let mut t = txn
+            .open_table(redb::TableDefinition::<&str, &[u8]>::new("watermarks"))
+            .unwrap();
+        t.insert(
+            "tgt.raw.x",
+            br#"{"last_value":"2026-05-30T00:00:00Z","updated_at":"2026-05-30T00:00:00Z"}"#
+                .as_slice(),
+        )
+        .unwrap();
+    }
+    txn.commit().unwrap();
+    std::mem::forget(db);
+    std::process::exit(0);
+}
+
+#[test]
+fn an_uncleanly_closed_ledger_is_repaired_in_memory_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("unclean.redb");
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "hostile::child_writes_unclean_ledger",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("ROCKY_VERIFY_TEST_UNCLEAN_LEDGER", &ledger)
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // It really is unclean: redb wants to repair a copy of it.
+    let copy = dir.path().join("copy.redb");
+    std::fs::copy(&ledger, &copy).unwrap();
+    let repaired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = repaired.clone();
+    let db = redb::Builder::new()
+        .set_repair_callback(move |_| flag.store(true, std::sync::atomic::Ordering::SeqCst))
+        .open(&copy)
+        .unwrap();
+    drop(db);
+    assert!(
+        repaired.load(std::sync::atomic::Ordering::SeqCst),
+        "the child left the ledger unclean"
+    );
+
+    let before = util::fingerprint(&ledger);
+    let r = runs_json(&ledger);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.lines.iter().filter(|l| l["type"] == "run").count(), 2);
+    assert_eq!(
+        util::fingerprint(&ledger),
+        before,
+        "repair happened in memory only"
+    );
+}
+
+#[test]
+fn unknown_or_missing_schema_versions_stop_with_exit_2() {
+    for version in [Some("23"), Some("22x"), None] {
+        let mut s = Scenario::new();
+        s.metadata.retain(|(k, _)| k != "schema_version");
+        if let Some(v) = version {
+            s.metadata.push(("schema_version".to_owned(), v.to_owned()));
+        }
+        s.write();
+        let r = s.verify(RUN2, &[]);
+        assert_eq!(r.code, 2, "{version:?}: {}", r.dump());
+        assert_eq!(r.codes("unknown"), set(&["schema_version_unexpected"]));
+        assert!(r.codes("pass").is_empty());
+    }
+}
+
+#[test]
+fn deeply_nested_json_in_a_record_is_invalid_not_a_stack_overflow() {
+    let s = Scenario::new();
+    let mut run2 = serde_json::to_string(&s.run2).unwrap();
+    let depth = 200_000;
+    let deep = format!("\"deep\":{}{},", "[".repeat(depth), "]".repeat(depth));
+    run2.insert_str(1, &deep);
+    let rows = vec![(RUN2.to_owned(), run2.into_bytes())];
+    util::write_ledger(&s.ledger(), &s.metadata, &[("run_history", rows)]);
+    let r = s.verify(RUN2, &[]);
+    assert_eq!(r.code, 1, "{}", r.dump());
+    assert_eq!(r.failing(), set(&["run_record_invalid"]), "{}", r.dump());
+    let runs = runs_json(&s.ledger());
+    assert_eq!(runs.code, 1);
+    assert_eq!(runs.lines.iter().filter(|l| l["type"] == "run").count(), 1);
+    assert_eq!(runs.lines[1]["data"]["decodable"], false);
+}
+
+#[test]
+fn a_huge_unknown_field_is_ignored_like_rocky_does() {
+    let mut s = Scenario::new();
+    s.run2["blob"] = json!("x".repeat(20 << 20));
+    s.write();
+    let r = s.verify(RUN2, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn a_non_canonical_or_nested_ir_is_reported_not_trusted() {
+    let mut s = Scenario::new();
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    s.provenance_of("seed_events")["model_ir_canonical_json"] = json!(deep);
+    s.write();
+    let r = s.verify(RUN2, &[]);
+    assert_eq!(r.code, 1, "{}", r.dump());
+    assert!(
+        r.failing().contains("ir_canonical_json_invalid"),
+        "{}",
+        r.dump()
+    );
+}
+
+#[test]
+fn a_directory_of_artifacts_that_does_not_exist_is_unknown() {
+    let s = Scenario::new();
+    s.write();
+    let r = s.verify(RUN2, &["--artifacts", s.path("nope").to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert_eq!(r.codes("unknown"), set(&["artifact_file_missing"]));
+    let r = s.verify(
+        RUN2,
+        &["--warehouse", s.path("nope.duckdb").to_str().unwrap()],
+    );
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert_eq!(r.codes("unknown"), set(&["warehouse_invalid"]));
+    assert!(
+        !s.path("nope.duckdb").exists(),
+        "a missing warehouse is not created"
+    );
+}

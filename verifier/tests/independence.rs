@@ -1,0 +1,168 @@
+//! The verifier's build graph (`verifier/Cargo.toml`, normal and build dependencies) contains no
+//! project crate from outside `verifier/` (the writer above all) and no networking crate: an
+//! offline auditor must share no code with what it audits and must not be able to phone home.
+//!
+//! One exception is tolerated and pinned here: `libduckdb-sys` 1.10506.1 declares `ureq` (with
+//! rustls) as a non-optional *build* dependency, used by its build script only when
+//! `DUCKDB_DOWNLOAD_LIB` is set. Those crates run at build time and are not linked into
+//! `rocky-verify`; the test still fails if any networking crate reaches the binary itself, or the
+//! build graph by any other route.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Crates that exist to talk to a network.
+const NETWORKING: &[&str] = &[
+    "reqwest",
+    "hyper",
+    "hyper-util",
+    "h2",
+    "h3",
+    "ureq",
+    "rustls",
+    "native-tls",
+    "openssl",
+    "openssl-sys",
+    "curl",
+    "curl-sys",
+    "libssh2-sys",
+    "ssh2",
+    "isahc",
+    "surf",
+    "attohttpc",
+    "tokio-rustls",
+    "tokio-native-tls",
+    "quinn",
+    "tungstenite",
+    "object_store",
+    "ring",
+];
+
+/// The one build script allowed to carry networking build-dependencies (see the module docs).
+const TOLERATED_BUILD_SCRIPT: &str = "libduckdb-sys";
+
+/// Offending crates in the normal+build closure of the package at `manifest`.
+fn offending(manifest: &Path) -> BTreeSet<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--manifest-path",
+        ])
+        .arg(manifest)
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let root_dir = manifest.parent().unwrap().canonicalize().unwrap();
+    let packages: HashMap<&str, &Value> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap(), p))
+        .collect();
+    let nodes: HashMap<&str, &Value> = meta["resolve"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["id"].as_str().unwrap(), n))
+        .collect();
+    let root = meta["resolve"]["root"].as_str().unwrap();
+    let name_of = |id: &str| packages[id]["name"].as_str().unwrap().to_owned();
+
+    // Walk normal+build edges; `via_tolerated` marks crates reached only through the tolerated
+    // build script's build-dependencies.
+    let mut strict_seen = BTreeSet::new();
+    let mut all_seen = BTreeSet::new();
+    let mut todo = vec![(root, false)];
+    while let Some((id, tolerated)) = todo.pop() {
+        let first = if tolerated {
+            all_seen.insert(id)
+        } else {
+            strict_seen.insert(id) | all_seen.insert(id)
+        };
+        if !first {
+            continue;
+        }
+        for dep in nodes[id]["deps"].as_array().unwrap() {
+            for k in dep["dep_kinds"].as_array().unwrap() {
+                let kind = &k["kind"];
+                if kind.is_null() || kind == "build" {
+                    let into_tolerated =
+                        tolerated || (kind == "build" && name_of(id) == TOLERATED_BUILD_SCRIPT);
+                    todo.push((dep["pkg"].as_str().unwrap(), into_tolerated));
+                }
+            }
+        }
+    }
+    let mut bad = BTreeSet::new();
+    for &id in &all_seen {
+        let pkg = packages[id];
+        let name = pkg["name"].as_str().unwrap();
+        let manifest_path = Path::new(pkg["manifest_path"].as_str().unwrap());
+        let outside_path_crate = pkg["source"].is_null() && !manifest_path.starts_with(&root_dir);
+        if name.starts_with("rocky-writer") || outside_path_crate {
+            bad.insert(name.to_owned());
+        }
+        let features: Vec<&str> = nodes[id]["features"]
+            .as_array()
+            .map(|f| f.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let networking =
+            NETWORKING.contains(&name) || (name == "tokio" && features.contains(&"net"));
+        if networking && strict_seen.contains(id) {
+            bad.insert(name.to_owned());
+        }
+    }
+    bad
+}
+
+#[test]
+fn the_verifier_links_no_network_crate_and_no_project_crate_outside_verifier() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let bad = offending(&manifest);
+    assert!(
+        bad.is_empty(),
+        "the verifier's build graph includes {bad:?}"
+    );
+}
+
+#[test]
+fn the_check_catches_a_path_crate_outside_and_a_networking_crate() {
+    // Control: a probe crate with a path dependency outside its folder and a networking crate
+    // must be caught, or the test above could pass by inspecting nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside");
+    let probe = dir.path().join("probe");
+    for d in [&outside, &probe] {
+        std::fs::create_dir_all(d.join("src")).unwrap();
+        std::fs::write(d.join("src/lib.rs"), "").unwrap();
+    }
+    std::fs::write(
+        outside.join("Cargo.toml"),
+        "[package]\nname = \"outside\"\nversion = \"0.0.0\"\nedition = \"2024\"\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        probe.join("Cargo.toml"),
+        "[package]\nname = \"probe\"\nversion = \"0.0.0\"\nedition = \"2024\"\n[workspace]\n\
+         [dependencies]\noutside = { path = \"../outside\" }\n\
+         ureq = { version = \"3\", default-features = false }\n",
+    )
+    .unwrap();
+    let bad = offending(&probe.join("Cargo.toml"));
+    assert!(
+        bad.contains("outside") && bad.contains("ureq"),
+        "not caught: {bad:?}"
+    );
+}

@@ -1,0 +1,504 @@
+//! `rocky-verify run`: the untampered scenario passes, and each single tampering is reported with
+//! exactly its finding codes. Every tamper test builds the same scenario as the control, applies
+//! one mutation, and compares the whole set of failing codes.
+
+use serde_json::json;
+
+use crate::util::{self, RUN1, RUN2, Scenario, set};
+
+/// The control: everything consistent. Only the self-reported identity is unverifiable.
+#[test]
+fn an_untampered_run_passes_with_every_input() {
+    let s = Scenario::new();
+    s.write();
+    let r = s.verify(RUN2, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert!(r.failing().is_empty(), "{}", r.dump());
+    assert!(r.codes("unknown").is_empty(), "{}", r.dump());
+    assert_eq!(
+        r.codes("unverifiable"),
+        set(&["triggering_identity_unexpected"]),
+        "{}",
+        r.dump()
+    );
+    // The strong checks really ran.
+    for check in [
+        "run.id",
+        "run.window",
+        "model.window",
+        "git.commit",
+        "git.branch",
+        "git.config_hash",
+        "git.config_blake3",
+        "model.source",
+        "model.sql_hash",
+        "model.env_hash",
+        "warehouse.table",
+        "warehouse.row_count",
+        "warehouse.columns",
+        "artifact.blake3",
+        "artifact.size",
+        "artifact.parquet",
+        "artifact.rows",
+        "provenance.canonical",
+        "provenance.recipe_hash",
+        "provenance.skip_hash",
+        "provenance.input_hash",
+        "provenance.outputs",
+        "provenance.upstream",
+        "provenance.model",
+    ] {
+        let got = r.check(check);
+        assert!(!got.is_empty(), "no {check} check:\n{}", r.dump());
+        assert!(
+            got.iter().all(|c| c["outcome"] == "pass"),
+            "{check}:\n{}",
+            r.dump()
+        );
+    }
+    let sql = r.check("model.sql_hash");
+    assert!(sql.iter().all(|c| c["proof"] == "bytes-verified"));
+    let cfg = r.check("git.config_hash");
+    assert_eq!(cfg[0]["proof"], "fingerprint-only");
+    // The ledger's BLAKE3 is reported.
+    let begin = &r.lines[0]["data"];
+    assert_eq!(
+        begin["ledger"]["blake3"],
+        util::blake3_hex(&std::fs::read(s.ledger()).unwrap())
+    );
+    assert_eq!(begin["ledger"]["schema_version"], "22");
+    assert_eq!(begin["subject"], RUN2);
+    // The refcount is in the artifact check's message.
+    let a = r.check("artifact.blake3");
+    assert!(
+        a.iter()
+            .all(|c| c["message"].as_str().unwrap().contains("refcount 1")),
+        "{}",
+        r.dump()
+    );
+}
+
+#[test]
+fn latest_is_the_run_that_started_last_and_strict_fails_the_unverifiable() {
+    let s = Scenario::new();
+    s.write();
+    let r = s.verify("latest", &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.lines[0]["data"]["subject"], RUN2);
+    let strict = s.verify("latest", &["--strict"]);
+    assert_eq!(strict.code, 1, "{}", strict.dump());
+    assert!(
+        strict.failing().is_empty(),
+        "--strict keeps the outcome unverifiable"
+    );
+    assert_eq!(strict.summary()["strict"], true);
+}
+
+#[test]
+fn the_earlier_run_passes_and_its_source_less_neighbours_do_not_leak_in() {
+    let s = Scenario::new();
+    s.write();
+    let r = s.verify(RUN1, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert!(r.check("provenance.outputs").is_empty());
+}
+
+#[test]
+fn without_warehouse_or_artifacts_those_checks_are_listed_as_not_verified_not_unknown() {
+    let s = Scenario::new();
+    s.write();
+    let r = util::run_bin(
+        &util::args(&[
+            "run",
+            RUN2,
+            "--json",
+            "--ledger",
+            s.ledger().to_str().unwrap(),
+            "--repo",
+            s.path("repo").to_str().unwrap(),
+        ]),
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert!(r.check("warehouse.row_count").is_empty());
+    assert!(r.check("artifact.blake3").is_empty());
+    let nv = r.summary()["not_verified"].to_string();
+    assert!(nv.contains("no --warehouse given"), "{nv}");
+    assert!(nv.contains("no --artifacts given"), "{nv}");
+}
+
+/// Builds the scenario, applies `tamper`, and asserts the exact failing codes and exit code 1.
+fn assert_tampered(tamper: impl FnOnce(&mut Scenario), expected: &[&str]) {
+    let mut s = Scenario::new();
+    tamper(&mut s);
+    s.write();
+    let r = s.verify(RUN2, &[]);
+    assert_eq!(r.failing(), set(expected), "{}", r.dump());
+    assert_eq!(r.code, 1, "{}", r.dump());
+}
+
+#[test]
+fn a_flipped_artifact_byte_is_a_hash_mismatch() {
+    assert_tampered(
+        |s| util::flip_byte(&s.artifact_file("seed_events"), 8),
+        &["artifact_hash_mismatch"],
+    );
+}
+
+#[test]
+fn a_missing_artifact_file_is_reported() {
+    assert_tampered(
+        |s| std::fs::remove_file(s.artifact_file("seed_events")).unwrap(),
+        &["artifact_file_missing"],
+    );
+}
+
+#[test]
+fn a_truncated_artifact_fails_hash_size_and_footer() {
+    assert_tampered(
+        |s| {
+            let p = s.artifact_file("seed_events");
+            let b = std::fs::read(&p).unwrap();
+            std::fs::write(&p, &b[..b.len() - 10]).unwrap();
+        },
+        &[
+            "artifact_hash_mismatch",
+            "artifact_size_mismatch",
+            "artifact_parquet_invalid",
+        ],
+    );
+}
+
+#[test]
+fn a_changed_upstream_file_is_an_upstream_hash_mismatch() {
+    // raw_orders (run 1) is stg_orders' upstream; run 2 reads its bytes through provenance.
+    assert_tampered(
+        |s| util::flip_byte(&s.artifact_file("raw_orders"), 8),
+        &["upstream_hash_mismatch"],
+    );
+}
+
+#[test]
+fn an_edited_rows_affected_fails_the_warehouse_and_the_file_counts() {
+    assert_tampered(
+        |s| s.run2_model("seed_events")["rows_affected"] = json!(11),
+        &["row_count_mismatch", "artifact_row_count_mismatch"],
+    );
+}
+
+#[test]
+fn a_deleted_warehouse_row_is_a_row_count_mismatch() {
+    assert_tampered(
+        |s| {
+            util::warehouse_sql(
+                &s.path("tgt.duckdb"),
+                "DELETE FROM raw.seed_events WHERE id = 1",
+            )
+        },
+        &["row_count_mismatch"],
+    );
+}
+
+#[test]
+fn warehouse_column_drift_is_one_finding_per_column() {
+    assert_tampered(
+        |s| {
+            util::warehouse_sql(
+                &s.path("tgt.duckdb"),
+                "ALTER TABLE raw.seed_events ADD COLUMN extra INTEGER; \
+                 ALTER TABLE raw.stg_orders ALTER customer_id TYPE VARCHAR;",
+            )
+        },
+        &["column_unexpected", "column_type_mismatch"],
+    );
+}
+
+#[test]
+fn a_dropped_warehouse_table_is_missing() {
+    assert_tampered(
+        |s| util::warehouse_sql(&s.path("tgt.duckdb"), "DROP TABLE raw.stg_orders"),
+        &["warehouse_table_missing"],
+    );
+}
+
+#[test]
+fn an_edited_sql_hash_is_a_mismatch_against_the_committed_source() {
+    assert_tampered(
+        |s| s.run2_model("stg_orders")["sql_hash"] = json!(util::blake3_hex(b"SELECT 2")),
+        &["sql_hash_mismatch"],
+    );
+}
+
+#[test]
+fn a_malformed_strong_sql_hash_is_invalid() {
+    assert_tampered(
+        |s| s.run2_model("stg_orders")["sql_hash"] = json!("abc"),
+        &["sql_hash_invalid"],
+    );
+}
+
+#[test]
+fn a_commit_not_in_the_repository_is_missing() {
+    assert_tampered(
+        |s| s.run2["git_commit"] = json!("0".repeat(40)),
+        &["git_commit_missing"],
+    );
+}
+
+#[test]
+fn a_branch_that_does_not_contain_the_commit_is_a_mismatch() {
+    assert_tampered(
+        |s| s.run2["git_branch"] = json!("other"),
+        &["git_branch_mismatch"],
+    );
+}
+
+#[test]
+fn an_edited_config_hash_is_a_mismatch() {
+    assert_tampered(
+        |s| s.run2["config_hash"] = json!("0123456789abcdef"),
+        &["config_hash_mismatch"],
+    );
+}
+
+#[test]
+fn a_missing_source_file_at_the_commit_is_reported() {
+    assert_tampered(
+        |s| s.run2_model("seed_events")["source_path"] = json!("models/nope.sql"),
+        &["model_source_missing"],
+    );
+}
+
+#[test]
+fn a_moved_start_time_no_longer_matches_the_run_id() {
+    assert_tampered(
+        |s| s.run2["started_at"] = json!("2026-05-30T11:04:21.643494123Z"),
+        &["run_id_mismatch"],
+    );
+}
+
+#[test]
+fn a_finish_before_the_start_is_an_invalid_window() {
+    assert_tampered(
+        |s| {
+            s.run2["finished_at"] = json!("2026-05-30T11:04:22.000Z");
+        },
+        // The models now also end after the run.
+        &["run_window_invalid", "model_window_invalid"],
+    );
+}
+
+#[test]
+fn an_edited_duration_is_a_duration_mismatch() {
+    assert_tampered(
+        |s| s.run2_model("seed_events")["duration_ms"] = json!(999),
+        &["model_duration_mismatch"],
+    );
+}
+
+#[test]
+fn an_edited_artifact_size_is_a_size_mismatch() {
+    assert_tampered(
+        |s| s.artifacts[1].1["size_bytes"] = json!(1),
+        &["artifact_size_mismatch"],
+    );
+}
+
+#[test]
+fn an_escaping_recorded_path_is_invalid_and_never_followed() {
+    assert_tampered(
+        |s| {
+            let (key, v) = &mut s.artifacts[1];
+            let hash = v["blake3_hash"].as_str().unwrap().to_owned();
+            let evil = format!("../../../etc/{hash}.parquet");
+            *key = format!("{RUN2}|seed_events|{evil}");
+            v["file_path"] = json!(evil);
+        },
+        &["artifact_path_invalid"],
+    );
+}
+
+#[test]
+fn a_key_that_disagrees_with_its_value_is_a_key_mismatch() {
+    assert_tampered(
+        |s| s.artifacts[1].1["file_path"] = json!("elsewhere/x.parquet"),
+        &["ledger_key_mismatch", "artifact_path_mismatch"],
+    );
+}
+
+#[test]
+fn an_edited_recipe_hash_is_a_mismatch_with_the_provenance_ir() {
+    assert_tampered(
+        |s| s.run2_model("seed_events")["recipe_hash"] = json!("a".repeat(64)),
+        &["recipe_hash_mismatch"],
+    );
+}
+
+#[test]
+fn an_edited_env_hash_is_a_mismatch() {
+    assert_tampered(
+        |s| s.run2_model("seed_events")["env_hash"] = json!("b".repeat(64)),
+        &["env_hash_mismatch"],
+    );
+}
+
+#[test]
+fn provenance_outputs_that_disagree_with_the_artifacts_are_reported() {
+    assert_tampered(
+        |s| s.provenance_of("seed_events")["output_blake3"] = json!(["c".repeat(64)]),
+        &["provenance_output_mismatch"],
+    );
+}
+
+#[test]
+fn a_forged_upstream_hash_breaks_input_hash_and_has_no_producer() {
+    assert_tampered(
+        |s| s.provenance_of("stg_orders")["upstreams"][0]["blake3_hash"] = json!("d".repeat(64)),
+        &["input_hash_mismatch", "upstream_artifact_missing"],
+    );
+}
+
+#[test]
+fn provenance_for_a_model_the_run_did_not_execute_is_reported() {
+    assert_tampered(
+        |s| {
+            let arr = s.run2["models_executed"].as_array_mut().unwrap();
+            arr.retain(|m| m["model_name"] != "stg_orders");
+        },
+        // Its artifact row also no longer joins a model, so its row count is unknown, not failed.
+        &["model_execution_missing"],
+    );
+}
+
+#[test]
+fn a_bad_enum_makes_the_run_record_invalid() {
+    assert_tampered(
+        |s| s.run2["status"] = json!("Succeeded"),
+        &["run_record_invalid"],
+    );
+}
+
+#[test]
+fn a_bad_model_entry_is_named_and_the_run_record_is_invalid() {
+    assert_tampered(
+        |s| s.run2_model("seed_events")["status"] = json!("ok"),
+        &["model_execution_invalid", "run_record_invalid"],
+    );
+}
+
+#[test]
+fn artifacts_without_a_run_record_are_a_missing_run_record() {
+    let mut s = Scenario::new();
+    s.run2 = s.run1.clone(); // run_history now holds only run 1 (twice under one key)
+    s.write();
+    let r = s.verify(RUN2, &[]);
+    assert!(r.failing().contains("run_record_missing"), "{}", r.dump());
+    assert_eq!(r.code, 1);
+}
+
+#[test]
+fn a_run_id_the_ledger_does_not_have_is_unknown_not_failed() {
+    let s = Scenario::new();
+    s.write();
+    let r = s.verify("run-20990101-000000-000", &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert_eq!(r.codes("unknown"), set(&["run_record_missing"]));
+    assert!(r.stderr.contains("run_record_missing"), "{}", r.stderr);
+}
+
+#[test]
+fn rocky_fingerprints_are_unverifiable_never_a_pass() {
+    let mut s = Scenario::new();
+    let m = s.run2_model("seed_events");
+    m["sql_hash"] = json!("224d630126d8ca3f");
+    m["hash_scheme"] = json!("v1");
+    s.write();
+    let r = s.verify(RUN2, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let sql: Vec<_> = r
+        .check("model.sql_hash")
+        .into_iter()
+        .filter(|c| c["subject"]["model"] == "seed_events")
+        .collect();
+    assert_eq!(sql.len(), 1);
+    assert_eq!(sql[0]["outcome"], "unverifiable");
+    assert_eq!(sql[0]["code"], "sql_hash_unexpected");
+    assert_eq!(sql[0]["proof"], "fingerprint-only");
+    assert!(r.summary()["not_verified"].is_array());
+}
+
+#[test]
+fn a_missing_repository_is_unknown_and_a_bare_one_works() {
+    let s = Scenario::new();
+    s.write();
+    let mut files = vec![("rocky.toml".to_owned(), util::ROCKY_TOML.to_vec())];
+    for m in &s.models {
+        files.push((format!("models/{}.sql", m.name), m.sql.clone().into_bytes()));
+    }
+    let bare = s.path("bare.git");
+    let commit = util::make_repo(&bare, true, &files);
+    assert_eq!(commit, s.commit, "same content, same time: same commit id");
+    let r = s.verify(RUN2, &["--repo", bare.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.check("git.commit")[0]["outcome"], "pass");
+
+    let r = s.verify(RUN2, &["--repo", s.path("no-such-repo").to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert_eq!(r.codes("unknown"), set(&["repo_missing"]));
+}
+
+#[test]
+fn a_superseded_run_cannot_expect_the_warehouse_count() {
+    // Run 1 also wrote seed_events (with another count); run 2 superseded it.
+    let mut s = Scenario::new();
+    let mut seed = s.run2_model("seed_events").clone();
+    seed["started_at"] = json!("2026-05-29T09:00:00.600Z");
+    seed["finished_at"] = json!("2026-05-29T09:00:00.700Z");
+    seed["duration_ms"] = json!(100);
+    seed["rows_affected"] = json!(5);
+    s.run1["models_executed"].as_array_mut().unwrap().push(seed);
+    s.write();
+    let r = s.verify(RUN1, &[]);
+    let rc: Vec<_> = r
+        .check("warehouse.row_count")
+        .into_iter()
+        .filter(|c| c["subject"]["model"] == "seed_events")
+        .collect();
+    assert_eq!(rc[0]["outcome"], "unverifiable", "{}", r.dump());
+    assert!(rc[0]["reason"].as_str().unwrap().contains(RUN2));
+}
+
+#[test]
+fn table_names_with_quotes_and_semicolons_are_quoted_not_executed() {
+    let mut s = Scenario::new();
+    let evil = "we\"ird'; DROP TABLE stg_orders; --";
+    util::warehouse_sql(
+        &s.path("tgt.duckdb"),
+        &format!(
+            "CREATE TABLE raw.\"{}\" AS SELECT * FROM raw.seed_events",
+            evil.replace('"', "\"\"")
+        ),
+    );
+    s.run2_model("seed_events")["target_table"] = json!(format!("tgt.raw.{evil}"));
+    // Without provenance the model's table comes from target_table.
+    s.provenance.retain(|(k, _)| !k.ends_with("|seed_events"));
+    s.write();
+    let r = s.verify(RUN2, &[]);
+    assert!(r.failing().is_empty(), "{}", r.dump());
+    let t: Vec<_> = r
+        .check("warehouse.row_count")
+        .into_iter()
+        .filter(|c| c["subject"]["model"] == "seed_events")
+        .collect();
+    assert_eq!(t[0]["outcome"], "pass", "{}", r.dump());
+    // The other table is still there: nothing was executed.
+    let again = s.verify(RUN2, &[]);
+    assert!(
+        again
+            .check("warehouse.table")
+            .iter()
+            .all(|c| c["outcome"] == "pass"),
+        "{}",
+        again.dump()
+    );
+}
