@@ -46,7 +46,7 @@ fn new_table(color: bool, header: &[&str]) -> Table {
 }
 
 /// Short text naming what a check is about, beyond the group it is printed in.
-fn subject_text(c: &Check) -> String {
+fn subject_text(c: &Check, report_subject: Option<&str>) -> String {
     let s = &c.subject;
     let mut parts = Vec::new();
     if let Some(t) = &s.table {
@@ -61,18 +61,18 @@ fn subject_text(c: &Check) -> String {
     if let Some(a) = &s.artifact {
         parts.push(a.chars().take(12).collect::<String>() + "...");
     }
-    if let Some(f) = &s.file {
-        parts.push(f.clone());
+    if let Some(f) = s.file.as_deref().filter(|f| Some(*f) != report_subject) {
+        parts.push(f.to_owned());
     }
     parts.join(" ")
 }
 
-fn checks_table(checks: &[&Check], color: bool) -> Table {
+fn checks_table(checks: &[&Check], report_subject: Option<&str>, color: bool) -> Table {
     let mut t = new_table(color, &["check", "about", "outcome", "code", "message"]);
     for c in checks {
         t.add_row(vec![
             Cell::new(&c.check),
-            Cell::new(subject_text(c)),
+            Cell::new(subject_text(c, report_subject)),
             outcome_cell(c.outcome, color),
             Cell::new(c.code.unwrap_or("")),
             Cell::new(&c.message),
@@ -119,7 +119,11 @@ pub fn write_human(report: &Report, out: &mut dyn Write, color: bool) -> io::Res
             _ => subject.to_owned(),
         };
         writeln!(out, "{title}")?;
-        writeln!(out, "{}", checks_table(&general, color))?;
+        writeln!(
+            out,
+            "{}",
+            checks_table(&general, report.subject.as_deref(), color)
+        )?;
         writeln!(out)?;
     }
     let mut models: Vec<(&str, &str)> = Vec::new();
@@ -145,7 +149,11 @@ pub fn write_human(report: &Report, out: &mut dyn Write, color: bool) -> io::Res
         } else {
             writeln!(out, "run {run} model {m}")?;
         }
-        writeln!(out, "{}", checks_table(&checks, color))?;
+        writeln!(
+            out,
+            "{}",
+            checks_table(&checks, report.subject.as_deref(), color)
+        )?;
         writeln!(out)?;
     }
 

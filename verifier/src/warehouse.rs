@@ -2,11 +2,13 @@
 //!
 //! # Side effects
 //!
-//! Opens an in-memory DuckDB and `ATTACH`es the file `READ_ONLY` under the catalog name the ledger
+//! Opens an in-memory DuckDB and `ATTACH`es the file `READ_ONLY` under each catalog name the ledger
 //! uses, with extension auto-install and auto-load off, so nothing is created, written,
 //! checkpointed or downloaded. Every identifier is double-quoted (`"` doubled inside) and every
 //! value from the ledger is a bound parameter.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use duckdb::{Config, Connection, params};
@@ -105,16 +107,20 @@ pub fn duckdb_type(rocky: &Value) -> Option<String> {
     Some(format!("DECIMAL({p},{s})"))
 }
 
-/// An attached, read-only DuckDB file.
+/// A DuckDB file attached read-only, once per catalog name the ledger uses.
+///
+/// DuckDB will not attach one file twice in one database, so each catalog name gets its own
+/// in-memory DuckDB with the file attached `READ_ONLY` under that name (read-only attaches share
+/// the file).
 pub struct Warehouse {
-    conn: Connection,
-    catalog: String,
+    path_text: String,
+    conns: RefCell<BTreeMap<String, Connection>>,
 }
 
 impl std::fmt::Debug for Warehouse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Warehouse")
-            .field("catalog", &self.catalog)
+            .field("path", &self.path_text)
             .finish()
     }
 }
@@ -123,8 +129,25 @@ fn db_err(e: duckdb::Error) -> String {
     e.to_string()
 }
 
+/// An in-memory DuckDB with `path` attached read-only as `catalog`; extension auto-install and
+/// auto-load are off, so nothing is downloaded.
+fn attach(path_text: &str, catalog: &str) -> Result<Connection, String> {
+    let config = Config::default()
+        .enable_autoload_extension(false)
+        .and_then(|c| c.with("autoinstall_known_extensions", "false"))
+        .map_err(db_err)?;
+    let conn = Connection::open_in_memory_with_flags(config).map_err(db_err)?;
+    let sql = format!(
+        "ATTACH {} AS {} (READ_ONLY)",
+        quote_literal(path_text),
+        quote_ident(catalog)
+    );
+    conn.execute_batch(&sql).map_err(db_err)?;
+    Ok(conn)
+}
+
 impl Warehouse {
-    /// Attaches `path` read-only as catalog `catalog`.
+    /// Attaches `path` read-only as catalog `catalog` (more catalogs are attached on demand).
     ///
     /// # Errors
     ///
@@ -138,26 +161,26 @@ impl Warehouse {
         let path_text = path
             .to_str()
             .ok_or_else(|| err("path is not UTF-8".to_owned()))?;
-        let config = Config::default()
-            .enable_autoload_extension(false)
-            .and_then(|c| c.with("autoinstall_known_extensions", "false"))
-            .map_err(|e| err(db_err(e)))?;
-        let conn = Connection::open_in_memory_with_flags(config).map_err(|e| err(db_err(e)))?;
-        let attach = format!(
-            "ATTACH {} AS {} (READ_ONLY)",
-            quote_literal(path_text),
-            quote_ident(catalog)
-        );
-        conn.execute_batch(&attach).map_err(|e| err(db_err(e)))?;
+        let conn = attach(path_text, catalog).map_err(err)?;
+        let conns = RefCell::new(BTreeMap::from([(catalog.to_owned(), conn)]));
         Ok(Warehouse {
-            conn,
-            catalog: catalog.to_owned(),
+            path_text: path_text.to_owned(),
+            conns,
         })
     }
 
-    /// The catalog name the file is attached as.
-    pub fn catalog(&self) -> &str {
-        &self.catalog
+    /// Runs `f` on the connection where the file is attached as `catalog`.
+    fn with<T>(
+        &self,
+        catalog: &str,
+        f: impl FnOnce(&Connection) -> duckdb::Result<T>,
+    ) -> Result<T, String> {
+        let mut conns = self.conns.borrow_mut();
+        if !conns.contains_key(catalog) {
+            let conn = attach(&self.path_text, catalog)?;
+            conns.insert(catalog.to_owned(), conn);
+        }
+        f(&conns[catalog]).map_err(db_err)
     }
 
     /// Whether `t` exists (table or view).
@@ -166,15 +189,14 @@ impl Warehouse {
     ///
     /// DuckDB's message.
     pub fn table_exists(&self, t: &TableRef) -> Result<bool, String> {
-        let n: i64 = self
-            .conn
-            .query_row(
+        let n: i64 = self.with(&t.catalog, |c| {
+            c.query_row(
                 "SELECT count(*) FROM information_schema.tables \
                  WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
                 params![t.catalog, t.schema, t.table],
                 |r| r.get(0),
             )
-            .map_err(db_err)?;
+        })?;
         Ok(n > 0)
     }
 
@@ -184,17 +206,14 @@ impl Warehouse {
     ///
     /// DuckDB's message.
     pub fn schemas_with_table(&self, catalog: &str, table: &str) -> Result<Vec<String>, String> {
-        let mut stmt = self
-            .conn
-            .prepare(
+        self.with(catalog, |c| {
+            let mut stmt = c.prepare(
                 "SELECT table_schema FROM information_schema.tables \
                  WHERE table_catalog = ? AND table_name = ? ORDER BY table_schema",
-            )
-            .map_err(db_err)?;
-        let rows = stmt
-            .query_map(params![catalog, table], |r| r.get::<_, String>(0))
-            .map_err(db_err)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+            )?;
+            let rows = stmt.query_map(params![catalog, table], |r| r.get::<_, String>(0))?;
+            rows.collect()
+        })
     }
 
     /// `COUNT(*)` of `t`.
@@ -204,10 +223,7 @@ impl Warehouse {
     /// DuckDB's message.
     pub fn count(&self, t: &TableRef) -> Result<u64, String> {
         let sql = format!("SELECT COUNT(*) FROM {}", t.quoted());
-        let n: i64 = self
-            .conn
-            .query_row(&sql, [], |r| r.get(0))
-            .map_err(db_err)?;
+        let n: i64 = self.with(&t.catalog, |c| c.query_row(&sql, [], |r| r.get(0)))?;
         u64::try_from(n).map_err(|_| format!("negative count {n}"))
     }
 
@@ -217,20 +233,17 @@ impl Warehouse {
     ///
     /// DuckDB's message.
     pub fn columns(&self, t: &TableRef) -> Result<Vec<(String, String)>, String> {
-        let mut stmt = self
-            .conn
-            .prepare(
+        self.with(&t.catalog, |c| {
+            let mut stmt = c.prepare(
                 "SELECT column_name, data_type FROM information_schema.columns \
                  WHERE table_catalog = ? AND table_schema = ? AND table_name = ? \
                  ORDER BY ordinal_position",
-            )
-            .map_err(db_err)?;
-        let rows = stmt
-            .query_map(params![t.catalog, t.schema, t.table], |r| {
+            )?;
+            let rows = stmt.query_map(params![t.catalog, t.schema, t.table], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .map_err(db_err)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+            })?;
+            rows.collect()
+        })
     }
 }
 

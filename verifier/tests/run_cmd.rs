@@ -11,7 +11,22 @@ use crate::util::{self, RUN1, RUN2, Scenario, set};
 fn an_untampered_run_passes_with_every_input() {
     let s = Scenario::new();
     s.write();
+    let evidence = [
+        s.ledger(),
+        s.path("tgt.duckdb"),
+        s.artifact_file("seed_events"),
+    ];
+    let before: Vec<_> = evidence.iter().map(|p| util::fingerprint(p)).collect();
     let r = s.verify(RUN2, &[]);
+    let after: Vec<_> = evidence.iter().map(|p| util::fingerprint(p)).collect();
+    assert_eq!(
+        before, after,
+        "ledger, warehouse and artifacts are byte- and mtime-identical"
+    );
+    assert!(
+        !s.path("tgt.duckdb.wal").exists(),
+        "DuckDB wrote no WAL next to the warehouse"
+    );
     assert_eq!(r.code, 0, "{}", r.dump());
     assert!(r.failing().is_empty(), "{}", r.dump());
     assert!(r.codes("unknown").is_empty(), "{}", r.dump());
@@ -500,5 +515,83 @@ fn table_names_with_quotes_and_semicolons_are_quoted_not_executed() {
             .all(|c| c["outcome"] == "pass"),
         "{}",
         again.dump()
+    );
+}
+
+#[test]
+fn a_rocky_style_ledger_is_checked_with_heuristics_and_fingerprints_never_passes_them() {
+    // What Rocky itself writes: no rocky-writer extensions, no provenance, 16-hex fingerprints.
+    let mut s = Scenario::new();
+    s.metadata.retain(|(k, _)| k != "producer");
+    s.provenance.clear();
+    s.run2.as_object_mut().unwrap().remove("config_blake3");
+    for name in ["seed_events", "stg_orders"] {
+        let m = s.run2_model(name).as_object_mut().unwrap();
+        for k in ["source_path", "materialization", "target_table"] {
+            m.remove(k);
+        }
+        m.insert("hash_scheme".into(), json!("v1"));
+        m.insert("sql_hash".into(), json!("224d630126d8ca3f"));
+        m.insert("recipe_hash".into(), json!(null));
+    }
+    s.write();
+    let r = s.verify(RUN2, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(
+        r.codes("unverifiable"),
+        set(&[
+            "triggering_identity_unexpected",
+            "sql_hash_unexpected",
+            "row_count_unexpected"
+        ]),
+        "{}",
+        r.dump()
+    );
+    assert!(r.lines[0]["data"]["ledger"]["producer"].is_null());
+    // Found by name only: heuristic proof, never stronger.
+    for c in r
+        .check("model.source")
+        .into_iter()
+        .chain(r.check("warehouse.table"))
+    {
+        assert_eq!(c["outcome"], "pass", "{}", r.dump());
+        assert_eq!(c["proof"], "heuristic", "{c}");
+    }
+    // The artifacts still join their executions by name and their bytes are checked.
+    assert!(
+        r.check("artifact.rows")
+            .iter()
+            .all(|c| c["outcome"] == "pass"),
+        "{}",
+        r.dump()
+    );
+}
+
+#[test]
+fn the_warehouse_is_attached_under_every_catalog_name_the_ledger_uses() {
+    let mut s = Scenario::new();
+    // The file's own name is not the catalog, and one model names a second catalog.
+    std::fs::rename(s.path("tgt.duckdb"), s.path("warehouse.duckdb")).unwrap();
+    s.provenance.retain(|(k, _)| !k.ends_with("|stg_orders"));
+    s.run2_model("stg_orders")["target_table"] = json!("tgt2.raw.stg_orders");
+    s.write();
+    let wh = s.path("warehouse.duckdb");
+    let r = s.verify(RUN2, &["--warehouse", wh.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let tables: Vec<_> = r
+        .check("warehouse.table")
+        .iter()
+        .map(|c| c["subject"]["table"].clone())
+        .collect();
+    assert_eq!(
+        tables,
+        vec![json!("tgt.raw.seed_events"), json!("tgt2.raw.stg_orders")]
+    );
+    assert!(
+        r.check("warehouse.row_count")
+            .iter()
+            .all(|c| c["outcome"] == "pass"),
+        "{}",
+        r.dump()
     );
 }

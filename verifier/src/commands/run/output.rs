@@ -70,20 +70,6 @@ pub fn check(ctx: &mut Ctx<'_>) {
             }
         };
         let subject = subject.with_table(&target.table.to_string());
-        if target.table.catalog != wh.catalog() {
-            ctx.report.push(Check::unknown(
-                "warehouse.table",
-                subject,
-                "target_table_missing",
-                target.proof,
-                format!(
-                    "the warehouse file is attached as catalog {:?}; the table is in catalog {:?}",
-                    wh.catalog(),
-                    target.table.catalog
-                ),
-            ));
-            continue;
-        }
         match wh.table_exists(&target.table) {
             Ok(true) => ctx.report.push(Check::pass(
                 "warehouse.table",
@@ -153,11 +139,6 @@ fn resolve(
                 .to_owned(),
         );
     };
-    if catalog != wh.catalog() {
-        return Err(format!(
-            "target_catalog {catalog:?} is not the attached warehouse"
-        ));
-    }
     let schemas = wh.schemas_with_table(catalog, &m.name)?;
     match schemas.as_slice() {
         [schema] => Ok(Target {
