@@ -62,6 +62,7 @@ fn an_untampered_run_passes_with_every_input() {
         "provenance.outputs",
         "provenance.upstream",
         "provenance.model",
+        "provenance.index",
     ] {
         let got = r.check(check);
         assert!(!got.is_empty(), "no {check} check:\n{}", r.dump());
@@ -593,5 +594,71 @@ fn the_warehouse_is_attached_under_every_catalog_name_the_ledger_uses() {
             .all(|c| c["outcome"] == "pass"),
         "{}",
         r.dump()
+    );
+}
+
+#[test]
+fn an_undecodable_input_index_entry_is_invalid() {
+    assert_tampered(
+        |s| s.index[0].1["proof_class"] = json!("forged"),
+        &["input_index_entry_invalid"],
+    );
+}
+
+#[test]
+fn an_input_index_entry_naming_other_outputs_is_a_mismatch() {
+    assert_tampered(
+        |s| s.index[0].1["output_blake3"] = json!(["e".repeat(64)]),
+        &["provenance_output_mismatch"],
+    );
+}
+
+#[test]
+fn failed_model_entries_keep_the_run_window_and_an_empty_sql_hash() {
+    // Rocky's failed entry: the run's own start and finish, duration 0, sql_hash "", no hashes.
+    let mut s = Scenario::new();
+    let mut failed = s.run2_model("stg_orders").clone();
+    for k in [
+        "recipe_hash",
+        "env_hash",
+        "skip_hash",
+        "hash_scheme",
+        "rows_affected",
+        "bytes_written",
+    ] {
+        failed[k] = json!(null);
+    }
+    failed["model_name"] = json!("broken_model");
+    failed["status"] = json!("failed");
+    failed["sql_hash"] = json!("");
+    failed["duration_ms"] = json!(0);
+    failed["started_at"] = s.run2["started_at"].clone();
+    failed["finished_at"] = s.run2["finished_at"].clone();
+    failed["source_path"] = json!("models/stg_orders.sql");
+    failed["target_table"] = json!("tgt.raw.broken_model");
+    s.run2["models_executed"]
+        .as_array_mut()
+        .unwrap()
+        .push(failed);
+    s.write();
+    let r = s.verify(RUN2, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let w: Vec<_> = r
+        .check("model.window")
+        .into_iter()
+        .filter(|c| c["subject"]["model"] == "broken_model")
+        .collect();
+    assert_eq!(w[0]["outcome"], "pass");
+    let sql: Vec<_> = r
+        .check("model.sql_hash")
+        .into_iter()
+        .filter(|c| c["subject"]["model"] == "broken_model")
+        .collect();
+    assert_eq!(sql[0]["outcome"], "unverifiable");
+    // A failed model wrote no table: no warehouse check for it.
+    assert!(
+        r.check("warehouse.table")
+            .iter()
+            .all(|c| c["subject"]["model"] != "broken_model")
     );
 }

@@ -138,6 +138,8 @@ pub struct Scenario {
     pub artifacts: Vec<(String, Value)>,
     /// `input_provenance` rows (key, value).
     pub provenance: Vec<(String, Value)>,
+    /// `input_index` rows (key, value).
+    pub index: Vec<(String, Value)>,
     /// `metadata` rows.
     pub metadata: Vec<(String, String)>,
     pub models: Vec<ModelSpec>,
@@ -343,9 +345,23 @@ impl Scenario {
             (format!("{RUN2}|stg_orders"), p2),
         ];
 
+        let index = provenance
+            .iter()
+            .map(|(_, p)| {
+                (
+                    p["input_hash"].as_str().unwrap().to_owned(),
+                    json!({
+                        "input_hash": p["input_hash"], "run_id": RUN2, "model_name": p["model_name"],
+                        "output_blake3": p["output_blake3"], "output_path": p["output_path"],
+                        "proof_class": "strong", "recorded_at": p["recorded_at"],
+                    }),
+                )
+            })
+            .collect();
         Scenario {
             dir,
             commit,
+            index,
             run1,
             run2,
             artifacts,
@@ -410,6 +426,7 @@ impl Scenario {
             ),
             ("output_artifacts", rows(&self.artifacts)),
             ("input_provenance", rows(&self.provenance)),
+            ("input_index", rows(&self.index)),
         ];
         write_ledger(&self.ledger(), &self.metadata, &json_rows);
     }

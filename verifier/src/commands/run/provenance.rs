@@ -58,7 +58,7 @@ pub fn load(ctx: &mut Ctx<'_>, rows: &[(String, Vec<u8>)]) {
 /// # Errors
 ///
 /// A ledger read failure (the caller reports it as `unknown`).
-pub fn check(ctx: &mut Ctx<'_>, _ledger: &Ledger) -> Result<(), VerifyError> {
+pub fn check(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError> {
     let provs = ctx.provs.clone();
     for (pi, p) in provs.iter().enumerate() {
         let subject = Subject::model(&ctx.run_id, &p.model_name);
@@ -131,6 +131,7 @@ pub fn check(ctx: &mut Ctx<'_>, _ledger: &Ledger) -> Result<(), VerifyError> {
             )
         });
 
+        check_index(ctx, ledger, &subject, p)?;
         for u in &p.upstreams {
             check_upstream(ctx, &subject, u);
         }
@@ -232,4 +233,69 @@ fn check_upstream(ctx: &mut Ctx<'_>, subject: &Subject, u: &Upstream) {
             format!("{hash}.parquet cannot be read: {e}"),
         ),
     });
+}
+
+/// The `input_index` entry under the record's `input_hash`: it must decode, and when it names this
+/// run and model (a later build with the same inputs may have replaced it) its outputs must be the
+/// provenance's.
+fn check_index(
+    ctx: &mut Ctx<'_>,
+    ledger: &Ledger,
+    subject: &Subject,
+    p: &ProvRow,
+) -> Result<(), VerifyError> {
+    let key = p.record.input_hash.as_str();
+    let Some(bytes) = ledger.get(crate::ledger::INPUT_INDEX, key)? else {
+        ctx.report.not_verified.push(format!(
+            "{}: no input_index entry under its input_hash (reuse index not recorded)",
+            p.model_name
+        ));
+        return Ok(());
+    };
+    let entry = match crate::records::decode_input_index_entry(&bytes) {
+        Ok(e) => e,
+        Err(e) => {
+            ctx.report.push(Check::fail(
+                "provenance.index",
+                subject.clone(),
+                e.code(),
+                Proof::Recomputed,
+                Value::Null,
+                Value::Null,
+                format!("the input_index entry {key} does not decode: {e}"),
+            ));
+            return Ok(());
+        }
+    };
+    if entry.run_id != ctx.run_id || entry.model_name != p.model_name {
+        ctx.report.not_verified.push(format!(
+            "{}: the input_index entry names a later build ({}/{}) with the same input_hash",
+            p.model_name, entry.run_id, entry.model_name
+        ));
+        return Ok(());
+    }
+    let claimed: BTreeSet<&str> = p.output_blake3.iter().map(String::as_str).collect();
+    let indexed: BTreeSet<&str> = entry.output_blake3.iter().map(String::as_str).collect();
+    ctx.report
+        .push(if claimed == indexed && entry.input_hash == key {
+            Check::pass(
+                "provenance.index",
+                subject.clone(),
+                Proof::Recomputed,
+                json!(indexed),
+                json!(claimed),
+                "the input_index entry agrees with the provenance record's outputs",
+            )
+        } else {
+            Check::fail(
+                "provenance.index",
+                subject.clone(),
+                "provenance_output_mismatch",
+                Proof::Recomputed,
+                json!(indexed),
+                json!(claimed),
+                "the input_index entry and the provenance record name different outputs",
+            )
+        });
+    Ok(())
 }
