@@ -305,3 +305,38 @@ fn human_run_output_has_a_table_per_model_and_the_verified_block() {
         assert!(r.stdout.contains(needle), "{needle}:\n{}", r.stdout);
     }
 }
+
+#[test]
+fn a_closed_stdout_keeps_a_failing_verdict() {
+    let mut s = Scenario::new();
+    s.run2["config_hash"] = serde_json::json!("0123456789abcdef");
+    s.write();
+    let mut child = Command::new(util::BIN)
+        .args([
+            "run",
+            RUN2,
+            "--json",
+            "--ledger",
+            s.ledger().to_str().unwrap(),
+        ])
+        .args(["--repo", s.path("repo").to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "failure wins even when nobody reads the report: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
