@@ -1,0 +1,2 @@
+//! Benchmark of `rocky-verify gate` (filled in below).
+fn main() {}
