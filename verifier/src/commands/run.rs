@@ -31,7 +31,7 @@ use serde_json::Value;
 
 use crate::error::VerifyError;
 use crate::ledger::{self, Ledger};
-use crate::report::{Check, Proof, Report, Subject};
+use crate::report::{Check, Outcome, Proof, Report, Subject};
 use view::{ArtifactRow, ProvRow, RunView};
 
 /// What `run` was asked to do.
@@ -311,8 +311,86 @@ fn join_models(ctx: &mut Ctx<'_>) {
     ctx.prov_of_model = map;
 }
 
+/// What a passing check of each kind established, for the "what this verified" block.
+const VERIFIED_LINES: &[(&str, &str)] = &[
+    ("run.id", "the run id is its started_at"),
+    (
+        "model.window",
+        "model times lie inside the run's window and match duration_ms",
+    ),
+    ("git.branch", "the recorded branch contains the commit"),
+    (
+        "git.config_blake3",
+        "the config file at the commit matches config_blake3 (BLAKE3)",
+    ),
+    (
+        "git.config_hash",
+        "the config file at the commit matches config_hash (64-bit fingerprint only)",
+    ),
+    (
+        "model.sql_hash",
+        "model sources at the commit hash to their sql_hash (BLAKE3 of the bytes)",
+    ),
+    (
+        "warehouse.row_count",
+        "warehouse row counts equal rows_affected",
+    ),
+    (
+        "warehouse.columns",
+        "warehouse columns and types match the IR's typed_columns",
+    ),
+    ("artifact.rows", "artifact files hold rows_affected rows"),
+    ("provenance.skip_hash", "skip_hash recomputes from the IR"),
+    (
+        "provenance.input_hash",
+        "input_hash recomputes from skip_hash, target and upstreams",
+    ),
+    (
+        "provenance.recipe_hash",
+        "recipe_hash is the BLAKE3 of the provenance IR",
+    ),
+    (
+        "provenance.upstream",
+        "content upstreams were produced by ledger rows",
+    ),
+];
+
 fn summarize(ctx: &mut Ctx<'_>) {
     let r = &mut ctx.report;
+    for (check, line) in VERIFIED_LINES {
+        let n = r
+            .checks
+            .iter()
+            .filter(|c| c.check == *check && c.outcome == Outcome::Pass)
+            .count();
+        if n > 0 {
+            r.verified.push(format!("{line} ({n} check(s))"));
+        }
+    }
+    // Every claim that could not be checked or is unverifiable by design, once per kind.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut lines = Vec::new();
+    for c in r
+        .checks
+        .iter()
+        .filter(|c| matches!(c.outcome, Outcome::Unverifiable | Outcome::Unknown))
+    {
+        if seen.insert((c.check.clone(), c.code)) {
+            let n = r
+                .checks
+                .iter()
+                .filter(|o| o.check == c.check && o.code == c.code && o.outcome == c.outcome)
+                .count();
+            let reason = c.reason.as_deref().unwrap_or("");
+            let kind = if c.outcome == Outcome::Unknown {
+                "could not check"
+            } else {
+                "unverifiable"
+            };
+            lines.push(format!("{} ({n}, {kind}): {reason}", c.check));
+        }
+    }
+    r.not_verified.extend(lines);
     if ctx.opts.warehouse.is_none() {
         r.not_verified
             .push("no --warehouse given: row counts and schemas not checked".to_owned());
