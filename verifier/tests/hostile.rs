@@ -306,3 +306,36 @@ fn a_directory_of_artifacts_that_does_not_exist_is_unknown() {
         "a missing warehouse is not created"
     );
 }
+
+#[test]
+fn damaged_parquet_footers_are_invalid_never_a_panic() {
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../fixtures/rocky/audit-sample/736713a2611f762af09ee4445c09157bcfdbf6e07145dd8edf2cfd203d8d5bf0.parquet",
+    );
+    let bytes = std::fs::read(&sample).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join(sample.file_name().unwrap());
+    let n = bytes.len();
+    let mut variants: Vec<Vec<u8>> = [0, 4, 8, 100, n - 9, n - 8, n - 4, n - 1]
+        .iter()
+        .map(|&c| bytes[..c].to_vec())
+        .collect();
+    for off in (n - 120..n - 8).step_by(7) {
+        let mut b = bytes.clone();
+        b[off] ^= 0xA5;
+        variants.push(b);
+    }
+    for (i, v) in variants.iter().enumerate() {
+        std::fs::write(&target, v).unwrap();
+        let r = run_bin(
+            &args(&["artifact", target.to_str().unwrap(), "--json"]),
+            None,
+        );
+        assert_eq!(r.code, 1, "variant {i}: {}", r.dump());
+        assert!(
+            r.failing().contains("artifact_hash_mismatch"),
+            "variant {i}: {}",
+            r.dump()
+        );
+    }
+}
