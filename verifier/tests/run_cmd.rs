@@ -420,6 +420,10 @@ fn a_run_id_the_ledger_does_not_have_is_unknown_not_failed() {
     assert_eq!(r.code, 2, "{}", r.dump());
     assert_eq!(r.codes("unknown"), set(&["run_record_missing"]));
     assert!(r.stderr.contains("run_record_missing"), "{}", r.stderr);
+    // A run id with `|` cannot select another run's `{run}|{model}|...` rows.
+    let r = s.verify(&format!("{RUN2}|seed_events"), &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert_eq!(r.codes("unknown"), set(&["run_record_missing"]));
 }
 
 #[test]

@@ -213,7 +213,10 @@ fn run_with_ledger(
         .find(|(k, _)| *k == run_id)
         .map(|(_, b)| b.as_slice());
 
-    if run_bytes.is_none() && artifact_rows.is_empty() && prov_rows.is_empty() {
+    // A `|` would make the key prefix match another run's model rows; no run id contains one.
+    if run_id.contains('|')
+        || (run_bytes.is_none() && artifact_rows.is_empty() && prov_rows.is_empty())
+    {
         let e = VerifyError::RunNotFound {
             run_id: run_id.clone(),
         };
