@@ -9,16 +9,17 @@ use serde_json::Value;
 
 use crate::report::{Check, Outcome, Report};
 
-fn outcome_word(o: Outcome) -> &'static str {
+pub(crate) fn outcome_word(o: Outcome) -> &'static str {
     match o {
         Outcome::Pass => "PASS",
         Outcome::Fail => "FAIL",
         Outcome::Unknown => "UNKNOWN",
         Outcome::Unverifiable => "UNVERIFIABLE",
+        Outcome::Warn => "WARN",
     }
 }
 
-fn outcome_cell(o: Outcome, color: bool) -> Cell {
+pub(crate) fn outcome_cell(o: Outcome, color: bool) -> Cell {
     let cell = Cell::new(outcome_word(o));
     if !color {
         return cell;
@@ -28,10 +29,11 @@ fn outcome_cell(o: Outcome, color: bool) -> Cell {
         Outcome::Fail => Color::Red,
         Outcome::Unknown => Color::Yellow,
         Outcome::Unverifiable => Color::Cyan,
+        Outcome::Warn => Color::Magenta,
     })
 }
 
-fn new_table(color: bool, header: &[&str]) -> Table {
+pub(crate) fn new_table(color: bool, header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)

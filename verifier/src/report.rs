@@ -32,6 +32,9 @@ pub enum Outcome {
     Unknown,
     /// Cannot be checked by design.
     Unverifiable,
+    /// `gate` only: checked, and it disagrees by more than the policy's warning tolerance but not
+    /// its error tolerance. Exit 0 unless the policy sets `fail_on_warning`.
+    Warn,
 }
 
 /// How strong the evidence behind an outcome is.
@@ -138,6 +141,23 @@ pub struct Check {
     pub reason: Option<String>,
     /// One human sentence.
     pub message: String,
+    /// `gate` only: the policy waiver that turned this finding into `unverifiable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<WaiverNote>,
+}
+
+/// The waiver that covers a finding (`spec/gate.md`): the check keeps its code, its outcome
+/// becomes `unverifiable`, and this says what it would have been and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaiverNote {
+    /// The waiver's reason.
+    pub reason: String,
+    /// Its last active day, `YYYY-MM-DD`.
+    pub expires: String,
+    /// The outcome the check had before the waiver (`fail` or `warn`).
+    pub outcome: Outcome,
+    /// The `[[waiver]]`'s line in the policy file.
+    pub line: usize,
 }
 
 impl Check {
@@ -160,6 +180,7 @@ impl Check {
             actual,
             reason: None,
             message: message.into(),
+            waiver: None,
         }
     }
 
@@ -183,6 +204,7 @@ impl Check {
             actual,
             reason: None,
             message: message.into(),
+            waiver: None,
         }
     }
 
@@ -205,6 +227,7 @@ impl Check {
             actual: Value::Null,
             message: format!("could not check: {reason}"),
             reason: Some(reason),
+            waiver: None,
         }
     }
 
@@ -228,6 +251,7 @@ impl Check {
             actual,
             message: format!("not verifiable: {reason}"),
             reason: Some(reason),
+            waiver: None,
         }
     }
 }
@@ -258,6 +282,13 @@ pub struct Counts {
     pub unknown: u64,
     /// Claims unverifiable by design.
     pub unverifiable: u64,
+    /// `gate` warnings (omitted from JSON when zero, so other commands' bytes are unchanged).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub warn: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A whole report: what one command verified.
@@ -279,6 +310,10 @@ pub struct Report {
     pub not_verified: Vec<String>,
     /// `run` lines (`runs --json`), written after `begin` and before the checks.
     pub runs: Vec<Value>,
+    /// `gate` only: warnings count as failures for the exit code (policy `fail_on_warning`).
+    pub fail_on_warning: bool,
+    /// `gate` only: the summary's `gate` object (scope, policy, waivers, checkpoint).
+    pub gate: Option<Value>,
 }
 
 impl Report {
@@ -293,6 +328,8 @@ impl Report {
             verified: Vec::new(),
             not_verified: Vec::new(),
             runs: Vec::new(),
+            fail_on_warning: false,
+            gate: None,
         }
     }
 
@@ -310,6 +347,7 @@ impl Report {
                 Outcome::Fail => &mut c.fail,
                 Outcome::Unknown => &mut c.unknown,
                 Outcome::Unverifiable => &mut c.unverifiable,
+                Outcome::Warn => &mut c.warn,
             };
             *slot = slot.saturating_add(1);
         }
@@ -317,10 +355,11 @@ impl Report {
     }
 
     /// The exit code per `spec/exit-codes.md`: failure wins over unknown; unverifiable counts as
-    /// failure only under `--strict`.
+    /// failure only under `--strict`, a gate warning only under `fail_on_warning`.
     pub fn exit_code(&self) -> i32 {
         let c = self.counts();
-        if c.fail > 0 || (self.strict && c.unverifiable > 0) {
+        if c.fail > 0 || (self.strict && c.unverifiable > 0) || (self.fail_on_warning && c.warn > 0)
+        {
             EXIT_FAILED
         } else if c.unknown > 0 {
             EXIT_INCOMPLETE
@@ -353,14 +392,18 @@ impl Report {
 
     /// The `summary` line's value.
     pub fn summary_json(&self) -> Value {
-        json!({"type": "summary", "data": {
+        let mut v = json!({"type": "summary", "data": {
             "verdict": self.verdict(),
             "exit_code": self.exit_code(),
             "strict": self.strict,
             "counts": self.counts(),
             "verified": self.verified,
             "not_verified": self.not_verified,
-        }})
+        }});
+        if let Some(gate) = &self.gate {
+            v["data"]["gate"] = gate.clone();
+        }
+        v
     }
 
     /// Writes the whole report as JSON Lines (`begin`, every `check`, `summary`).
@@ -377,7 +420,20 @@ impl Report {
 }
 
 /// Writes one compact JSON value and a newline.
+///
+/// An envelope `{"type": T, "data": D}` is written with `type` first (as `spec/report.md` shows
+/// it), so a reader skimming a log sees the line's kind before its payload.
 pub fn write_line(out: &mut dyn Write, value: &Value) -> io::Result<()> {
+    if let Some(obj) = value.as_object()
+        && obj.len() == 2
+        && let (Some(kind), Some(data)) = (obj.get("type"), obj.get("data"))
+    {
+        out.write_all(b"{\"type\":")?;
+        serde_json::to_writer(&mut *out, kind)?;
+        out.write_all(b",\"data\":")?;
+        serde_json::to_writer(&mut *out, data)?;
+        return out.write_all(b"}\n");
+    }
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")
 }
@@ -412,6 +468,18 @@ mod tests {
                     json!("abc"),
                     "64-bit fingerprint",
                 ),
+                Outcome::Warn => Check {
+                    outcome: Outcome::Warn,
+                    ..Check::fail(
+                        "a.b",
+                        s,
+                        "x_mismatch",
+                        Proof::Recomputed,
+                        json!(1),
+                        json!(2),
+                        "drifted",
+                    )
+                },
             });
         }
         r
@@ -443,6 +511,25 @@ mod tests {
     }
 
     #[test]
+    fn warnings_fail_only_under_fail_on_warning() {
+        let mut r = report_with(&[Outcome::Pass, Outcome::Warn], false);
+        assert_eq!(r.exit_code(), 0);
+        r.fail_on_warning = true;
+        assert_eq!(r.exit_code(), 1);
+        // Failure still wins over unknown with warnings around.
+        let r = report_with(&[Outcome::Warn, Outcome::Unknown], false);
+        assert_eq!(r.exit_code(), 2);
+    }
+
+    #[test]
+    fn counts_omit_warn_unless_there_are_warnings() {
+        let r = report_with(&[Outcome::Pass], false);
+        assert!(r.summary_json()["data"]["counts"].get("warn").is_none());
+        let r = report_with(&[Outcome::Warn], false);
+        assert_eq!(r.summary_json()["data"]["counts"]["warn"], 1);
+    }
+
+    #[test]
     fn an_empty_report_passes_but_counts_nothing() {
         let r = report_with(&[], false);
         assert_eq!(r.exit_code(), 0);
@@ -454,6 +541,7 @@ mod tests {
         let r = report_with(&[Outcome::Fail, Outcome::Unknown], false);
         let mut buf = Vec::new();
         r.write_json_lines(&mut buf).unwrap();
+        let buf_copy = buf.clone();
         let lines: Vec<Value> = String::from_utf8(buf)
             .unwrap()
             .lines()
@@ -461,6 +549,11 @@ mod tests {
             .collect();
         assert_eq!(lines.len(), 4);
         assert_eq!(lines[0]["type"], "begin");
+        let text = String::from_utf8(buf_copy).unwrap();
+        assert!(
+            text.lines().all(|l| l.starts_with("{\"type\":\"")),
+            "type comes first: {text}"
+        );
         assert_eq!(lines[1]["data"]["code"], "x_mismatch");
         assert_eq!(lines[2]["data"]["reason"], "no input");
         assert_eq!(lines[3]["data"]["verdict"], "fail");
