@@ -85,7 +85,9 @@ fn bench_artifact(dir: &Path) {
 
 fn which(name: &str) -> Option<std::path::PathBuf> {
     let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file())
+    std::env::split_paths(&paths)
+        .map(|p| p.join(name))
+        .find(|p| p.is_file())
 }
 
 /// Writes a Rocky-shaped v22 ledger with `runs` runs of three content-addressed models each.
@@ -105,8 +107,13 @@ fn build_ledger(path: &Path, runs: usize) {
             let finished = (start + chrono::Duration::seconds(3)).format("%Y-%m-%dT%H:%M:%SZ");
             let run_id = format!("run-{}-000", start.format("%Y%m%d-%H%M%S"));
             let mut models = Vec::new();
-            for (m, name) in ["raw_orders", "stg_orders", "fct_revenue"].iter().enumerate() {
-                let hash = blake3::hash(format!("{i}/{m}").as_bytes()).to_hex().to_string();
+            for (m, name) in ["raw_orders", "stg_orders", "fct_revenue"]
+                .iter()
+                .enumerate()
+            {
+                let hash = blake3::hash(format!("{i}/{m}").as_bytes())
+                    .to_hex()
+                    .to_string();
                 models.push(json!({"model_name": name, "started_at": started,
                     "finished_at": started, "duration_ms": 0, "rows_affected": 10,
                     "status": "success", "sql_hash": "224d630126d8ca3f", "skip_hash": null,
@@ -119,7 +126,9 @@ fn build_ledger(path: &Path, runs: usize) {
                     "file_path": file_path, "commit_version": i, "size_bytes": 806,
                     "written_at": started});
                 let key = format!("{run_id}|{name}|{file_path}");
-                artifacts.insert(key.as_str(), serde_json::to_vec(&row).unwrap().as_slice()).unwrap();
+                artifacts
+                    .insert(key.as_str(), serde_json::to_vec(&row).unwrap().as_slice())
+                    .unwrap();
             }
             let record = json!({"run_id": run_id, "started_at": started,
                 "finished_at": finished.to_string(), "status": "Success", "models_executed": models,
@@ -128,25 +137,38 @@ fn build_ledger(path: &Path, runs: usize) {
                 "git_branch": null, "idempotency_key": null, "target_catalog": "analytics",
                 "hostname": "worker-1", "rocky_version": "1.71.0", "check_outcomes": [],
                 "pipeline": null, "submission_id": null});
-            history.insert(run_id.as_str(), serde_json::to_vec(&record).unwrap().as_slice()).unwrap();
+            history
+                .insert(
+                    run_id.as_str(),
+                    serde_json::to_vec(&record).unwrap().as_slice(),
+                )
+                .unwrap();
         }
     }
     tx.commit().unwrap();
 }
 
 fn bench_run(dir: &Path) {
-    let large: usize =
-        std::env::var("ROCKY_BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let large: usize = std::env::var("ROCKY_BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
     let small_path = dir.join("small.redb");
     let large_path = dir.join("large.redb");
     let t = Instant::now();
     build_ledger(&small_path, 1_000);
     build_ledger(&large_path, large);
-    println!("run: built ledgers of 1000 and {large} runs in {:?}", t.elapsed());
+    println!(
+        "run: built ledgers of 1000 and {large} runs in {:?}",
+        t.elapsed()
+    );
     let time = |ledger: &Path| {
         time_command(7, || {
             let mut c = Command::new(BIN);
-            c.args(["run", "latest", "--json", "--ledger"]).arg(ledger).arg("--repo").arg(dir);
+            c.args(["run", "latest", "--json", "--ledger"])
+                .arg(ledger)
+                .arg("--repo")
+                .arg(dir);
             c
         })
     };
@@ -162,7 +184,10 @@ fn bench_run(dir: &Path) {
 
 fn main() {
     // `cargo bench` passes `--bench`; anything else is a filter.
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
     let dir = tempfile::tempdir().unwrap();
     if wanted("artifact") {
