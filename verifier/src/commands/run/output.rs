@@ -295,6 +295,18 @@ fn check_columns(
     if expected.is_empty() {
         return;
     }
+    // A later run rewrote the table: its columns now answer to that run's IR, not this one's.
+    if let Some(later) = superseded_by(ctx, m, &target.table) {
+        ctx.report.push(Check::unverifiable(
+            "warehouse.columns",
+            subject.clone(),
+            "table_superseded_unexpected",
+            Proof::Unverifiable,
+            Value::Null,
+            format!("superseded by run {later}, which wrote {} later", target.table),
+        ));
+        return;
+    }
     let actual = match wh.columns(&target.table) {
         Ok(c) => c,
         Err(reason) => {
