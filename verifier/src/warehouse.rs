@@ -6,9 +6,16 @@
 //! uses, with extension auto-install and auto-load off, so nothing is created, written,
 //! checkpointed or downloaded. Every identifier is double-quoted (`"` doubled inside) and every
 //! value from the ledger is a bound parameter.
+//!
+//! # Batching
+//!
+//! Lookups are answered from per-catalog snapshots taken with one query per kind: the first
+//! question about a catalog reads all of `information_schema.tables` (or `.columns`) for it, and
+//! [`Warehouse::prefetch_counts`] counts many tables in one `UNION ALL` query. `run` and `gate`
+//! ask the same questions; a thousand tables cost three queries, not three thousand.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use duckdb::{Config, Connection, params};
@@ -115,6 +122,21 @@ pub fn duckdb_type(rocky: &Value) -> Option<String> {
 pub struct Warehouse {
     path_text: String,
     conns: RefCell<BTreeMap<String, Connection>>,
+    cache: RefCell<Cache>,
+}
+
+/// `(schema, table)` within a catalog.
+type Name = (String, String);
+
+/// Snapshots of the catalog metadata and counts already read (see "Batching").
+#[derive(Default)]
+struct Cache {
+    /// Catalog to every `(schema, table)` it holds (tables and views).
+    tables: BTreeMap<String, Result<BTreeSet<Name>, String>>,
+    /// Catalog to every table's `(column_name, data_type)` list, in column order.
+    columns: BTreeMap<String, Result<BTreeMap<Name, Vec<(String, String)>>, String>>,
+    /// `COUNT(*)` results.
+    counts: BTreeMap<TableRef, u64>,
 }
 
 impl std::fmt::Debug for Warehouse {
@@ -166,6 +188,7 @@ impl Warehouse {
         Ok(Warehouse {
             path_text: path_text.to_owned(),
             conns,
+            cache: RefCell::new(Cache::default()),
         })
     }
 
@@ -183,67 +206,156 @@ impl Warehouse {
         f(&conns[catalog]).map_err(db_err)
     }
 
+    /// Reads every `(schema, table)` of `catalog` once (one query), then answers from memory.
+    fn tables_of<T>(
+        &self,
+        catalog: &str,
+        f: impl FnOnce(&BTreeSet<Name>) -> T,
+    ) -> Result<T, String> {
+        if !self.cache.borrow().tables.contains_key(catalog) {
+            let read = self.with(catalog, |c| {
+                let mut stmt = c.prepare(
+                    "SELECT table_schema, table_name FROM information_schema.tables \
+                     WHERE table_catalog = ?",
+                )?;
+                let rows = stmt.query_map(params![catalog], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<duckdb::Result<BTreeSet<Name>>>()
+            });
+            self.cache
+                .borrow_mut()
+                .tables
+                .insert(catalog.to_owned(), read);
+        }
+        let cache = self.cache.borrow();
+        match &cache.tables[catalog] {
+            Ok(set) => Ok(f(set)),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
     /// Whether `t` exists (table or view).
     ///
     /// # Errors
     ///
     /// DuckDB's message.
     pub fn table_exists(&self, t: &TableRef) -> Result<bool, String> {
-        let n: i64 = self.with(&t.catalog, |c| {
-            c.query_row(
-                "SELECT count(*) FROM information_schema.tables \
-                 WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
-                params![t.catalog, t.schema, t.table],
-                |r| r.get(0),
-            )
-        })?;
-        Ok(n > 0)
+        self.tables_of(&t.catalog, |set| {
+            set.contains(&(t.schema.clone(), t.table.clone()))
+        })
     }
 
-    /// The schemas of `catalog` that hold a table named `table`.
+    /// The schemas of `catalog` that hold a table named `table`, sorted.
     ///
     /// # Errors
     ///
     /// DuckDB's message.
     pub fn schemas_with_table(&self, catalog: &str, table: &str) -> Result<Vec<String>, String> {
-        self.with(catalog, |c| {
-            let mut stmt = c.prepare(
-                "SELECT table_schema FROM information_schema.tables \
-                 WHERE table_catalog = ? AND table_name = ? ORDER BY table_schema",
-            )?;
-            let rows = stmt.query_map(params![catalog, table], |r| r.get::<_, String>(0))?;
-            rows.collect()
+        self.tables_of(catalog, |set| {
+            set.iter()
+                .filter(|(_, t)| t == table)
+                .map(|(s, _)| s.clone())
+                .collect()
         })
     }
 
-    /// `COUNT(*)` of `t`.
+    /// Counts every table of `tables` that exists and is not counted yet, with one `UNION ALL`
+    /// query per catalog. A query that fails leaves its tables to [`Warehouse::count`], which
+    /// then counts (and reports) each on its own.
+    pub fn prefetch_counts(&self, tables: &[TableRef]) {
+        let mut by_catalog: BTreeMap<&str, Vec<&TableRef>> = BTreeMap::new();
+        for t in tables {
+            if self.cache.borrow().counts.contains_key(t) || !self.table_exists(t).unwrap_or(false)
+            {
+                continue;
+            }
+            let list = by_catalog.entry(t.catalog.as_str()).or_default();
+            if !list.contains(&t) {
+                list.push(t);
+            }
+        }
+        for (catalog, list) in by_catalog {
+            let sql = list
+                .iter()
+                .enumerate()
+                .map(|(i, t)| format!("SELECT {i} AS i, COUNT(*) AS n FROM {}", t.quoted()))
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
+            let rows = self.with(catalog, |c| {
+                let mut stmt = c.prepare(&sql)?;
+                let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+                rows.collect::<duckdb::Result<Vec<_>>>()
+            });
+            if let Ok(rows) = rows {
+                let mut cache = self.cache.borrow_mut();
+                for (i, n) in rows {
+                    if let (Some(t), Ok(n)) = (
+                        usize::try_from(i).ok().and_then(|i| list.get(i)),
+                        u64::try_from(n),
+                    ) {
+                        cache.counts.insert((*t).clone(), n);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `COUNT(*)` of `t` (from [`Warehouse::prefetch_counts`] when it was counted there).
     ///
     /// # Errors
     ///
     /// DuckDB's message.
     pub fn count(&self, t: &TableRef) -> Result<u64, String> {
+        if let Some(n) = self.cache.borrow().counts.get(t) {
+            return Ok(*n);
+        }
         let sql = format!("SELECT COUNT(*) FROM {}", t.quoted());
         let n: i64 = self.with(&t.catalog, |c| c.query_row(&sql, [], |r| r.get(0)))?;
-        u64::try_from(n).map_err(|_| format!("negative count {n}"))
+        let n = u64::try_from(n).map_err(|_| format!("negative count {n}"))?;
+        self.cache.borrow_mut().counts.insert(t.clone(), n);
+        Ok(n)
     }
 
-    /// `(column_name, data_type)` of `t`, in column order.
+    /// `(column_name, data_type)` of `t`, in column order (empty for a table that does not
+    /// exist). The first call for a catalog reads all of its columns in one query.
     ///
     /// # Errors
     ///
     /// DuckDB's message.
     pub fn columns(&self, t: &TableRef) -> Result<Vec<(String, String)>, String> {
-        self.with(&t.catalog, |c| {
-            let mut stmt = c.prepare(
-                "SELECT column_name, data_type FROM information_schema.columns \
-                 WHERE table_catalog = ? AND table_schema = ? AND table_name = ? \
-                 ORDER BY ordinal_position",
-            )?;
-            let rows = stmt.query_map(params![t.catalog, t.schema, t.table], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })?;
-            rows.collect()
-        })
+        let catalog = t.catalog.as_str();
+        if !self.cache.borrow().columns.contains_key(catalog) {
+            let read = self.with(catalog, |c| {
+                let mut stmt = c.prepare(
+                    "SELECT table_schema, table_name, column_name, data_type \
+                     FROM information_schema.columns WHERE table_catalog = ? \
+                     ORDER BY table_schema, table_name, ordinal_position",
+                )?;
+                let rows = stmt.query_map(params![catalog], |r| {
+                    Ok((
+                        (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                        (r.get::<_, String>(2)?, r.get::<_, String>(3)?),
+                    ))
+                })?;
+                let mut map: BTreeMap<Name, Vec<(String, String)>> = BTreeMap::new();
+                for row in rows {
+                    let (name, col) = row?;
+                    map.entry(name).or_default().push(col);
+                }
+                Ok(map)
+            });
+            self.cache
+                .borrow_mut()
+                .columns
+                .insert(catalog.to_owned(), read);
+        }
+        let cache = self.cache.borrow();
+        match &cache.columns[catalog] {
+            Ok(map) => Ok(map
+                .get(&(t.schema.clone(), t.table.clone()))
+                .cloned()
+                .unwrap_or_default()),
+            Err(e) => Err(e.clone()),
+        }
     }
 }
 
@@ -282,5 +394,45 @@ mod tests {
         );
         assert_eq!(duckdb_type(&json!("Variant")), None);
         assert_eq!(duckdb_type(&json!({"Array":"Int64"})), None);
+    }
+
+    #[test]
+    fn batched_lookups_agree_with_the_warehouse() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.duckdb");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE SCHEMA s; CREATE TABLE s.a (x BIGINT, y VARCHAR); \
+                 INSERT INTO s.a VALUES (1, 'p'), (2, 'q'); CREATE TABLE main.\"we\"\"ird\" (z DATE); \
+                 CREATE TABLE main.a (x BIGINT);",
+            )
+            .unwrap();
+        }
+        let wh = Warehouse::open(&path, "w").unwrap();
+        let a = TableRef::parse("w.s.a").unwrap();
+        let weird = TableRef::parse("w.main.we\"ird").unwrap();
+        let gone = TableRef::parse("w.s.gone").unwrap();
+        wh.prefetch_counts(&[a.clone(), weird.clone(), gone.clone()]);
+        assert_eq!(wh.count(&a), Ok(2));
+        assert_eq!(wh.count(&weird), Ok(0));
+        assert!(wh.count(&gone).is_err());
+        assert_eq!(wh.table_exists(&a), Ok(true));
+        assert_eq!(wh.table_exists(&gone), Ok(false));
+        assert_eq!(
+            wh.schemas_with_table("w", "a"),
+            Ok(vec!["main".to_owned(), "s".to_owned()])
+        );
+        assert_eq!(
+            wh.columns(&a).unwrap(),
+            vec![
+                ("x".to_owned(), "BIGINT".to_owned()),
+                ("y".to_owned(), "VARCHAR".to_owned())
+            ]
+        );
+        assert!(wh.columns(&gone).unwrap().is_empty());
+        // Another catalog name for the same file is attached on demand.
+        let other = TableRef::parse("alias.s.a").unwrap();
+        assert_eq!(wh.count(&other), Ok(2));
     }
 }
