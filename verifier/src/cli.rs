@@ -18,6 +18,40 @@ Exit codes:
 
 rocky-verify never writes what it reads and makes no network calls.";
 
+/// Examples shown by `run --help`.
+const RUN_EXAMPLES: &str = "\
+Examples:
+  # Audit the newest run with every independent source
+  rocky-verify run latest --ledger .rocky-state.redb --repo . \\
+      --warehouse warehouse.duckdb --artifacts artifacts/
+
+  # One run, as JSON Lines for a script; fingerprint-only claims fail the exit code
+  rocky-verify run run-20260530-110422-643 --json --strict";
+
+/// Examples shown by `artifact --help`.
+const ARTIFACT_EXAMPLES: &str = "\
+Examples:
+  # Is this file what its name says? (the BLAKE3 of its bytes against its name)
+  rocky-verify artifact artifacts/736713a2611f762af09ee4445c09157bcfdbf6e07145dd8edf2cfd203d8d5bf0.parquet
+
+  # ...and which runs recorded it
+  rocky-verify artifact artifacts/<hash>.parquet --ledger .rocky-state.redb";
+
+/// Examples shown by `runs --help`.
+const RUNS_EXAMPLES: &str = "\
+Examples:
+  rocky-verify runs --ledger .rocky-state.redb
+  rocky-verify runs --state-path .rocky-state.redb --json";
+
+/// Examples shown by `record --help`.
+const RECORD_EXAMPLES: &str = "\
+Examples:
+  # An exported ProvenanceRecord on its own: canonical IR, skip_hash, input_hash, proof_class
+  rocky-verify record provenance.json
+
+  # Also bind it to a recipe_hash you hold from elsewhere (a manifest's program_hash)
+  rocky-verify record provenance.json --recipe-hash cc14d017a9fa965f2e73a0de45e41a1fe82947b4f514d3c3c63ea53b98730884";
+
 /// Offline auditor for Rocky run ledgers and content-addressed Parquet artifacts.
 #[derive(Debug, Parser)]
 #[command(name = "rocky-verify", version, about, after_help = AFTER_HELP)]
@@ -53,6 +87,7 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Verify one run: ledger records, git, warehouse, artifacts and provenance.
+    #[command(after_help = RUN_EXAMPLES)]
     Run {
         /// The run id, or `latest` for the run that started last.
         run_id: String,
@@ -79,6 +114,7 @@ pub enum Command {
     },
     /// Verify one Parquet file: its BLAKE3 against its name, its footer, and (with --ledger)
     /// every ledger row that names it.
+    #[command(after_help = ARTIFACT_EXAMPLES)]
     Artifact {
         /// The Parquet file.
         file: PathBuf,
@@ -87,6 +123,7 @@ pub enum Command {
         ledger: Option<PathBuf>,
     },
     /// List every run in the ledger, newest first.
+    #[command(after_help = RUNS_EXAMPLES)]
     Runs {
         /// The redb ledger (Rocky's .rocky-state.redb).
         #[arg(
@@ -97,6 +134,7 @@ pub enum Command {
         ledger: PathBuf,
     },
     /// Verify one ProvenanceRecord JSON file (recipe, skip and input hashes).
+    #[command(after_help = RECORD_EXAMPLES)]
     Record {
         /// The record file.
         file: PathBuf,

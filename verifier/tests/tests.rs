@@ -6,11 +6,13 @@
 //! - `hostile`: truncated, garbage, locked, unclean and read-only ledgers; hostile names and JSON;
 //!   never a panic, never a pass.
 //! - `commands`: `artifact`, `runs`, `record`, usage errors, colour, broken pipes.
+//! - `generated_docs`: completions and man pages name every subcommand.
 //! - `independence`: no networking crate and no writer / outside path crate in the build graph.
 
 mod util;
 
 mod commands;
+mod generated_docs;
 mod hostile;
 mod independence;
 mod run_cmd;
