@@ -173,19 +173,26 @@ fn run_with_ledger(
     ledger: &Ledger,
     opts: &RunOptions,
 ) -> Result<(), VerifyError> {
-    // Every run record, for `latest`, for supersession, and for the run itself.
-    let mut all_runs = Vec::new();
-    let history = ledger.rows(ledger::RUN_HISTORY, "")?;
-    for (_, bytes) in &history {
-        if let Some(v) = decode::value(bytes)
-            && decode::run_record(bytes).is_ok()
-        {
-            all_runs.push(RunView::from_value(&v));
-        }
-    }
+    // Run ids in Rocky's timestamp form sort by start time (spec/hashes.md section 11), so
+    // `latest` and "runs after this one" need the keys plus only the records they point at: a
+    // ledger of 100k runs is never decoded in full.
+    let keys = ledger.keys(ledger::RUN_HISTORY, "")?;
+    let decode_run = |key: &str| -> Result<Option<RunView>, VerifyError> {
+        Ok(ledger.get(ledger::RUN_HISTORY, key)?.and_then(|bytes| {
+            let v = decode::value(&bytes)?;
+            decode::run_record(&bytes).ok()?;
+            Some(RunView::from_value(&v))
+        }))
+    };
 
     let run_id = if opts.run_id == "latest" {
-        match latest(&all_runs, &history) {
+        let mut candidates = Vec::new();
+        for key in later_candidates(&keys, None) {
+            if let Some(view) = decode_run(key)? {
+                candidates.push(view);
+            }
+        }
+        match latest(&candidates, &keys) {
             Some(id) => {
                 report.subject = Some(id.clone());
                 id
@@ -208,10 +215,12 @@ fn run_with_ledger(
     let prefix = format!("{run_id}|");
     let artifact_rows = ledger.rows(ledger::OUTPUT_ARTIFACTS, &prefix)?;
     let prov_rows = ledger.rows(ledger::INPUT_PROVENANCE, &prefix)?;
-    let run_bytes = history
-        .iter()
-        .find(|(k, _)| *k == run_id)
-        .map(|(_, b)| b.as_slice());
+    let run_bytes = if run_id.contains('|') {
+        None
+    } else {
+        ledger.get(ledger::RUN_HISTORY, &run_id)?
+    };
+    let run_bytes = run_bytes.as_deref();
 
     // A `|` would make the key prefix match another run's model rows; no run id contains one.
     if run_id.contains('|')
@@ -230,19 +239,17 @@ fn run_with_ledger(
         return Ok(());
     }
 
-    // Ledger-wide: who produced each hash (refcount and upstream joins).
-    let mut producers: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for (key, bytes) in ledger.rows(ledger::OUTPUT_ARTIFACTS, "")? {
-        if let Some(v) = decode::value(&bytes)
-            && let Some(h) = view::str_field(&v, "blake3_hash")
-        {
-            let (r, m) = match ledger::split_artifact_key(&key) {
-                Some((r, m, _)) => (r.to_owned(), m.to_owned()),
-                None => (String::new(), String::new()),
-            };
-            producers.entry(h).or_default().push((r, m));
+    // Runs that may have rewritten this run's tables since (only the warehouse checks ask).
+    let mut all_runs = Vec::new();
+    if opts.warehouse.is_some() {
+        for key in later_candidates(&keys, Some(&run_id)) {
+            if let Some(view) = decode_run(key)? {
+                all_runs.push(view);
+            }
         }
     }
+
+    let producers = producers_of(ledger, &artifact_rows, &prov_rows)?;
 
     let mut ctx = Ctx {
         report,
@@ -281,14 +288,135 @@ fn run_with_ledger(
 }
 
 /// The run that started last (ties: the greatest id); undecodable rows are ignored.
-fn latest(all_runs: &[RunView], history: &[(String, Vec<u8>)]) -> Option<String> {
-    let best = all_runs
+fn latest(candidates: &[RunView], keys: &[String]) -> Option<String> {
+    let best = candidates
         .iter()
         .filter_map(|r| Some((r.started.as_ref()?.1, r.run_id.clone()?)))
         .max_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)))
         .map(|(_, id)| id);
     // A ledger whose run rows all fail to decode still has a "latest" key to report on.
-    best.or_else(|| history.last().map(|(k, _)| k.clone()))
+    best.or_else(|| keys.last().cloned())
+}
+
+/// The time part and collision suffix of a Rocky timestamp-form run id
+/// (`run-YYYYmmdd-HHMMSS-mmm[-N]`), which orders runs by start time.
+fn id_time(key: &str) -> Option<(&str, u64)> {
+    let rest = key.strip_prefix("run-")?;
+    let (time, suffix) = match rest.get(19..) {
+        Some("") => (rest, 0),
+        Some(s) => (rest.get(..19)?, s.strip_prefix('-')?.parse().ok()?),
+        None => return None,
+    };
+    let b = time.as_bytes();
+    let shape_ok = b.len() == 19
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 15 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        });
+    shape_ok.then_some((time, suffix))
+}
+
+/// Keys of the runs that may have started after `after` (every run for `None`): the
+/// timestamp-form ids newer than it (for `None`, only the newest), and every id in another form
+/// (`run-apply-<uuid>`, test ids), whose time only their record tells.
+fn later_candidates<'k>(keys: &'k [String], after: Option<&str>) -> Vec<&'k str> {
+    let floor = after.and_then(id_time);
+    let mut newest: Option<(&str, u64, &str)> = None;
+    let mut out = Vec::new();
+    for key in keys {
+        match id_time(key) {
+            Some((time, n)) => match (after, floor) {
+                (None, _) => {
+                    if newest.is_none_or(|(t, m, _)| (time, n) > (t, m)) {
+                        newest = Some((time, n, key));
+                    }
+                }
+                (Some(_), Some(f)) if (time, n) > f => out.push(key.as_str()),
+                (Some(_), Some(_)) => {}
+                // This run's own id is in another form: every run may be later.
+                (Some(_), None) => out.push(key.as_str()),
+            },
+            None => out.push(key.as_str()),
+        }
+    }
+    out.extend(newest.map(|(_, _, k)| k));
+    out
+}
+
+/// Who produced each hash this run's checks ask about: the run's own artifacts (refcount) and
+/// its provenance upstreams (the one-hop check). Content-addressed files are named
+/// `<hash>.parquet` and that name ends every `output_artifacts` key (spec/ledger.md section 4),
+/// so the table is scanned by key and only matching rows are decoded; a row whose value disagrees
+/// with its key is counted only if its `blake3_hash` really is the hash.
+fn producers_of(
+    ledger: &Ledger,
+    artifact_rows: &[(String, Vec<u8>)],
+    prov_rows: &[(String, Vec<u8>)],
+) -> Result<BTreeMap<String, Vec<(String, String)>>, VerifyError> {
+    let mut wanted = std::collections::BTreeSet::new();
+    for (_, bytes) in artifact_rows {
+        if let Some(h) = decode::value(bytes).and_then(|v| view::str_field(&v, "blake3_hash")) {
+            wanted.insert(h);
+        }
+    }
+    for (_, bytes) in prov_rows {
+        let Some(v) = decode::value(bytes) else {
+            continue;
+        };
+        for up in v
+            .get("upstreams")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(h) = view::str_field(up, "blake3_hash") {
+                wanted.insert(h);
+            }
+        }
+    }
+    let mut producers: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    if wanted.is_empty() {
+        return Ok(producers);
+    }
+    for key in ledger.keys(ledger::OUTPUT_ARTIFACTS, "")? {
+        let Some((run, model, path)) = ledger::split_artifact_key(&key) else {
+            continue;
+        };
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let Some(hash) = name.strip_suffix(".parquet") else {
+            continue;
+        };
+        if !wanted.contains(hash) {
+            continue;
+        }
+        let Some(bytes) = ledger.get(ledger::OUTPUT_ARTIFACTS, &key)? else {
+            continue;
+        };
+        if let Some(h) = decode::value(&bytes).and_then(|v| view::str_field(&v, "blake3_hash"))
+            && wanted.contains(&h)
+        {
+            producers
+                .entry(h)
+                .or_default()
+                .push((run.to_owned(), model.to_owned()));
+        }
+    }
+    // This run's own rows count even when their key does not carry the hash.
+    for (key, bytes) in artifact_rows {
+        let Some((run, model, path)) = ledger::split_artifact_key(key) else {
+            continue;
+        };
+        let name = path.rsplit('/').next().unwrap_or(path);
+        if let Some(h) = decode::value(bytes).and_then(|v| view::str_field(&v, "blake3_hash"))
+            && name != format!("{h}.parquet")
+        {
+            producers
+                .entry(h)
+                .or_default()
+                .push((run.to_owned(), model.to_owned()));
+        }
+    }
+    Ok(producers)
 }
 
 /// Joins each provenance row to the model execution it describes: by rocky-writer's

@@ -286,6 +286,31 @@ impl Ledger {
             .map_err(|e| self.invalid(format!("table {}: {e}", table_name(table))))
     }
 
+    /// Every key of a JSON table that starts with `prefix`, in key order, without reading or
+    /// copying values (the cheap way to scan a large table).
+    pub fn keys(&self, table: JsonTable<'_>, prefix: &str) -> Result<Vec<String>, VerifyError> {
+        let r = guard(|| -> Result<Vec<String>, String> {
+            let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+            let t = match txn.open_table(table) {
+                Ok(t) => t,
+                Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(e.to_string()),
+            };
+            let mut out = Vec::new();
+            for item in t.range(prefix..).map_err(|e| e.to_string())? {
+                let (k, _) = item.map_err(|e| e.to_string())?;
+                let key = k.value();
+                if !key.starts_with(prefix) {
+                    break;
+                }
+                out.push(key.to_owned());
+            }
+            Ok(out)
+        });
+        r.and_then(|x| x)
+            .map_err(|e| self.invalid(format!("table {}: {e}", table_name(table))))
+    }
+
     /// One row of a JSON table.
     pub fn get(&self, table: JsonTable<'_>, key: &str) -> Result<Option<Vec<u8>>, VerifyError> {
         let r = guard(|| -> Result<Option<Vec<u8>>, String> {
@@ -311,6 +336,18 @@ fn table_name(t: JsonTable<'_>) -> String {
 /// BLAKE3 of the first `len` bytes of `file`, read through the descriptor we hold locked (not by
 /// path, so the bytes hashed are the bytes redb reads).
 fn hash_fd(file: &File, len: u64) -> std::io::Result<String> {
+    // Large ledgers (100k runs are hundreds of MB) are hashed from a read-only mapping of the
+    // same descriptor, on all cores. The shared flock we hold keeps well-behaved writers out.
+    if len >= 16 << 20 {
+        // SAFETY: a read-only private mapping of a file we hold a shared lock on; the bytes are
+        // only hashed, and a concurrent writer that ignores the lock can at worst make the hash
+        // describe a mixture, which redb's own reads would see too.
+        if let Ok(map) = unsafe { memmap2::MmapOptions::new().len(len as usize).map(file) } {
+            let mut hasher = blake3::Hasher::new();
+            hasher.update_rayon(&map);
+            return Ok(hasher.finalize().to_hex().to_string());
+        }
+    }
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut offset = 0u64;
