@@ -24,5 +24,6 @@ pub mod warehouse;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod formats;
 pub mod render;
 pub mod report;

@@ -127,6 +127,8 @@ pub struct Warehouse {
 
 /// `(schema, table)` within a catalog.
 type Name = (String, String);
+/// `(column_name, data_type)` lists of every table of one catalog.
+type CatalogColumns = BTreeMap<Name, Vec<(String, String)>>;
 
 /// Snapshots of the catalog metadata and counts already read (see "Batching").
 #[derive(Default)]
@@ -134,7 +136,7 @@ struct Cache {
     /// Catalog to every `(schema, table)` it holds (tables and views).
     tables: BTreeMap<String, Result<BTreeSet<Name>, String>>,
     /// Catalog to every table's `(column_name, data_type)` list, in column order.
-    columns: BTreeMap<String, Result<BTreeMap<Name, Vec<(String, String)>>, String>>,
+    columns: BTreeMap<String, Result<CatalogColumns, String>>,
     /// `COUNT(*)` results.
     counts: BTreeMap<TableRef, u64>,
 }
@@ -282,7 +284,8 @@ impl Warehouse {
                 .join(" UNION ALL ");
             let rows = self.with(catalog, |c| {
                 let mut stmt = c.prepare(&sql)?;
-                let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+                let rows =
+                    stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
                 rows.collect::<duckdb::Result<Vec<_>>>()
             });
             if let Ok(rows) = rows {
@@ -336,7 +339,7 @@ impl Warehouse {
                         (r.get::<_, String>(2)?, r.get::<_, String>(3)?),
                     ))
                 })?;
-                let mut map: BTreeMap<Name, Vec<(String, String)>> = BTreeMap::new();
+                let mut map = CatalogColumns::new();
                 for row in rows {
                     let (name, col) = row?;
                     map.entry(name).or_default().push(col);

@@ -1,6 +1,7 @@
 //! One module per subcommand; each returns a [`crate::report::Report`].
 
 pub mod artifact;
+pub mod gate;
 pub mod record;
 pub mod run;
 pub mod runs;

@@ -19,12 +19,12 @@
 mod artifacts;
 mod code;
 mod decode;
-mod output;
+pub(crate) mod output;
 mod provenance;
 pub(crate) mod view;
 mod who;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde_json::Value;
@@ -32,6 +32,7 @@ use serde_json::Value;
 use crate::error::VerifyError;
 use crate::ledger::{self, Ledger};
 use crate::report::{Check, Outcome, Proof, Report, Subject};
+use crate::warehouse::{TableRef, Warehouse};
 use view::{ArtifactRow, ProvRow, RunView};
 
 /// What `run` was asked to do.
@@ -83,7 +84,7 @@ pub fn open_ledger(report: &mut Report, path: &std::path::Path) -> Option<Ledger
 }
 
 /// Pushes an `unknown` check for a ledger read that failed mid-way.
-fn ledger_read_failed(report: &mut Report, e: &VerifyError) {
+pub(crate) fn ledger_read_failed(report: &mut Report, e: &VerifyError) {
     let file = report
         .ledger
         .as_ref()
@@ -117,9 +118,115 @@ pub(crate) struct Ctx<'a> {
     pub all_runs: Vec<RunView>,
     /// Model index -> the provenance row that joined to it.
     pub prov_of_model: BTreeMap<usize, usize>,
+    /// What `gate` adds (all `None` for `run`).
+    pub hooks: Hooks<'a>,
 }
 
-impl Ctx<'_> {
+/// A model name to its `(warn, error)` relative row-count drift, if the policy has one.
+pub(crate) type ToleranceFn<'a> = dyn Fn(&str) -> Option<(f64, f64)> + 'a;
+
+/// What `gate` adds when it runs these checks over many runs; [`Hooks::default`] is `run`.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Hooks<'a> {
+    /// Only these models of the run (`ModelExecution.model_name`) are checked.
+    pub scope: Option<&'a BTreeSet<String>>,
+    /// A warehouse opened once for every run (instead of opening `opts.warehouse` per run).
+    pub warehouse: Option<&'a Warehouse>,
+    /// `(warn, error)` relative row-count drift allowed for a model whose count is not exact.
+    pub tolerance: Option<&'a ToleranceFn<'a>>,
+    /// The last `check_history` row count of each table (`catalog.schema.table`).
+    pub recorded_counts: Option<&'a BTreeMap<String, u64>>,
+    /// Do not run the git checks (no repository was given).
+    pub skip_code: bool,
+}
+
+/// One run's rows as read from the ledger.
+#[derive(Debug, Default)]
+pub(crate) struct RunRows {
+    /// The `run_history` value, if there is one.
+    pub run_bytes: Option<Vec<u8>>,
+    /// `output_artifacts` rows keyed `{run_id}|...`.
+    pub artifacts: Vec<(String, Vec<u8>)>,
+    /// `input_provenance` rows keyed `{run_id}|...`.
+    pub provs: Vec<(String, Vec<u8>)>,
+}
+
+impl RunRows {
+    /// Reads one run's rows (nothing for an id containing `|`, which would match another run's
+    /// key prefix).
+    pub fn read(ledger: &Ledger, run_id: &str) -> Result<RunRows, VerifyError> {
+        if run_id.contains('|') {
+            return Ok(RunRows::default());
+        }
+        let prefix = format!("{run_id}|");
+        Ok(RunRows {
+            run_bytes: ledger.get(ledger::RUN_HISTORY, run_id)?,
+            artifacts: ledger.rows(ledger::OUTPUT_ARTIFACTS, &prefix)?,
+            provs: ledger.rows(ledger::INPUT_PROVENANCE, &prefix)?,
+        })
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// A context for one run, before anything is loaded.
+    pub fn new(
+        report: &'a mut Report,
+        opts: &'a RunOptions,
+        run_id: &str,
+        producers: BTreeMap<String, Vec<(String, String)>>,
+        all_runs: Vec<RunView>,
+        hooks: Hooks<'a>,
+    ) -> Ctx<'a> {
+        Ctx {
+            report,
+            opts,
+            run_id: run_id.to_owned(),
+            run: None,
+            run_valid: false,
+            artifacts: Vec::new(),
+            provs: Vec::new(),
+            producers,
+            all_runs,
+            prov_of_model: BTreeMap::new(),
+            hooks,
+        }
+    }
+
+    /// Whether a model execution is in the gate's scope (always, for `run`).
+    pub fn in_scope(&self, m: &view::ModelView) -> bool {
+        self.hooks.scope.is_none_or(|s| s.contains(&m.name))
+    }
+
+    /// Whether rows of a project model name (artifact / provenance `model_name`) are in scope:
+    /// the model execution they join to is, or the name itself is a scoped model.
+    pub fn project_in_scope(&self, project: &str) -> bool {
+        let Some(scope) = self.hooks.scope else {
+            return true;
+        };
+        scope.contains(project)
+            || self
+                .model_for_project_name(project)
+                .and_then(|i| self.models().get(i))
+                .is_some_and(|m| scope.contains(&m.name))
+    }
+
+    /// The names checks of this run may carry as `subject.model` while in scope.
+    pub fn scope_names(&self) -> Option<BTreeSet<String>> {
+        let scope = self.hooks.scope?;
+        let mut names = scope.clone();
+        for p in self
+            .provs
+            .iter()
+            .map(|p| p.model_name.as_str())
+            .chain(self.artifacts.iter().map(|a| a.model_name.as_str()))
+        {
+            if self.project_in_scope(p) {
+                names.insert(p.to_owned());
+            }
+        }
+        Some(names)
+    }
+
     /// Number of `output_artifacts` rows (all runs) naming `hash`.
     pub fn refcount(&self, hash: &str) -> usize {
         self.producers.get(hash).map_or(0, Vec::len)
@@ -176,7 +283,7 @@ fn run_with_ledger(
     // Run ids in Rocky's timestamp form sort by start time (spec/hashes.md section 11), so
     // `latest` and "runs after this one" need the keys plus only the records they point at: a
     // ledger of 100k runs is never decoded in full.
-    let keys = ledger.keys(ledger::RUN_HISTORY, "")?;
+    let keys = run_keys_to_consider(ledger, &opts.run_id)?;
     let decode_run = |key: &str| -> Result<Option<RunView>, VerifyError> {
         Ok(ledger.get(ledger::RUN_HISTORY, key)?.and_then(|bytes| {
             let v = decode::value(&bytes)?;
@@ -250,41 +357,55 @@ fn run_with_ledger(
     }
 
     let producers = producers_of(ledger, &artifact_rows, &prov_rows)?;
-
-    let mut ctx = Ctx {
-        report,
-        opts,
-        run_id: run_id.clone(),
-        run: None,
-        run_valid: false,
-        artifacts: Vec::new(),
-        provs: Vec::new(),
-        producers,
-        all_runs,
-        prov_of_model: BTreeMap::new(),
+    let rows = RunRows {
+        run_bytes: run_bytes.map(<[u8]>::to_vec),
+        artifacts: artifact_rows,
+        provs: prov_rows,
     };
-
-    // 2. Who and when.
-    who::check_run(
-        &mut ctx,
-        run_bytes,
-        !artifact_rows.is_empty() || !prov_rows.is_empty(),
-    );
-    // Decode provenance and artifacts first (the joins need them), reporting bad rows.
-    provenance::load(&mut ctx, &prov_rows);
-    artifacts::load(&mut ctx, &artifact_rows);
-    join_models(&mut ctx);
-    // 3. Code.
-    code::check(&mut ctx);
-    // 4. Output.
-    output::check(&mut ctx);
-    // 5. Artifacts.
-    artifacts::check(&mut ctx);
-    // 6. Provenance.
-    provenance::check(&mut ctx, ledger)?;
+    let mut ctx = Ctx::new(report, opts, &run_id, producers, all_runs, Hooks::default());
+    load(&mut ctx, &rows);
+    check_loaded(&mut ctx, ledger)?;
     // 7. Summary lines that depend on everything above.
     summarize(&mut ctx);
     Ok(())
+}
+
+/// Step 2 and the decoding the joins need: the run record, then its provenance and artifact
+/// rows (bad rows are checks), then the provenance-to-model joins.
+pub(crate) fn load(ctx: &mut Ctx<'_>, rows: &RunRows) {
+    // 2. Who and when.
+    who::check_run(
+        ctx,
+        rows.run_bytes.as_deref(),
+        !rows.artifacts.is_empty() || !rows.provs.is_empty(),
+    );
+    provenance::load(ctx, &rows.provs);
+    artifacts::load(ctx, &rows.artifacts);
+    join_models(ctx);
+}
+
+/// Steps 3 to 6 on a loaded run: code, output, artifacts, provenance.
+///
+/// # Errors
+///
+/// A ledger read failure.
+pub(crate) fn check_loaded(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError> {
+    // 3. Code.
+    if !ctx.hooks.skip_code {
+        code::check(ctx);
+    }
+    // 4. Output.
+    output::check(ctx);
+    // 5. Artifacts.
+    artifacts::check(ctx);
+    // 6. Provenance.
+    provenance::check(ctx, ledger)
+}
+
+/// The warehouse tables a loaded run's in-scope models wrote, as the output checks resolve
+/// them (for batching before the checks run).
+pub(crate) fn targets(ctx: &Ctx<'_>, wh: &Warehouse) -> Vec<TableRef> {
+    output::targets(ctx, wh)
 }
 
 /// The run that started last (ties: the greatest id); undecodable rows are ignored.
@@ -296,6 +417,36 @@ fn latest(candidates: &[RunView], keys: &[String]) -> Option<String> {
         .map(|(_, id)| id);
     // A ledger whose run rows all fail to decode still has a "latest" key to report on.
     best.or_else(|| keys.last().cloned())
+}
+
+/// Timestamp-form run ids all lie in `["run-0", "run-:")` (':' follows '9'), sorted by time.
+const TIMESTAMP_IDS: (&str, &str) = ("run-0", "run-:");
+
+/// The `run_history` keys `latest` and the supersession rule can need: every key outside the
+/// timestamp-form range (apply and test ids, usually few), plus, inside it, the newest few keys
+/// (for `latest`) or every key after `run_id`. A 100k-run ledger is not walked in full.
+fn run_keys_to_consider(ledger: &Ledger, run_id: &str) -> Result<Vec<String>, VerifyError> {
+    let (lo, hi) = TIMESTAMP_IDS;
+    let mut keys = ledger.key_range(ledger::RUN_HISTORY, None, Some(lo), false, usize::MAX)?;
+    if run_id == "latest" || id_time(run_id).is_none() {
+        // The newest timestamp-form id, skipping keys in the range that are not ids at all.
+        let mut newest = ledger.key_range(ledger::RUN_HISTORY, Some(lo), Some(hi), true, 64)?;
+        newest.retain(|k| id_time(k).is_some());
+        newest.truncate(1);
+        keys.extend(newest);
+    } else {
+        keys.extend(ledger.key_range(
+            ledger::RUN_HISTORY,
+            Some(run_id),
+            Some(hi),
+            false,
+            usize::MAX,
+        )?);
+    }
+    keys.extend(ledger.key_range(ledger::RUN_HISTORY, Some(hi), None, false, usize::MAX)?);
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
 }
 
 /// The time part and collision suffix of a Rocky timestamp-form run id
@@ -348,7 +499,7 @@ fn later_candidates<'k>(keys: &'k [String], after: Option<&str>) -> Vec<&'k str>
 /// `<hash>.parquet` and that name ends every `output_artifacts` key (spec/ledger.md section 4),
 /// so the table is scanned by key and only matching rows are decoded; a row whose value disagrees
 /// with its key is counted only if its `blake3_hash` really is the hash.
-fn producers_of(
+pub(crate) fn producers_of(
     ledger: &Ledger,
     artifact_rows: &[(String, Vec<u8>)],
     prov_rows: &[(String, Vec<u8>)],
@@ -487,7 +638,33 @@ const VERIFIED_LINES: &[(&str, &str)] = &[
 ];
 
 fn summarize(ctx: &mut Ctx<'_>) {
+    summarize_checks(ctx.report);
     let r = &mut ctx.report;
+    if ctx.opts.warehouse.is_none() {
+        r.not_verified
+            .push("no --warehouse given: row counts and schemas not checked".to_owned());
+    }
+    if ctx.opts.artifacts.is_none() {
+        r.not_verified.push(
+            "no --artifacts given: artifact bytes, sizes and Parquet footers not checked"
+                .to_owned(),
+        );
+    }
+    r.not_verified.push(
+        "triggering_identity, trigger and session_source are self-reported by the process that \
+         recorded the run"
+            .to_owned(),
+    );
+    r.not_verified.push(
+        "the ledger is not tamper-evident: a consistent rewrite of every record and file cannot \
+         be detected"
+            .to_owned(),
+    );
+}
+
+/// The "what this verified" lines for the kinds of check that passed, and one "not verified"
+/// line per kind of check that was unknown or unverifiable.
+pub(crate) fn summarize_checks(r: &mut Report) {
     for (check, line) in VERIFIED_LINES {
         let n = r
             .checks
@@ -522,26 +699,6 @@ fn summarize(ctx: &mut Ctx<'_>) {
         }
     }
     r.not_verified.extend(lines);
-    if ctx.opts.warehouse.is_none() {
-        r.not_verified
-            .push("no --warehouse given: row counts and schemas not checked".to_owned());
-    }
-    if ctx.opts.artifacts.is_none() {
-        r.not_verified.push(
-            "no --artifacts given: artifact bytes, sizes and Parquet footers not checked"
-                .to_owned(),
-        );
-    }
-    r.not_verified.push(
-        "triggering_identity, trigger and session_source are self-reported by the process that \
-         recorded the run"
-            .to_owned(),
-    );
-    r.not_verified.push(
-        "the ledger is not tamper-evident: a consistent rewrite of every record and file cannot \
-         be detected"
-            .to_owned(),
-    );
 }
 
 /// The JSON value of an optional string (for `expected` / `actual`).

@@ -72,7 +72,12 @@ pub fn check(ctx: &mut Ctx<'_>) {
 }
 
 fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
-    let rows = ctx.artifacts.clone();
+    let rows: Vec<_> = ctx
+        .artifacts
+        .iter()
+        .filter(|r| ctx.project_in_scope(&r.model_name))
+        .cloned()
+        .collect();
     let mut verified_files = 0usize;
     for row in &rows {
         let h = row.blake3_hash.as_str();

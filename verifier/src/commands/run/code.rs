@@ -18,10 +18,15 @@ fn is_hex16(s: &str) -> bool {
 /// Runs the git checks; needs a run record.
 pub fn check(ctx: &mut Ctx<'_>) {
     let Some(run) = ctx.run.clone() else { return };
+    let scope = ctx.hooks.scope;
     let run_subject = Subject::run(&ctx.run_id);
 
     // Claims that need no repository.
-    for m in &run.models {
+    for m in run
+        .models
+        .iter()
+        .filter(|m| scope.is_none_or(|s| s.contains(&m.name)))
+    {
         check_sql_hash_form(ctx, m);
         check_env_hash(ctx, m, run.rocky_version.as_deref());
     }
@@ -121,7 +126,11 @@ pub fn check(ctx: &mut Ctx<'_>) {
     }
 
     check_config(ctx, &repo, &commit, &run);
-    for m in &run.models {
+    for m in run
+        .models
+        .iter()
+        .filter(|m| scope.is_none_or(|s| s.contains(&m.name)))
+    {
         check_source(ctx, &repo, &commit, m);
     }
     ctx.report

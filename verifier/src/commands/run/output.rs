@@ -21,7 +21,15 @@ pub fn check(ctx: &mut Ctx<'_>) {
         return;
     };
     let Some(run) = ctx.run.clone() else { return };
-    let models: Vec<ModelView> = run.models.iter().filter(|m| !m.failed()).cloned().collect();
+    let models: Vec<ModelView> = run
+        .models
+        .iter()
+        .filter(|m| !m.failed() && ctx.in_scope(m))
+        .cloned()
+        .collect();
+    if let Some(shared) = ctx.hooks.warehouse {
+        return check_models(ctx, shared, &models, &run, &path);
+    }
 
     // The catalog to attach the file as: the one the run's tables live in.
     let catalog = run
@@ -52,11 +60,35 @@ pub fn check(ctx: &mut Ctx<'_>) {
             return;
         }
     };
+    check_models(ctx, &wh, &models, &run, &path);
+}
 
+/// The warehouse tables the in-scope models of a loaded run wrote, where they resolve.
+pub fn targets(ctx: &Ctx<'_>, wh: &Warehouse) -> Vec<TableRef> {
+    let Some(run) = ctx.run.as_ref() else {
+        return Vec::new();
+    };
+    run.models
+        .iter()
+        .filter(|m| !m.failed() && ctx.in_scope(m))
+        .filter_map(|m| resolve(ctx, wh, m, run.target_catalog.as_deref()).ok())
+        .map(|t| t.table)
+        .collect()
+}
+
+fn check_models(
+    ctx: &mut Ctx<'_>,
+    wh: &Warehouse,
+    models: &[ModelView],
+    run: &super::view::RunView,
+    path: &std::path::Path,
+) {
+    // One UNION ALL count over every table, before the per-model checks.
+    wh.prefetch_counts(&targets(ctx, wh));
     let mut checked = 0usize;
-    for m in &models {
+    for m in models {
         let subject = Subject::model(&ctx.run_id, &m.name);
-        let target = match resolve(ctx, &wh, m, run.target_catalog.as_deref()) {
+        let target = match resolve(ctx, wh, m, run.target_catalog.as_deref()) {
             Ok(t) => t,
             Err(reason) => {
                 ctx.report.push(Check::unknown(
@@ -103,8 +135,8 @@ pub fn check(ctx: &mut Ctx<'_>) {
             }
         }
         checked += 1;
-        check_count(ctx, &wh, m, &target, &subject);
-        check_columns(ctx, &wh, m, &target, &subject);
+        check_count(ctx, wh, m, &target, &subject);
+        check_columns(ctx, wh, m, &target, &subject);
     }
     if checked > 0 {
         ctx.report.verified.push(format!(
@@ -230,6 +262,9 @@ fn check_count(
         return;
     }
     if let Err(reason) = exact_count(ctx, m) {
+        if let Some(tolerance) = ctx.hooks.tolerance {
+            return check_tolerant_count(ctx, wh, m, target, subject, tolerance, &reason);
+        }
         ctx.report.push(Check::unverifiable(
             "warehouse.row_count",
             subject.clone(),
@@ -281,6 +316,102 @@ fn check_count(
     }
 }
 
+/// `gate`'s row count for a table that accumulates: the warehouse count against the table's last
+/// `check_history` count, within the policy's tolerance (`spec/gate.md` section 2).
+fn check_tolerant_count(
+    ctx: &mut Ctx<'_>,
+    wh: &Warehouse,
+    m: &ModelView,
+    target: &Target,
+    subject: &Subject,
+    tolerance: &super::ToleranceFn<'_>,
+    why_not_exact: &str,
+) {
+    let table = target.table.to_string();
+    let unverifiable = |reason: String| {
+        Check::unverifiable(
+            "warehouse.row_count",
+            subject.clone(),
+            "row_count_unexpected",
+            Proof::Unverifiable,
+            json!(m.rows_affected),
+            reason,
+        )
+    };
+    let Some((warn, error)) = tolerance(&m.name) else {
+        let reason = format!(
+            "{why_not_exact}; no [[tolerance]] in the policy matches {}",
+            m.name
+        );
+        ctx.report.push(unverifiable(reason));
+        return;
+    };
+    let Some(&recorded) = ctx.hooks.recorded_counts.and_then(|c| c.get(&table)) else {
+        let reason = format!(
+            "{why_not_exact}; no check_history row count is recorded for {table} to compare with"
+        );
+        ctx.report.push(unverifiable(reason));
+        return;
+    };
+    let n = match wh.count(&target.table) {
+        Ok(n) => n,
+        Err(reason) => {
+            ctx.report.push(Check::unknown(
+                "warehouse.row_count",
+                subject.clone(),
+                "warehouse_invalid",
+                Proof::Recomputed,
+                reason,
+            ));
+            return;
+        }
+    };
+    // Relative drift against the recorded count (at least 1, so an empty table is defined).
+    #[allow(clippy::cast_precision_loss)]
+    let drift = n.abs_diff(recorded) as f64 / recorded.max(1) as f64;
+    let text = format!(
+        "COUNT(*) of {table} is {n}, the last recorded count is {recorded}: drift {:.2}% \
+         (warn above {:.2}%, fail above {:.2}%)",
+        drift * 100.0,
+        warn * 100.0,
+        error * 100.0
+    );
+    let check = if drift > error {
+        Check::fail(
+            "warehouse.row_count",
+            subject.clone(),
+            "row_count_mismatch",
+            Proof::Recomputed,
+            json!(n),
+            json!(recorded),
+            text,
+        )
+    } else if drift > warn {
+        Check {
+            outcome: crate::report::Outcome::Warn,
+            ..Check::fail(
+                "warehouse.row_count",
+                subject.clone(),
+                "row_count_mismatch",
+                Proof::Recomputed,
+                json!(n),
+                json!(recorded),
+                text,
+            )
+        }
+    } else {
+        Check::pass(
+            "warehouse.row_count",
+            subject.clone(),
+            Proof::Recomputed,
+            json!(n),
+            json!(recorded),
+            text,
+        )
+    };
+    ctx.report.push(check);
+}
+
 fn check_columns(
     ctx: &mut Ctx<'_>,
     wh: &Warehouse,
@@ -303,7 +434,10 @@ fn check_columns(
             "table_superseded_unexpected",
             Proof::Unverifiable,
             Value::Null,
-            format!("superseded by run {later}, which wrote {} later", target.table),
+            format!(
+                "superseded by run {later}, which wrote {} later",
+                target.table
+            ),
         ));
         return;
     }

@@ -61,6 +61,9 @@ pub fn load(ctx: &mut Ctx<'_>, rows: &[(String, Vec<u8>)]) {
 pub fn check(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError> {
     let provs = ctx.provs.clone();
     for (pi, p) in provs.iter().enumerate() {
+        if !ctx.project_in_scope(&p.model_name) {
+            continue;
+        }
         let subject = Subject::model(&ctx.run_id, &p.model_name);
         let model = ctx
             .prov_of_model

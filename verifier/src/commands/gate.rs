@@ -1,0 +1,874 @@
+//! `rocky-verify gate`: the CI drift gate (`spec/gate.md`). It runs `run`'s checks over every
+//! model in scope (by default the latest successful run of each model: what the warehouse should
+//! reflect now), adds the ledger-wide checks (orphan files both ways, the history checkpoint),
+//! applies the policy (tolerances, skips, waivers) and leaves the report for the CI formats.
+//!
+//! # Steps
+//!
+//! 1. Read and validate the policy (`--policy`); a bad policy stops the gate (exit 2).
+//! 2. Open the ledger read-only and read the ledger-wide facts once.
+//! 3. Choose the scope: which runs, and which models of each.
+//! 4. Open the warehouse once; count every in-scope table in one batched query.
+//! 5. For each run in scope, `run`'s checks restricted to its in-scope models.
+//! 6. Artifacts folder: files with no ledger row, ledger rows with no file.
+//! 7. Checkpoint: runs that vanished or changed since the last gate; save the new checkpoint.
+//! 8. Policy: drop skipped checks, waive matching findings, fail expired waivers.
+//!
+//! # Side effects
+//!
+//! Reads the policy, the ledger, the repository, the warehouse and the artifacts; writes none of
+//! them. With `--checkpoint` it writes (atomically) the checkpoint file, its own state.
+
+pub mod checkpoint;
+mod orphans;
+pub mod policy;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Value, json};
+
+use super::run::view::RunView;
+use super::run::{self, Ctx, Hooks, RunOptions, RunRows};
+use crate::formats::{Locator, join};
+use crate::ledger::{self, Ledger};
+use crate::report::{Check, Outcome, Proof, Report, Subject, WaiverNote};
+use crate::warehouse::Warehouse;
+use policy::{Policy, PolicyError};
+
+/// Which runs the gate checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The latest successful run of each model (each target table).
+    Latest,
+    /// Every run that started within this long before now, or at or after this run id's start.
+    Since(String),
+    /// The N runs that started last.
+    Last(usize),
+}
+
+/// What `gate` was asked to do.
+#[derive(Debug, Clone)]
+pub struct GateOptions {
+    /// The ledger file.
+    pub ledger: PathBuf,
+    /// The git repository; code checks are skipped without it.
+    pub repo: Option<PathBuf>,
+    /// A DuckDB file.
+    pub warehouse: Option<PathBuf>,
+    /// The artifacts folder.
+    pub artifacts: Option<PathBuf>,
+    /// The policy file.
+    pub policy: Option<PathBuf>,
+    /// The checkpoint file (read, then written).
+    pub checkpoint: Option<PathBuf>,
+    /// Which runs.
+    pub scope: Scope,
+    /// `--strict`.
+    pub strict: bool,
+    /// The time waivers, retention and `--since` are judged at.
+    pub now: DateTime<Utc>,
+    /// Draw a progress bar on stderr when the gate takes more than about a second.
+    pub progress: bool,
+}
+
+/// The gate's report and what the CI formats need besides it.
+#[derive(Debug)]
+pub struct GateOutcome {
+    /// The report.
+    pub report: Report,
+    /// Where findings live on disk.
+    pub locator: Locator,
+    /// Policy problems, to print as diagnostics.
+    pub policy_errors: Vec<PolicyError>,
+}
+
+/// Runs the gate. Never panics on hostile input and never returns an error: everything that goes
+/// wrong is a check in the report.
+pub fn verify_gate(opts: &GateOptions) -> GateOutcome {
+    let mut out = GateOutcome {
+        report: Report::new("gate", Some(scope_text(&opts.scope)), opts.strict),
+        locator: Locator {
+            ledger: Some(opts.ledger.display().to_string()),
+            warehouse: opts.warehouse.as_ref().map(|p| p.display().to_string()),
+            artifacts: opts.artifacts.as_ref().map(|p| p.display().to_string()),
+            sources: BTreeMap::new(),
+        },
+        policy_errors: Vec::new(),
+    };
+    let policy = match load_policy(opts) {
+        Ok(p) => p,
+        Err(failure) => {
+            let (check, errors) = *failure;
+            out.report.push(check);
+            out.policy_errors = errors;
+            out.report
+                .not_verified
+                .push("the policy could not be used: nothing was verified".to_owned());
+            return out;
+        }
+    };
+    out.report.fail_on_warning = policy.fail_on_warning;
+    let Some(ledger) = run::open_ledger(&mut out.report, &opts.ledger) else {
+        out.report
+            .not_verified
+            .push("the ledger could not be read: nothing was verified".to_owned());
+        return out;
+    };
+    let mut state = GateState::default();
+    if let Err(e) = gate_with_ledger(&mut out, &ledger, opts, &policy, &mut state) {
+        run::ledger_read_failed(&mut out.report, &e);
+    }
+    apply_policy(&mut out.report, &policy, opts.now);
+    summarize(&mut out.report, opts, &policy, &state);
+    out
+}
+
+/// Facts gathered along the way for the summary.
+#[derive(Debug, Default)]
+struct GateState {
+    runs: usize,
+    models: usize,
+    checkpoint_written: Option<bool>,
+}
+
+fn scope_text(scope: &Scope) -> String {
+    match scope {
+        Scope::Latest => "latest successful run of each model".to_owned(),
+        Scope::Since(s) => format!("runs since {s}"),
+        Scope::Last(n) => format!("last {n} run(s)"),
+    }
+}
+
+type PolicyFailure = Box<(Check, Vec<PolicyError>)>;
+
+fn load_policy(opts: &GateOptions) -> Result<Policy, PolicyFailure> {
+    let Some(path) = &opts.policy else {
+        return Ok(Policy::default());
+    };
+    let shown = path.display().to_string();
+    let unknown = |reason: String| {
+        Check::unknown(
+            "gate.policy",
+            Subject::file(&shown),
+            "policy_invalid",
+            Proof::Recomputed,
+            reason,
+        )
+    };
+    let text = match std::fs::read(path) {
+        Ok(b) => match String::from_utf8(b) {
+            Ok(t) => t,
+            Err(_) => {
+                return Err(Box::new((
+                    unknown(format!("{shown} is not UTF-8 text")),
+                    Vec::new(),
+                )));
+            }
+        },
+        Err(e) => {
+            return Err(Box::new((
+                unknown(format!("cannot read {shown}: {e}")),
+                Vec::new(),
+            )));
+        }
+    };
+    Policy::parse(&shown, &text).map_err(|errors| {
+        let reason = errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        Box::new((unknown(reason), errors))
+    })
+}
+
+/// Parses `30d`, `12h`, `90m`, `2w` (a whole number and one unit).
+pub fn parse_duration(s: &str) -> Option<TimeDelta> {
+    let unit = s.chars().last()?;
+    let n: i64 = s[..s.len() - unit.len_utf8()].parse().ok()?;
+    if n < 0 {
+        return None;
+    }
+    match unit {
+        'm' => TimeDelta::try_minutes(n),
+        'h' => TimeDelta::try_hours(n),
+        'd' => TimeDelta::try_days(n),
+        'w' => TimeDelta::try_weeks(n),
+        _ => None,
+    }
+}
+
+/// Ledger-wide facts, read once for every run in scope.
+struct LedgerFacts {
+    /// Every `run_history` row (key, raw value).
+    history: Vec<(String, Vec<u8>)>,
+    /// Every run record that decodes.
+    all_runs: Vec<RunView>,
+    /// Hash to every `(run_id, model_name)` row naming it (all runs).
+    producers: BTreeMap<String, Vec<(String, String)>>,
+    /// Each table's last `check_history` row count.
+    recorded: BTreeMap<String, u64>,
+    /// The run (index into `all_runs`) that last wrote each table: by `target_table`, and by
+    /// `catalog\0model_name` for models without one.
+    last_writer: BTreeMap<String, usize>,
+}
+
+impl LedgerFacts {
+    fn load(ledger: &Ledger) -> Result<LedgerFacts, crate::error::VerifyError> {
+        let history = ledger.rows(ledger::RUN_HISTORY, "")?;
+        let all_runs: Vec<RunView> = history
+            .iter()
+            .filter_map(|(_, bytes)| {
+                crate::records::decode_run_record(bytes).ok()?;
+                let v: Value = serde_json::from_slice(bytes).ok()?;
+                Some(RunView::from_value(&v))
+            })
+            .collect();
+        let mut producers: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for (key, bytes) in ledger.rows(ledger::OUTPUT_ARTIFACTS, "")? {
+            let Some(h) = serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .and_then(|v| run::view::str_field(&v, "blake3_hash"))
+            else {
+                continue;
+            };
+            let (r, m) = match ledger::split_artifact_key(&key) {
+                Some((r, m, _)) => (r.to_owned(), m.to_owned()),
+                None => (String::new(), String::new()),
+            };
+            producers.entry(h).or_default().push((r, m));
+        }
+        let mut recorded = BTreeMap::new();
+        for (table, bytes) in ledger.rows(ledger::CHECK_HISTORY, "")? {
+            if let Some(n) = serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .and_then(|v| v.as_array()?.last()?.get("row_count")?.as_u64())
+            {
+                recorded.insert(table, n);
+            }
+        }
+        let mut last_writer: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, r) in all_runs.iter().enumerate() {
+            let Some((_, start)) = &r.started else {
+                continue;
+            };
+            for m in r.models.iter().filter(|m| !m.failed()) {
+                let key = match (&m.target_table, &r.target_catalog) {
+                    (Some(t), _) => t.clone(),
+                    (None, Some(c)) => format!("{c}\0{}", m.name),
+                    (None, None) => continue,
+                };
+                let e = last_writer.entry(key).or_insert(i);
+                // Later start wins; among equal starts the later row, as `run` picks.
+                if all_runs[*e]
+                    .started
+                    .as_ref()
+                    .is_none_or(|(_, s)| start >= s)
+                {
+                    *e = i;
+                }
+            }
+        }
+        Ok(LedgerFacts {
+            history,
+            all_runs,
+            producers,
+            recorded,
+            last_writer,
+        })
+    }
+
+    fn run(&self, id: &str) -> Option<&RunView> {
+        self.all_runs
+            .iter()
+            .find(|r| r.run_id.as_deref() == Some(id))
+    }
+
+    /// The producers of every hash one run's rows name (its artifacts and its upstreams).
+    fn producers_for(&self, rows: &RunRows) -> BTreeMap<String, Vec<(String, String)>> {
+        let mut out = BTreeMap::new();
+        let mut want = |h: Option<String>| {
+            if let Some(h) = h
+                && let Some(p) = self.producers.get(&h)
+            {
+                out.insert(h, p.clone());
+            }
+        };
+        for (_, bytes) in &rows.artifacts {
+            let v: Option<Value> = serde_json::from_slice(bytes).ok();
+            want(v.and_then(|v| run::view::str_field(&v, "blake3_hash")));
+        }
+        for (_, bytes) in &rows.provs {
+            let v: Option<Value> = serde_json::from_slice(bytes).ok();
+            for up in v
+                .as_ref()
+                .and_then(|v| v.get("upstreams")?.as_array())
+                .into_iter()
+                .flatten()
+            {
+                want(run::view::str_field(up, "blake3_hash"));
+            }
+        }
+        out
+    }
+
+    /// The runs that last wrote `targets` if they started after `run_id` (what the output
+    /// checks need to call a table superseded).
+    fn later_writers(&self, run_id: &str, targets: &[crate::warehouse::TableRef]) -> Vec<RunView> {
+        let Some(start) = self
+            .run(run_id)
+            .and_then(|r| r.started.as_ref())
+            .map(|s| s.1)
+        else {
+            return Vec::new();
+        };
+        let mut idx = BTreeSet::new();
+        for t in targets {
+            for key in [t.to_string(), format!("{}\0{}", t.catalog, t.table)] {
+                if let Some(&i) = self.last_writer.get(&key) {
+                    let r = &self.all_runs[i];
+                    if r.run_id.as_deref() != Some(run_id)
+                        && r.started.as_ref().is_some_and(|(_, s)| *s > start)
+                    {
+                        idx.insert(i);
+                    }
+                }
+            }
+        }
+        idx.into_iter().map(|i| self.all_runs[i].clone()).collect()
+    }
+}
+
+/// A model's identity across runs: its target table, or the run's catalog and its name.
+fn model_key(r: &RunView, m: &run::view::ModelView) -> Option<String> {
+    match (&m.target_table, &r.target_catalog) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(c)) => Some(format!("{c}.?.{}", m.name)),
+        (None, None) => None,
+    }
+}
+
+/// Runs in scope (in start order) and the model names to check in each.
+fn select(
+    facts: &LedgerFacts,
+    scope: &Scope,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, BTreeSet<String>)>, String> {
+    let dated: Vec<(&RunView, DateTime<Utc>, &str)> = facts
+        .all_runs
+        .iter()
+        .filter_map(|r| Some((r, r.started.as_ref()?.1, r.run_id.as_deref()?)))
+        .collect();
+    let all_models = |r: &RunView| -> BTreeSet<String> {
+        r.models
+            .iter()
+            .filter(|m| !m.failed())
+            .map(|m| m.name.clone())
+            .collect()
+    };
+    let mut chosen: BTreeMap<(DateTime<Utc>, String), BTreeSet<String>> = BTreeMap::new();
+    match scope {
+        Scope::Latest => {
+            let mut latest: BTreeMap<String, (DateTime<Utc>, &str, &str)> = BTreeMap::new();
+            for (r, start, id) in &dated {
+                for m in r.models.iter().filter(|m| !m.failed()) {
+                    let Some(key) = model_key(r, m) else { continue };
+                    let e = latest.entry(key).or_insert((*start, id, &m.name));
+                    if (*start, *id) >= (e.0, e.1) {
+                        *e = (*start, id, &m.name);
+                    }
+                }
+            }
+            for (start, id, name) in latest.into_values() {
+                chosen
+                    .entry((start, id.to_owned()))
+                    .or_default()
+                    .insert(name.to_owned());
+            }
+        }
+        Scope::Since(s) => {
+            let from = match parse_duration(s) {
+                Some(d) => now - d,
+                None => dated
+                    .iter()
+                    .find(|(_, _, id)| *id == s)
+                    .map(|(_, t, _)| *t)
+                    .ok_or_else(|| {
+                        format!(
+                            "--since {s:?} is neither a duration (30d, 12h, 90m, 2w) nor the id \
+                             of a run in the ledger"
+                        )
+                    })?,
+            };
+            for (r, start, id) in dated.iter().filter(|(_, t, _)| *t >= from) {
+                chosen.insert((*start, (*id).to_owned()), all_models(r));
+            }
+        }
+        Scope::Last(n) => {
+            let mut sorted = dated.clone();
+            sorted.sort_by(|a, b| (a.1, a.2).cmp(&(b.1, b.2)));
+            for (r, start, id) in sorted.iter().rev().take(*n) {
+                chosen.insert((*start, (*id).to_owned()), all_models(r));
+            }
+        }
+    }
+    Ok(chosen
+        .into_iter()
+        .map(|((_, id), models)| (id, models))
+        .collect())
+}
+
+/// A progress bar that appears only once the work has taken about a second (and only when asked:
+/// a terminal, not `--json`).
+struct Progress {
+    bar: indicatif::ProgressBar,
+    enabled: bool,
+    shown: bool,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(enabled: bool, len: usize) -> Progress {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(len as u64),
+            indicatif::ProgressDrawTarget::hidden(),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "rocky-verify: gate {bar:30} {pos}/{len} runs {msg}",
+        ) {
+            bar.set_style(style);
+        }
+        Progress {
+            bar,
+            enabled,
+            shown: false,
+            started: Instant::now(),
+        }
+    }
+
+    fn tick(&mut self, msg: &str) {
+        self.bar.inc(1);
+        if self.enabled && !self.shown && self.started.elapsed().as_millis() >= 1000 {
+            self.bar
+                .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            self.shown = true;
+        }
+        if self.shown {
+            self.bar.set_message(msg.to_owned());
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn gate_with_ledger(
+    out: &mut GateOutcome,
+    ledger: &Ledger,
+    opts: &GateOptions,
+    policy: &Policy,
+    state: &mut GateState,
+) -> Result<(), crate::error::VerifyError> {
+    let facts = LedgerFacts::load(ledger)?;
+    let report = &mut out.report;
+
+    let in_scope = match select(&facts, &opts.scope, opts.now) {
+        Ok(s) => s,
+        Err(reason) => {
+            report.push(Check::unknown(
+                "gate.scope",
+                Subject::default(),
+                "run_record_missing",
+                Proof::Recomputed,
+                reason,
+            ));
+            return Ok(());
+        }
+    };
+    state.runs = in_scope.len();
+    state.models = in_scope.iter().map(|(_, m)| m.len()).sum();
+
+    // Runs whose record does not decode are never in a scope (no time, no models): report them.
+    let decodable: BTreeSet<&str> = facts
+        .all_runs
+        .iter()
+        .filter_map(|r| r.run_id.as_deref())
+        .collect();
+    let undecodable: Vec<String> = facts
+        .history
+        .iter()
+        .map(|(k, _)| k.clone())
+        .filter(|k| !decodable.contains(k.as_str()))
+        .collect();
+
+    // Model sources, for locations.
+    let repo_dir = opts.repo.as_ref().map(|p| p.display().to_string());
+    for (run_id, models) in &in_scope {
+        if let Some(r) = facts
+            .all_runs
+            .iter()
+            .find(|r| r.run_id.as_deref() == Some(run_id.as_str()))
+        {
+            for m in r.models.iter().filter(|m| models.contains(&m.name)) {
+                if let Some(src) = &m.source_path {
+                    let path = repo_dir
+                        .as_deref()
+                        .map_or_else(|| src.clone(), |d| join(d, src));
+                    out.locator
+                        .sources
+                        .insert((run_id.clone(), m.name.clone()), path);
+                }
+            }
+        }
+    }
+
+    // The warehouse, opened once for every run.
+    let mut run_opts = RunOptions {
+        run_id: String::new(),
+        ledger: opts.ledger.clone(),
+        repo: opts.repo.clone().unwrap_or_else(|| PathBuf::from(".")),
+        warehouse: opts.warehouse.clone(),
+        artifacts: opts.artifacts.clone(),
+        strict: opts.strict,
+    };
+    let warehouse = match &opts.warehouse {
+        None => None,
+        Some(path) => {
+            let catalog = in_scope
+                .iter()
+                .find_map(|(id, _)| {
+                    facts
+                        .all_runs
+                        .iter()
+                        .find(|r| r.run_id.as_deref() == Some(id.as_str()))
+                        .and_then(|r| r.target_catalog.clone())
+                })
+                .or_else(|| path.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
+                .unwrap_or_else(|| "warehouse".to_owned());
+            match Warehouse::open(path, &catalog) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    report.push(Check::unknown(
+                        "warehouse.open",
+                        Subject::file(&path.display().to_string()),
+                        "warehouse_invalid",
+                        Proof::Recomputed,
+                        e.to_string(),
+                    ));
+                    run_opts.warehouse = None;
+                    None
+                }
+            }
+        }
+    };
+
+    let tolerance = |model: &str| policy.tolerance_for(model);
+    let base = Hooks {
+        scope: None,
+        warehouse: warehouse.as_ref(),
+        tolerance: Some(&tolerance),
+        recorded_counts: Some(&facts.recorded),
+        skip_code: opts.repo.is_none(),
+    };
+
+    // Plan: read and join every run in scope, resolve its tables, and count them all in one
+    // batched query before any run's checks.
+    let mut planned = Vec::with_capacity(in_scope.len());
+    for (run_id, models) in &in_scope {
+        let rows = RunRows::read(ledger, run_id)?;
+        let mut scratch = Report::new("gate", None, false);
+        let mut ctx = Ctx::new(
+            &mut scratch,
+            &run_opts,
+            run_id,
+            BTreeMap::new(),
+            Vec::new(),
+            scoped(&base, models),
+        );
+        run::load(&mut ctx, &rows);
+        let targets = warehouse
+            .as_ref()
+            .map(|wh| run::targets(&ctx, wh))
+            .unwrap_or_default();
+        planned.push((run_id, models, rows, targets));
+    }
+    if let Some(wh) = &warehouse {
+        let all: Vec<_> = planned.iter().flat_map(|p| p.3.iter().cloned()).collect();
+        wh.prefetch_counts(&all);
+    }
+
+    let mut progress = Progress::new(opts.progress, planned.len() + undecodable.len());
+    for id in &undecodable {
+        let rows = RunRows::read(ledger, id)?;
+        let mut ctx = Ctx::new(report, &run_opts, id, BTreeMap::new(), Vec::new(), base);
+        run::load(&mut ctx, &rows);
+        progress.tick(id);
+    }
+    for (run_id, models, rows, targets) in &planned {
+        let first = report.checks.len();
+        let mut ctx = Ctx::new(
+            report,
+            &run_opts,
+            run_id,
+            facts.producers_for(rows),
+            facts.later_writers(run_id, targets),
+            scoped(&base, models),
+        );
+        run::load(&mut ctx, rows);
+        run::check_loaded(&mut ctx, ledger)?;
+        // Model-level checks of models outside the scope (the record checks run for the whole
+        // run record) are not the gate's business.
+        let names = ctx.scope_names();
+        if let Some(names) = names {
+            let mut i = 0usize;
+            report.checks.retain(|c| {
+                i += 1;
+                i <= first
+                    || c.subject.run_id.as_deref() != Some(run_id.as_str())
+                    || c.subject.model.as_ref().is_none_or(|m| names.contains(m))
+            });
+        }
+        progress.tick(run_id);
+    }
+    progress.finish();
+
+    if let Some(dir) = &opts.artifacts {
+        orphans::check(report, ledger, dir)?;
+    }
+    if let Some(path) = &opts.checkpoint {
+        state.checkpoint_written = Some(check_checkpoint(report, &facts, path, policy, opts.now));
+    }
+    Ok(())
+}
+
+/// `base` restricted to the models of one run.
+fn scoped<'a>(base: &Hooks<'a>, models: &'a BTreeSet<String>) -> Hooks<'a> {
+    Hooks {
+        scope: Some(models),
+        ..*base
+    }
+}
+
+/// Compares the ledger with the checkpoint and saves the new one. Returns whether it was saved.
+fn check_checkpoint(
+    report: &mut Report,
+    facts: &LedgerFacts,
+    path: &std::path::Path,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> bool {
+    let shown = path.display().to_string();
+    let old = match checkpoint::Checkpoint::load(path) {
+        Ok(c) => c,
+        Err(reason) => {
+            report.push(Check::unknown(
+                "ledger.checkpoint",
+                Subject::file(&shown),
+                "checkpoint_invalid",
+                Proof::BytesVerified,
+                format!("{reason}; it was left as it is"),
+            ));
+            return false;
+        }
+    };
+    let started: BTreeMap<&str, &str> = facts
+        .all_runs
+        .iter()
+        .filter_map(|r| Some((r.run_id.as_deref()?, r.started.as_ref()?.0.as_str())))
+        .collect();
+    let seen: BTreeMap<String, checkpoint::Seen> = facts
+        .history
+        .iter()
+        .map(|(id, bytes)| {
+            (
+                id.clone(),
+                checkpoint::Seen::of(bytes, started.get(id.as_str()).map(|s| (*s).to_owned())),
+            )
+        })
+        .collect();
+    let (checks, next) =
+        checkpoint::compare(&shown, old.as_ref(), &seen, policy.retention_days, now);
+    for c in checks {
+        report.push(c);
+    }
+    match next.save(path) {
+        Ok(()) => true,
+        Err(e) => {
+            report.push(Check::unknown(
+                "ledger.checkpoint",
+                Subject::file(&shown),
+                "checkpoint_invalid",
+                Proof::BytesVerified,
+                format!("cannot write {shown}: {e}"),
+            ));
+            false
+        }
+    }
+}
+
+/// Skips, waivers and expired waivers (`spec/gate.md` section 2).
+fn apply_policy(report: &mut Report, policy: &Policy, now: DateTime<Utc>) {
+    let today = now.date_naive();
+    let mut skipped = vec![0usize; policy.skips.len()];
+    report.checks.retain(|c| {
+        // Policy and checkpoint checks are the gate's own and cannot be skipped.
+        if c.check.starts_with("gate.") {
+            return true;
+        }
+        match policy.skip_index(&c.check, c.subject.model.as_deref()) {
+            Some(i) => {
+                skipped[i] += 1;
+                false
+            }
+            None => true,
+        }
+    });
+    for (s, n) in policy.skips.iter().zip(&skipped) {
+        let models = if s.models.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " for {}",
+                s.models
+                    .iter()
+                    .map(|g| g.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        report.not_verified.push(format!(
+            "skipped by policy: {}{models} ({n} check(s)): {}",
+            s.check.as_str(),
+            s.reason
+        ));
+    }
+
+    let mut matched = vec![0usize; policy.waivers.len()];
+    for c in &mut report.checks {
+        if !matches!(c.outcome, Outcome::Fail | Outcome::Warn) || c.check.starts_with("gate.") {
+            continue;
+        }
+        let Some(i) = policy.waiver_index(&c.check, c.subject.model.as_deref(), c.code, today)
+        else {
+            continue;
+        };
+        let w = &policy.waivers[i];
+        matched[i] += 1;
+        let reason = format!("waived until {}: {}", w.expires, w.reason);
+        c.waiver = Some(WaiverNote {
+            reason: w.reason.clone(),
+            expires: w.expires.to_string(),
+            outcome: c.outcome,
+            line: w.line,
+        });
+        c.outcome = Outcome::Unverifiable;
+        c.message = format!("{} ({reason})", c.message);
+        c.reason = Some(reason);
+    }
+    for (w, n) in policy.waivers.iter().zip(&matched) {
+        if w.active_on(today) {
+            report.not_verified.push(format!(
+                "waiver active until {} (policy line {}): {}: {} ({n} finding(s) waived)",
+                w.expires,
+                w.line,
+                w.describe(),
+                w.reason
+            ));
+        } else {
+            report.push(Check::fail(
+                "gate.waiver",
+                Subject::default(),
+                "waiver_expired_unexpected",
+                Proof::Recomputed,
+                json!(today.to_string()),
+                json!(w.expires.to_string()),
+                format!(
+                    "the waiver at policy line {} ({}) expired on {}: fix the drift or renew the \
+                     waiver with a new reason ({})",
+                    w.line,
+                    w.describe(),
+                    w.expires,
+                    w.reason
+                ),
+            ));
+        }
+    }
+}
+
+fn summarize(report: &mut Report, opts: &GateOptions, policy: &Policy, state: &GateState) {
+    run::summarize_checks(report);
+    if opts.warehouse.is_none() {
+        report
+            .not_verified
+            .push("no --warehouse given: tables, row counts and schemas not checked".to_owned());
+    }
+    if opts.artifacts.is_none() {
+        report
+            .not_verified
+            .push("no --artifacts given: artifact files and orphans not checked".to_owned());
+    }
+    if opts.repo.is_none() {
+        report
+            .not_verified
+            .push("no --repo given: commits and model sources not checked".to_owned());
+    }
+    if opts.checkpoint.is_none() {
+        report.not_verified.push(
+            "no --checkpoint given: deleted or rewritten run records cannot be detected".to_owned(),
+        );
+    }
+    report.not_verified.push(
+        "the ledger is not tamper-evident: a consistent rewrite of every record and file cannot \
+         be detected"
+            .to_owned(),
+    );
+    let waivers: Vec<Value> = policy
+        .waivers
+        .iter()
+        .map(|w| {
+            json!({
+                "check": w.check.as_str(),
+                "model": w.model.as_ref().map(|g| g.as_str()),
+                "code": w.code,
+                "reason": w.reason,
+                "expires": w.expires.to_string(),
+                "line": w.line,
+                "active": w.active_on(opts.now.date_naive()),
+                "matched": report.checks.iter().filter(|c| c.waiver.as_ref().is_some_and(|n| n.line == w.line)).count(),
+            })
+        })
+        .collect();
+    report.gate = Some(json!({
+        "scope": scope_text(&opts.scope),
+        "runs": state.runs,
+        "models": state.models,
+        "policy": opts.policy.as_ref().map(|p| p.display().to_string()),
+        "fail_on_warning": policy.fail_on_warning,
+        "retention_days": policy.retention_days,
+        "waivers": waivers,
+        "checkpoint": opts.checkpoint.as_ref().map(|p| json!({
+            "path": p.display().to_string(),
+            "written": state.checkpoint_written.unwrap_or(false),
+        })),
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_one_unit() {
+        assert_eq!(parse_duration("30d"), Some(TimeDelta::days(30)));
+        assert_eq!(parse_duration("12h"), Some(TimeDelta::hours(12)));
+        assert_eq!(parse_duration("2w"), Some(TimeDelta::weeks(2)));
+        assert_eq!(parse_duration("90m"), Some(TimeDelta::minutes(90)));
+        assert_eq!(parse_duration("run-20260101-000000-000"), None);
+        assert_eq!(parse_duration("d"), None);
+        assert_eq!(parse_duration("-1d"), None);
+    }
+}

@@ -1,0 +1,151 @@
+//! Both directions between the ledger and the artifacts folder (`spec/gate.md` section 4):
+//! a content-addressed file no `output_artifacts` row names (`artifact_orphan_unexpected`), and a
+//! row whose file is gone (`artifact_file_missing`) unless a `tombstones` row records its eviction.
+//! Only names are compared here; the bytes of in-scope artifacts are hashed by `run`'s checks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::artifact::{is_hex64, name_hash};
+use crate::error::VerifyError;
+use crate::ledger::{self, JsonTable, Ledger, split_artifact_key};
+use crate::report::{Check, Proof, Report, Subject};
+use redb::TableDefinition;
+
+/// `tombstones`: `{rfc3339 evicted_at}|{blake3_hash}` to `TombstoneRecord` (`spec/ledger.md`).
+const TOMBSTONES: JsonTable<'static> = TableDefinition::new("tombstones");
+
+/// Runs both directions and pushes their checks.
+///
+/// # Errors
+///
+/// A ledger read failure.
+pub fn check(report: &mut Report, ledger: &Ledger, dir: &Path) -> Result<(), VerifyError> {
+    let shown = dir.display().to_string();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            report.push(Check::unknown(
+                "artifact.orphan",
+                Subject::file(&shown),
+                "artifact_file_missing",
+                Proof::BytesVerified,
+                format!("--artifacts {shown} is not a readable folder: {e}"),
+            ));
+            return Ok(());
+        }
+    };
+    let mut files = BTreeSet::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if let Some(h) = name_hash(&path)
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            files.insert(h);
+        }
+    }
+
+    // hash -> the first (run, model) row naming it.
+    let mut rows: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for (key, bytes) in ledger.rows(ledger::OUTPUT_ARTIFACTS, "")? {
+        let Some(h) = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("blake3_hash")?.as_str().map(str::to_owned))
+        else {
+            continue;
+        };
+        let (run, model, _) = split_artifact_key(&key).unwrap_or((&key, "", ""));
+        rows.entry(h)
+            .or_insert_with(|| (run.to_owned(), model.to_owned()));
+    }
+    let evicted: BTreeMap<String, String> = ledger
+        .keys(TOMBSTONES, "")?
+        .into_iter()
+        .filter_map(|k| {
+            let (at, h) = k.rsplit_once('|')?;
+            Some((h.to_owned(), at.to_owned()))
+        })
+        .collect();
+    // Artifacts `run`'s checks already looked for (in scope): not reported twice.
+    let covered: BTreeSet<String> = report
+        .checks
+        .iter()
+        .filter(|c| c.check == "artifact.file" || c.check == "artifact.blake3")
+        .filter_map(|c| c.subject.artifact.clone())
+        .collect();
+
+    let (mut present, mut missing) = (0usize, 0usize);
+    for (h, (run, model)) in &rows {
+        if !is_hex64(h) || covered.contains(h) {
+            continue;
+        }
+        let subject = Subject::model(run, model).with_artifact(h);
+        if files.contains(h) {
+            present += 1;
+        } else if let Some(at) = evicted.get(h) {
+            report.push(Check::pass(
+                "artifact.file",
+                subject,
+                Proof::Recomputed,
+                json!(at),
+                json!(format!("{h}.parquet")),
+                format!("{h}.parquet is gone; a tombstones row records its eviction at {at}"),
+            ));
+        } else {
+            missing += 1;
+            report.push(Check::fail(
+                "artifact.file",
+                subject,
+                "artifact_file_missing",
+                Proof::BytesVerified,
+                json!(format!("{h}.parquet")),
+                Value::Null,
+                format!(
+                    "the ledger's output_artifacts row for {run}/{model} names {h}.parquet, which \
+                     is not in the artifacts folder and has no tombstone"
+                ),
+            ));
+        }
+    }
+    let mut orphans = 0usize;
+    for h in files.iter().filter(|h| !rows.contains_key(*h)) {
+        orphans += 1;
+        let file = crate::formats::join(&shown, &format!("{h}.parquet"));
+        report.push(Check::fail(
+            "artifact.orphan",
+            Subject {
+                artifact: Some(h.clone()),
+                file: Some(file.clone()),
+                ..Subject::default()
+            },
+            "artifact_orphan_unexpected",
+            Proof::BytesVerified,
+            Value::Null,
+            json!(file),
+            format!(
+                "{h}.parquet is named as a content address but no output_artifacts row names it \
+                 (a file added by hand, or left by a run that crashed before recording)"
+            ),
+        ));
+    }
+    if orphans > 0 || missing > 0 {
+        return Ok(());
+    }
+    report.push(Check::pass(
+        "artifact.orphan",
+        Subject::file(&shown),
+        Proof::BytesVerified,
+        json!(rows.len()),
+        json!(files.len()),
+        format!(
+            "{} content-addressed file(s) in the folder, {} distinct hash(es) in the ledger; \
+             every row's file is present or evicted ({present} checked by name here) and no file \
+             is an orphan",
+            files.len(),
+            rows.len()
+        ),
+    ));
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! CI report formats for `gate` (`spec/gate.md` section 5): JUnit XML, SARIF 2.1.0, GitHub
+//! Actions workflow commands, a Markdown step summary and the compact human table. Each is a
+//! hand-written serialiser of a [`Report`]: the formats are small, and writing them by hand keeps
+//! the escaping rules visible and tested.
+//!
+//! All of them are deterministic: same report, same bytes (no times, no durations).
+
+pub mod github;
+pub mod human;
+pub mod junit;
+pub mod markdown;
+pub mod sarif;
+
+use std::collections::BTreeMap;
+
+use crate::report::{Check, Outcome, Report};
+
+/// Where a finding lives on disk, for SARIF locations and GitHub annotations.
+#[derive(Debug, Clone, Default)]
+pub struct Locator {
+    /// The ledger file as the user gave it.
+    pub ledger: Option<String>,
+    /// The warehouse file as given.
+    pub warehouse: Option<String>,
+    /// The artifacts folder as given.
+    pub artifacts: Option<String>,
+    /// `(run_id, model)` to the model's source file, already joined with the repository path.
+    pub sources: BTreeMap<(String, String), String>,
+}
+
+impl Locator {
+    /// The file a check is best located at: the artifact file, the model's source, the file the
+    /// subject names, the warehouse for warehouse checks, else the ledger.
+    pub fn location(&self, c: &Check) -> Option<String> {
+        let s = &c.subject;
+        if c.check.starts_with("artifact.")
+            && let (Some(dir), Some(h)) = (&self.artifacts, &s.artifact)
+        {
+            return Some(join(dir, &format!("{h}.parquet")));
+        }
+        if let Some(f) = &s.file
+            && s.model.is_none()
+        {
+            return Some(f.clone());
+        }
+        if let (Some(run), Some(model)) = (&s.run_id, &s.model)
+            && let Some(src) = self.sources.get(&(run.clone(), model.clone()))
+        {
+            return Some(src.clone());
+        }
+        if c.check.starts_with("warehouse.")
+            && let Some(w) = &self.warehouse
+        {
+            return Some(w.clone());
+        }
+        self.ledger.clone()
+    }
+}
+
+/// `dir/name` with exactly one `/`.
+pub fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() || dir == "." {
+        name.to_owned()
+    } else if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// What a group of checks is about: a model of a run, a run, or the ledger as a whole.
+pub fn group_of(c: &Check) -> String {
+    match (&c.subject.model, &c.subject.run_id) {
+        (Some(m), Some(r)) => format!("{m} ({r})"),
+        (Some(m), None) => m.clone(),
+        (None, Some(r)) => format!("run {r}"),
+        (None, None) => "ledger".to_owned(),
+    }
+}
+
+/// How bad an outcome is, for "worst wins" when checks are grouped: fail, unknown,
+/// unverifiable, warn, pass.
+pub fn severity(o: Outcome) -> u8 {
+    match o {
+        Outcome::Fail => 4,
+        Outcome::Unknown => 3,
+        Outcome::Unverifiable => 2,
+        Outcome::Warn => 1,
+        Outcome::Pass => 0,
+    }
+}
+
+/// One JUnit testcase / human row: the checks of one id about one group.
+#[derive(Debug)]
+pub struct Case<'a> {
+    /// [`group_of`] the checks.
+    pub group: String,
+    /// The check id.
+    pub check: &'a str,
+    /// The checks, in report order.
+    pub checks: Vec<&'a Check>,
+}
+
+impl Case<'_> {
+    /// The worst outcome of the case.
+    pub fn outcome(&self) -> Outcome {
+        self.checks
+            .iter()
+            .map(|c| c.outcome)
+            .max_by_key(|o| severity(*o))
+            .unwrap_or(Outcome::Pass)
+    }
+}
+
+/// Groups a report's checks into cases, in order of first appearance.
+pub fn cases(report: &Report) -> Vec<Case<'_>> {
+    let mut index: BTreeMap<(String, &str), usize> = BTreeMap::new();
+    let mut out: Vec<Case<'_>> = Vec::new();
+    for c in &report.checks {
+        let group = group_of(c);
+        let key = (group.clone(), c.check.as_str());
+        let i = *index.entry(key).or_insert_with(|| {
+            out.push(Case {
+                group,
+                check: &c.check,
+                checks: Vec::new(),
+            });
+            out.len() - 1
+        });
+        out[i].checks.push(c);
+    }
+    out
+}
+
+/// One line describing a check for a list inside a case: `[outcome code] subject: message`.
+pub fn check_line(c: &Check) -> String {
+    let mut about = Vec::new();
+    if let Some(t) = &c.subject.table {
+        about.push(t.clone());
+    }
+    if let Some(col) = &c.subject.column {
+        about.push(format!("column {col}"));
+    }
+    if let Some(a) = &c.subject.artifact {
+        about.push(format!("artifact {a}"));
+    }
+    if let Some(u) = &c.subject.upstream {
+        about.push(format!("upstream {u}"));
+    }
+    let about = if about.is_empty() {
+        String::new()
+    } else {
+        format!(" {}:", about.join(" "))
+    };
+    format!(
+        "[{} {}]{about} {}",
+        crate::render::outcome_word(c.outcome).to_lowercase(),
+        c.code.unwrap_or("ok"),
+        c.message
+    )
+}
+
+/// A title for a check: `check model` (or `check run` / `check`).
+pub fn title(c: &Check) -> String {
+    match (&c.subject.model, &c.subject.run_id) {
+        (Some(m), _) => format!("{} {m}", c.check),
+        (None, Some(r)) => format!("{} {r}", c.check),
+        (None, None) => c.check.clone(),
+    }
+}
