@@ -52,6 +52,20 @@ Examples:
   # Also bind it to a recipe_hash you hold from elsewhere (a manifest's program_hash)
   rocky-verify record provenance.json --recipe-hash cc14d017a9fa965f2e73a0de45e41a1fe82947b4f514d3c3c63ea53b98730884";
 
+/// Examples shown by `gate --help`.
+const GATE_EXAMPLES: &str = "\
+Examples:
+  # After every pipeline run: the latest run of each model against the warehouse and artifacts
+  rocky-verify gate --ledger .rocky-state.redb --repo . --warehouse warehouse.duckdb \\
+      --artifacts artifacts/ --policy rocky-verify.toml --checkpoint gate-checkpoint.json \\
+      --junit gate.xml --sarif gate.sarif --markdown \"$GITHUB_STEP_SUMMARY\" --github
+
+  # Everything recorded in the last day, as JSON Lines
+  rocky-verify gate --since 1d --json
+
+Exit codes: 0 clean (warnings allowed unless the policy sets fail_on_warning), 1 drift or
+tampering found, 2 could not verify. Failure wins over 2. See spec/gate.md.";
+
 /// Offline auditor for Rocky run ledgers and content-addressed Parquet artifacts.
 #[derive(Debug, Parser)]
 #[command(name = "rocky-verify", version, about, after_help = AFTER_HELP)]
@@ -133,6 +147,10 @@ pub enum Command {
         )]
         ledger: PathBuf,
     },
+    /// CI drift gate: the latest run of each model against the warehouse, the artifacts and the
+    /// ledger's own history, with a policy and CI report formats.
+    #[command(after_help = GATE_EXAMPLES)]
+    Gate(GateArgs),
     /// Verify one ProvenanceRecord JSON file (recipe, skip and input hashes).
     #[command(after_help = RECORD_EXAMPLES)]
     Record {
@@ -145,6 +163,54 @@ pub enum Command {
         #[arg(long)]
         strict: bool,
     },
+}
+
+/// `rocky-verify gate` arguments (`spec/gate.md`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct GateArgs {
+    /// The redb ledger (Rocky's .rocky-state.redb).
+    #[arg(
+        long,
+        visible_alias = "state-path",
+        default_value = ".rocky-state.redb"
+    )]
+    pub ledger: PathBuf,
+    /// The git repository; without it commits and model sources are not checked.
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
+    /// A DuckDB database file to compare tables, row counts and columns with (read-only).
+    #[arg(long)]
+    pub warehouse: Option<PathBuf>,
+    /// The folder of `<blake3>.parquet` artifacts (checked both ways: missing and orphan files).
+    #[arg(long)]
+    pub artifacts: Option<PathBuf>,
+    /// The policy file (rocky-verify.toml): tolerances, skipped checks, waivers.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The gate's checkpoint of run records (created if absent, then updated atomically).
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Check every run since a duration before now (30d, 12h, 90m, 2w) or since a run id.
+    #[arg(long, value_name = "DURATION|RUN_ID", conflicts_with = "last")]
+    pub since: Option<String>,
+    /// Check the N runs that started last.
+    #[arg(long, value_name = "N")]
+    pub last: Option<usize>,
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a SARIF 2.1.0 report.
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
+    /// Write a Markdown summary (e.g. "$GITHUB_STEP_SUMMARY").
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Print GitHub Actions annotations (::error / ::warning / ::notice) on stderr.
+    #[arg(long)]
+    pub github: bool,
+    /// Treat unverifiable-by-design claims (waived findings included) as failures.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Output mode after resolving `--json`, `--color`, the environment and the terminal.

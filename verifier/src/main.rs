@@ -10,9 +10,9 @@ use clap::Parser;
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 
 use rocky_verify::cli::{Args, Command, Config, Output};
-use rocky_verify::commands::{artifact, record, run, runs};
-use rocky_verify::render;
+use rocky_verify::commands::{artifact, gate, record, run, runs};
 use rocky_verify::report::{Check, EXIT_INCOMPLETE, Outcome, Report};
+use rocky_verify::{formats, render};
 
 /// A check that stopped a command before its real checks could run, shown as a diagnostic.
 #[derive(Debug)]
@@ -109,20 +109,31 @@ fn execute(command: &Command) -> Report {
             recipe_hash,
             strict,
         } => record::verify_record_file(file, recipe_hash.as_deref(), *strict),
+        Command::Gate(args) => gate::verify_gate(&gate::options(args, false)).report,
     }
 }
 
 fn main() -> ExitCode {
     // clap prints usage errors to stderr and exits 2 (INCOMPLETE), help and version exit 0.
     let config = Config::from_args(Args::parse());
-    let report = execute(&config.command);
-    let code = report.exit_code();
+    let (report, code) = match &config.command {
+        // The gate also writes its CI files, annotations and policy diagnostics.
+        Command::Gate(args) => gate::run_cli(args, config.output, config.stderr_color),
+        command => {
+            let report = execute(command);
+            let code = report.exit_code();
+            (report, code)
+        }
+    };
     print_diagnostics(&report, config.stderr_color);
 
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let written = match config.output {
         Output::Json => report.write_json_lines(&mut out),
+        Output::Human { color } if report.command == "gate" => {
+            formats::human::write(&report, &mut out, color)
+        }
         Output::Human { color } => render::write_human(&report, &mut out, color),
     }
     .and_then(|()| out.flush());

@@ -800,6 +800,16 @@ fn apply_policy(report: &mut Report, policy: &Policy, now: DateTime<Utc>) {
 }
 
 fn summarize(report: &mut Report, opts: &GateOptions, policy: &Policy, state: &GateState) {
+    // The per-run lines of `run`'s checks would repeat once per run: count check kinds instead.
+    report.verified.clear();
+    if state.runs > 0 {
+        report.verified.push(format!(
+            "{} model(s) in {} run(s) checked ({})",
+            state.models,
+            state.runs,
+            scope_text(&opts.scope)
+        ));
+    }
     run::summarize_checks(report);
     if opts.warehouse.is_none() {
         report
@@ -855,6 +865,111 @@ fn summarize(report: &mut Report, opts: &GateOptions, policy: &Policy, state: &G
             "written": state.checkpoint_written.unwrap_or(false),
         })),
     }));
+}
+
+/// The gate's options from its command line; `now` is the wall clock.
+pub fn options(args: &crate::cli::GateArgs, progress: bool) -> GateOptions {
+    GateOptions {
+        ledger: args.ledger.clone(),
+        repo: args.repo.clone(),
+        warehouse: args.warehouse.clone(),
+        artifacts: args.artifacts.clone(),
+        policy: args.policy.clone(),
+        checkpoint: args.checkpoint.clone(),
+        scope: match (&args.since, args.last) {
+            (Some(s), _) => Scope::Since(s.clone()),
+            (None, Some(n)) => Scope::Last(n),
+            (None, None) => Scope::Latest,
+        },
+        strict: args.strict,
+        now: Utc::now(),
+        progress,
+    }
+}
+
+/// Writes a report file whole: a temporary file beside it, then rename.
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Special files (a pipe, /dev/stdout) cannot be replaced: write them in place.
+    if path.exists() && !path.is_file() {
+        return std::fs::write(path, bytes);
+    }
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Runs the gate for the command line: the report, the CI files, the annotations and the policy
+/// diagnostics. Returns the report (for stdout) and the exit code, which is 2 instead of 0 when
+/// a report file could not be written.
+pub fn run_cli(
+    args: &crate::cli::GateArgs,
+    output: crate::cli::Output,
+    stderr_color: bool,
+) -> (Report, i32) {
+    use std::io::{IsTerminal, Write};
+    let json = output == crate::cli::Output::Json;
+    let progress = !json && std::io::stderr().is_terminal();
+    let outcome = verify_gate(&options(args, progress));
+    let mut stderr = std::io::stderr();
+
+    if !outcome.policy_errors.is_empty() {
+        let theme = if stderr_color {
+            miette::GraphicalTheme::unicode()
+        } else {
+            miette::GraphicalTheme::unicode_nocolor()
+        };
+        let handler = miette::GraphicalReportHandler::new_themed(theme);
+        for e in &outcome.policy_errors {
+            let mut text = String::new();
+            if handler.render_report(&mut text, e).is_ok() {
+                let _ = writeln!(stderr, "rocky-verify: {}", text.trim_end());
+            }
+        }
+    }
+
+    let report = outcome.report;
+    let mut code = report.exit_code();
+    let mut files: Vec<(&PathBuf, Vec<u8>)> = Vec::new();
+    if let Some(p) = &args.junit {
+        files.push((p, crate::formats::junit::render(&report).into_bytes()));
+    }
+    if let Some(p) = &args.sarif {
+        let doc = crate::formats::sarif::render(&report, &outcome.locator);
+        let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+        bytes.push(b'\n');
+        files.push((p, bytes));
+    }
+    if let Some(p) = &args.markdown {
+        files.push((p, crate::formats::markdown::render(&report).into_bytes()));
+    }
+    for (path, bytes) in files {
+        if let Err(e) = write_file(path, &bytes) {
+            let _ = writeln!(
+                stderr,
+                "rocky-verify: cannot write the report {}: {e}",
+                path.display()
+            );
+            if code == crate::report::EXIT_OK {
+                code = crate::report::EXIT_INCOMPLETE;
+            }
+        }
+    }
+    if args.github {
+        let _ =
+            stderr.write_all(crate::formats::github::render(&report, &outcome.locator).as_bytes());
+    }
+    (report, code)
 }
 
 #[cfg(test)]

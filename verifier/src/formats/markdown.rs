@@ -21,7 +21,7 @@ pub fn cell(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '|' => out.push_str("\\|"),
             '\r' | '\n' => out.push(' '),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '!' => {
+            '\\' | '`' | '*' | '[' | ']' | '#' | '!' => {
                 out.push('\\');
                 out.push(ch);
             }
