@@ -5,6 +5,8 @@
 //!   its finding codes (always against the untampered control).
 //! - `hostile`: truncated, garbage, locked, unclean and read-only ledgers; hostile names and JSON;
 //!   never a panic, never a pass.
+//! - `gate`: the CI drift gate: every report format, exit code, waiver, tolerance and the
+//!   checkpoint, on clean and drifted evidence.
 //! - `commands`: `artifact`, `runs`, `record`, usage errors, colour, broken pipes.
 //! - `generated_docs`: completions and man pages name every subcommand.
 //! - `independence`: no networking crate and no writer / outside path crate in the build graph.
@@ -12,6 +14,7 @@
 mod util;
 
 mod commands;
+mod gate;
 mod generated_docs;
 mod hostile;
 mod independence;
