@@ -7,7 +7,8 @@
 //!    1k runs (goal: latency ratio at most 2).
 //!
 //! Run with `cargo bench --manifest-path verifier/Cargo.toml --bench verify`. Set
-//! `ROCKY_BENCH_ARTIFACT_MIB` to change the file size, `ROCKY_BENCH_RUNS` for the large ledger.
+//! `ROCKY_BENCH_ARTIFACT_MIB` to change the file size, `ROCKY_BENCH_RUNS` for the large ledger,
+//! `ROCKY_BENCH_DIR` to keep the generated files (for profiling).
 
 use std::path::Path;
 use std::process::Command;
@@ -155,6 +156,9 @@ fn bench_run(dir: &Path) {
         .unwrap_or(100_000);
     let small_path = dir.join("small.redb");
     let large_path = dir.join("large.redb");
+    for p in [&small_path, &large_path] {
+        std::fs::remove_file(p).ok();
+    }
     let t = Instant::now();
     build_ledger(&small_path, 1_000);
     build_ledger(&large_path, large);
@@ -189,11 +193,15 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
-    let dir = tempfile::tempdir().unwrap();
+    // ROCKY_BENCH_DIR keeps the generated files for profiling; otherwise a temp dir is used.
+    let kept = std::env::var_os("ROCKY_BENCH_DIR").map(std::path::PathBuf::from);
+    let temp = tempfile::tempdir().unwrap();
+    let dir = kept.as_deref().unwrap_or(temp.path());
+    std::fs::create_dir_all(dir).unwrap();
     if wanted("artifact") {
-        bench_artifact(dir.path());
+        bench_artifact(dir);
     }
     if wanted("run") {
-        bench_run(dir.path());
+        bench_run(dir);
     }
 }

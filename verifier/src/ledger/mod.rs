@@ -311,6 +311,59 @@ impl Ledger {
             .map_err(|e| self.invalid(format!("table {}: {e}", table_name(table))))
     }
 
+    /// Keys of a JSON table in `[from, to)` (either bound open when `None`), at most `limit` of
+    /// them, walking backwards from `to` when `newest_first`. Reads only the pages on the way.
+    pub fn key_range(
+        &self,
+        table: JsonTable<'_>,
+        from: Option<&str>,
+        to: Option<&str>,
+        newest_first: bool,
+        limit: usize,
+    ) -> Result<Vec<String>, VerifyError> {
+        let r = guard(|| -> Result<Vec<String>, String> {
+            let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+            let t = match txn.open_table(table) {
+                Ok(t) => t,
+                Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(e.to_string()),
+            };
+            let range = match (from, to) {
+                (Some(a), Some(b)) => t.range(a..b),
+                (Some(a), None) => t.range(a..),
+                (None, Some(b)) => t.range(..b),
+                (None, None) => t.range::<&str>(..),
+            }
+            .map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            let mut push = |item: Result<
+                (redb::AccessGuard<'_, &str>, redb::AccessGuard<'_, &[u8]>),
+                redb::StorageError,
+            >|
+             -> Result<bool, String> {
+                let (k, _) = item.map_err(|e| e.to_string())?;
+                out.push(k.value().to_owned());
+                Ok(out.len() < limit)
+            };
+            if newest_first {
+                for item in range.rev() {
+                    if !push(item)? {
+                        break;
+                    }
+                }
+            } else {
+                for item in range {
+                    if !push(item)? {
+                        break;
+                    }
+                }
+            }
+            Ok(out)
+        });
+        r.and_then(|x| x)
+            .map_err(|e| self.invalid(format!("table {}: {e}", table_name(table))))
+    }
+
     /// One row of a JSON table.
     pub fn get(&self, table: JsonTable<'_>, key: &str) -> Result<Option<Vec<u8>>, VerifyError> {
         let r = guard(|| -> Result<Option<Vec<u8>>, String> {
