@@ -431,8 +431,13 @@ fn run_keys_to_consider(ledger: &Ledger, run_id: &str) -> Result<Vec<String>, Ve
     if run_id == "latest" || id_time(run_id).is_none() {
         // The newest timestamp-form id, skipping keys in the range that are not ids at all.
         let mut newest = ledger.key_range(ledger::RUN_HISTORY, Some(lo), Some(hi), true, 64)?;
-        newest.retain(|k| id_time(k).is_some());
-        newest.truncate(1);
+        // Keep every id of the newest millisecond: `-N` suffixes sort bytewise (`-10` < `-2`),
+        // so the numerically newest is picked later by `later_candidates`.
+        let top = newest
+            .iter()
+            .find_map(|k| id_time(k))
+            .map(|(time, _)| time.to_owned());
+        newest.retain(|k| id_time(k).is_some_and(|(time, _)| Some(time) == top.as_deref()));
         keys.extend(newest);
     } else {
         keys.extend(ledger.key_range(
@@ -704,4 +709,52 @@ pub(crate) fn summarize_checks(r: &mut Report) {
 /// The JSON value of an optional string (for `expected` / `actual`).
 pub(crate) fn opt(s: Option<&str>) -> Value {
     s.map_or(Value::Null, |s| Value::String(s.to_owned()))
+}
+
+#[cfg(test)]
+mod key_order_tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_ids_parse_with_and_without_suffix() {
+        assert_eq!(
+            id_time("run-20260530-110422-643"),
+            Some(("20260530-110422-643", 0))
+        );
+        assert_eq!(
+            id_time("run-20260530-110422-643-12"),
+            Some(("20260530-110422-643", 12))
+        );
+        assert_eq!(id_time("run-apply-3f0c"), None);
+        assert_eq!(id_time("run-20260530-110422-64"), None);
+        assert_eq!(id_time("run-20260530-110422-643-x"), None);
+        assert_eq!(id_time("golden-run"), None);
+    }
+
+    #[test]
+    fn later_candidates_orders_suffixes_numerically_and_keeps_other_forms() {
+        let keys: Vec<String> = [
+            "golden-run",
+            "run-20260530-110422-643",
+            "run-20260530-110422-643-10",
+            "run-20260530-110422-643-2",
+            "run-apply-00000000-0000-4000-8000-000000000000",
+        ]
+        .map(String::from)
+        .to_vec();
+        // Newest timestamp id is -10 (not -2, which sorts after it bytewise), plus other forms.
+        let mut latest = later_candidates(&keys, None);
+        latest.sort();
+        assert_eq!(
+            latest,
+            [
+                "golden-run",
+                "run-20260530-110422-643-10",
+                "run-apply-00000000-0000-4000-8000-000000000000"
+            ]
+        );
+        let after = later_candidates(&keys, Some("run-20260530-110422-643-2"));
+        assert!(after.contains(&"run-20260530-110422-643-10"));
+        assert!(!after.contains(&"run-20260530-110422-643"));
+    }
 }
