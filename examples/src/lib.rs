@@ -410,7 +410,11 @@ pub fn run_pipeline(layout: &Layout, clock: &mut Clock) -> Result<RecordedRun, D
 
     let mut run = RunDraft::new(started_at, finished_at, ENGINE_VERSION);
     // A fixed clock also fixes the identity, so documented output is the same for every reader.
-    let who = if matches!(clock, Clock::Fixed { .. }) { "demo".to_owned() } else { identity() };
+    let who = if matches!(clock, Clock::Fixed { .. }) {
+        "demo".to_owned()
+    } else {
+        identity()
+    };
     run.triggering_identity = Some(who);
     run.git_commit = Some(commit);
     run.git_branch = branch;
