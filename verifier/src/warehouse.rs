@@ -11,8 +11,8 @@
 //!
 //! Lookups are answered from per-catalog snapshots taken with one query per kind: the first
 //! question about a catalog reads all of `information_schema.tables` (or `.columns`) for it, and
-//! [`Warehouse::prefetch_counts`] counts many tables in one `UNION ALL` query. `run` and `gate`
-//! ask the same questions; a thousand tables cost three queries, not three thousand.
+//! [`Warehouse::prefetch_counts`] counts many tables per `UNION ALL` query. `run` and `gate`
+//! ask the same questions; a thousand tables cost a dozen queries, not three thousand.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -124,6 +124,11 @@ pub struct Warehouse {
     conns: RefCell<BTreeMap<String, Connection>>,
     cache: RefCell<Cache>,
 }
+
+/// Tables counted by one `UNION ALL` query. DuckDB plans a union of n tables in more than linear
+/// time (1k tables in one query: 0.45 s; in batches of 100: 0.35 s, the whole gate included), so
+/// counts go in batches of this size: still one query per hundred tables, not one per table.
+const COUNT_BATCH: usize = 100;
 
 /// `(schema, table)` within a catalog.
 type Name = (String, String);
@@ -261,41 +266,41 @@ impl Warehouse {
     }
 
     /// Counts every table of `tables` that exists and is not counted yet, with one `UNION ALL`
-    /// query per catalog. A query that fails leaves its tables to [`Warehouse::count`], which
-    /// then counts (and reports) each on its own.
+    /// query per catalog and [`COUNT_BATCH`] tables. A query that fails leaves its tables to
+    /// [`Warehouse::count`], which then counts (and reports) each on its own.
     pub fn prefetch_counts(&self, tables: &[TableRef]) {
-        let mut by_catalog: BTreeMap<&str, Vec<&TableRef>> = BTreeMap::new();
+        let mut by_catalog: BTreeMap<&str, BTreeSet<&TableRef>> = BTreeMap::new();
         for t in tables {
             if self.cache.borrow().counts.contains_key(t) || !self.table_exists(t).unwrap_or(false)
             {
                 continue;
             }
-            let list = by_catalog.entry(t.catalog.as_str()).or_default();
-            if !list.contains(&t) {
-                list.push(t);
-            }
+            by_catalog.entry(t.catalog.as_str()).or_default().insert(t);
         }
-        for (catalog, list) in by_catalog {
-            let sql = list
-                .iter()
-                .enumerate()
-                .map(|(i, t)| format!("SELECT {i} AS i, COUNT(*) AS n FROM {}", t.quoted()))
-                .collect::<Vec<_>>()
-                .join(" UNION ALL ");
-            let rows = self.with(catalog, |c| {
-                let mut stmt = c.prepare(&sql)?;
-                let rows =
-                    stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
-                rows.collect::<duckdb::Result<Vec<_>>>()
-            });
-            if let Ok(rows) = rows {
-                let mut cache = self.cache.borrow_mut();
-                for (i, n) in rows {
-                    if let (Some(t), Ok(n)) = (
-                        usize::try_from(i).ok().and_then(|i| list.get(i)),
-                        u64::try_from(n),
-                    ) {
-                        cache.counts.insert((*t).clone(), n);
+        for (catalog, set) in by_catalog {
+            let all: Vec<&TableRef> = set.into_iter().collect();
+            for list in all.chunks(COUNT_BATCH) {
+                let sql = list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| format!("SELECT {i} AS i, COUNT(*) AS n FROM {}", t.quoted()))
+                    .collect::<Vec<_>>()
+                    .join(" UNION ALL ");
+                let rows = self.with(catalog, |c| {
+                    let mut stmt = c.prepare(&sql)?;
+                    let rows =
+                        stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+                    rows.collect::<duckdb::Result<Vec<_>>>()
+                });
+                if let Ok(rows) = rows {
+                    let mut cache = self.cache.borrow_mut();
+                    for (i, n) in rows {
+                        if let (Some(t), Ok(n)) = (
+                            usize::try_from(i).ok().and_then(|i| list.get(i)),
+                            u64::try_from(n),
+                        ) {
+                            cache.counts.insert((*t).clone(), n);
+                        }
                     }
                 }
             }

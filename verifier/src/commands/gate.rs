@@ -35,7 +35,7 @@ use super::run::{self, Ctx, Hooks, RunOptions, RunRows};
 use crate::formats::{Locator, join};
 use crate::ledger::{self, Ledger};
 use crate::report::{Check, Outcome, Proof, Report, Subject, WaiverNote};
-use crate::warehouse::Warehouse;
+use crate::warehouse::{TableRef, Warehouse};
 use policy::{Policy, PolicyError};
 
 /// Which runs the gate checks.
@@ -214,18 +214,42 @@ struct LedgerFacts {
     /// The run (index into `all_runs`) that last wrote each table: by `target_table`, and by
     /// `catalog\0model_name` for models without one.
     last_writer: BTreeMap<String, usize>,
+    /// Run id to its index in `all_runs`.
+    by_id: BTreeMap<String, usize>,
+}
+
+/// Reads `run_history` values on every core, order kept: the view the scope needs, for every
+/// value that is a JSON object with a run id and a start time. The strict record decode (its
+/// enums, timestamps, every field) is `run`'s check, done for the runs in scope only: decoding
+/// every record of a 10k-run ledger strictly would cost more than the whole warehouse side.
+fn decode_runs(history: &[(String, Vec<u8>)]) -> Vec<Option<RunView>> {
+    let one = |bytes: &[u8]| -> Option<RunView> {
+        let v: Value = serde_json::from_slice(bytes).ok()?;
+        let view = RunView::from_value(&v);
+        (view.run_id.is_some() && view.started.is_some()).then_some(view)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunk = history.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = history
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|(_, b)| one(b)).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 impl LedgerFacts {
     fn load(ledger: &Ledger) -> Result<LedgerFacts, crate::error::VerifyError> {
         let history = ledger.rows(ledger::RUN_HISTORY, "")?;
-        let all_runs: Vec<RunView> = history
+        let all_runs: Vec<RunView> = decode_runs(&history).into_iter().flatten().collect();
+        let by_id = all_runs
             .iter()
-            .filter_map(|(_, bytes)| {
-                crate::records::decode_run_record(bytes).ok()?;
-                let v: Value = serde_json::from_slice(bytes).ok()?;
-                Some(RunView::from_value(&v))
-            })
+            .enumerate()
+            .filter_map(|(i, r)| Some((r.run_id.clone()?, i)))
             .collect();
         let mut producers: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         for (key, bytes) in ledger.rows(ledger::OUTPUT_ARTIFACTS, "")? {
@@ -278,13 +302,12 @@ impl LedgerFacts {
             producers,
             recorded,
             last_writer,
+            by_id,
         })
     }
 
     fn run(&self, id: &str) -> Option<&RunView> {
-        self.all_runs
-            .iter()
-            .find(|r| r.run_id.as_deref() == Some(id))
+        self.by_id.get(id).map(|&i| &self.all_runs[i])
     }
 
     /// The producers of every hash one run's rows name (its artifacts and its upstreams).
@@ -325,16 +348,23 @@ impl LedgerFacts {
         else {
             return Vec::new();
         };
+        let mut keys: Vec<String> = targets
+            .iter()
+            .flat_map(|t| [t.to_string(), format!("{}\0{}", t.catalog, t.table)])
+            .collect();
+        if let Some(r) = self.run(run_id)
+            && let Some(c) = &r.target_catalog
+        {
+            keys.extend(r.models.iter().map(|m| format!("{c}\0{}", m.name)));
+        }
         let mut idx = BTreeSet::new();
-        for t in targets {
-            for key in [t.to_string(), format!("{}\0{}", t.catalog, t.table)] {
-                if let Some(&i) = self.last_writer.get(&key) {
-                    let r = &self.all_runs[i];
-                    if r.run_id.as_deref() != Some(run_id)
-                        && r.started.as_ref().is_some_and(|(_, s)| *s > start)
-                    {
-                        idx.insert(i);
-                    }
+        for key in &keys {
+            if let Some(&i) = self.last_writer.get(key) {
+                let r = &self.all_runs[i];
+                if r.run_id.as_deref() != Some(run_id)
+                    && r.started.as_ref().is_some_and(|(_, s)| *s > start)
+                {
+                    idx.insert(i);
                 }
             }
         }
@@ -492,7 +522,7 @@ fn gate_with_ledger(
     state.runs = in_scope.len();
     state.models = in_scope.iter().map(|(_, m)| m.len()).sum();
 
-    // Runs whose record does not decode are never in a scope (no time, no models): report them.
+    // Runs whose record is not even readable are never in a scope (no time): report them.
     let decodable: BTreeSet<&str> = facts
         .all_runs
         .iter()
@@ -508,11 +538,7 @@ fn gate_with_ledger(
     // Model sources, for locations.
     let repo_dir = opts.repo.as_ref().map(|p| p.display().to_string());
     for (run_id, models) in &in_scope {
-        if let Some(r) = facts
-            .all_runs
-            .iter()
-            .find(|r| r.run_id.as_deref() == Some(run_id.as_str()))
-        {
+        if let Some(r) = facts.run(run_id) {
             for m in r.models.iter().filter(|m| models.contains(&m.name)) {
                 if let Some(src) = &m.source_path {
                     let path = repo_dir
@@ -540,13 +566,7 @@ fn gate_with_ledger(
         Some(path) => {
             let catalog = in_scope
                 .iter()
-                .find_map(|(id, _)| {
-                    facts
-                        .all_runs
-                        .iter()
-                        .find(|r| r.run_id.as_deref() == Some(id.as_str()))
-                        .and_then(|r| r.target_catalog.clone())
-                })
+                .find_map(|(id, _)| facts.run(id).and_then(|r| r.target_catalog.clone()))
                 .or_else(|| path.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
                 .unwrap_or_else(|| "warehouse".to_owned());
             match Warehouse::open(path, &catalog) {
@@ -575,29 +595,32 @@ fn gate_with_ledger(
         skip_code: opts.repo.is_none(),
     };
 
-    // Plan: read and join every run in scope, resolve its tables, and count them all in one
-    // batched query before any run's checks.
+    // Plan: the tables every in-scope model names, counted in one batched query before any
+    // run's checks. Provenance may resolve a model to another table; `count` then asks DuckDB
+    // for that one on its own, so this only decides how much is batched, never a result.
     let mut planned = Vec::with_capacity(in_scope.len());
     for (run_id, models) in &in_scope {
-        let rows = RunRows::read(ledger, run_id)?;
-        let mut scratch = Report::new("gate", None, false);
-        let mut ctx = Ctx::new(
-            &mut scratch,
-            &run_opts,
-            run_id,
-            BTreeMap::new(),
-            Vec::new(),
-            scoped(&base, models),
-        );
-        run::load(&mut ctx, &rows);
-        let targets = warehouse
-            .as_ref()
-            .map(|wh| run::targets(&ctx, wh))
-            .unwrap_or_default();
-        planned.push((run_id, models, rows, targets));
+        let mut targets = Vec::new();
+        if let Some(r) = facts.run(run_id) {
+            for m in r.models.iter().filter(|m| models.contains(&m.name)) {
+                if let Some(t) = m.target_table.as_deref().and_then(TableRef::parse) {
+                    targets.push(t);
+                } else if let (Some(c), Some(wh)) = (&r.target_catalog, &warehouse)
+                    && let Ok(schemas) = wh.schemas_with_table(c, &m.name)
+                    && let [schema] = schemas.as_slice()
+                {
+                    targets.push(TableRef {
+                        catalog: c.clone(),
+                        schema: schema.clone(),
+                        table: m.name.clone(),
+                    });
+                }
+            }
+        }
+        planned.push((run_id, models, targets));
     }
     if let Some(wh) = &warehouse {
-        let all: Vec<_> = planned.iter().flat_map(|p| p.3.iter().cloned()).collect();
+        let all: Vec<_> = planned.iter().flat_map(|p| p.2.iter().cloned()).collect();
         wh.prefetch_counts(&all);
     }
 
@@ -608,7 +631,8 @@ fn gate_with_ledger(
         run::load(&mut ctx, &rows);
         progress.tick(id);
     }
-    for (run_id, models, rows, targets) in &planned {
+    for (run_id, models, targets) in &planned {
+        let rows = &RunRows::read(ledger, run_id)?;
         let first = report.checks.len();
         let mut ctx = Ctx::new(
             report,

@@ -32,7 +32,7 @@ use serde_json::Value;
 use crate::error::VerifyError;
 use crate::ledger::{self, Ledger};
 use crate::report::{Check, Outcome, Proof, Report, Subject};
-use crate::warehouse::{TableRef, Warehouse};
+use crate::warehouse::Warehouse;
 use view::{ArtifactRow, ProvRow, RunView};
 
 /// What `run` was asked to do.
@@ -400,12 +400,6 @@ pub(crate) fn check_loaded(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), Ver
     artifacts::check(ctx);
     // 6. Provenance.
     provenance::check(ctx, ledger)
-}
-
-/// The warehouse tables a loaded run's in-scope models wrote, as the output checks resolve
-/// them (for batching before the checks run).
-pub(crate) fn targets(ctx: &Ctx<'_>, wh: &Warehouse) -> Vec<TableRef> {
-    output::targets(ctx, wh)
 }
 
 /// The run that started last (ties: the greatest id); undecodable rows are ignored.
