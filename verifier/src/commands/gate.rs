@@ -466,9 +466,9 @@ impl Progress {
             Some(len as u64),
             indicatif::ProgressDrawTarget::hidden(),
         );
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "rocky-verify: gate {bar:30} {pos}/{len} runs {msg}",
-        ) {
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("rocky-verify: gate {bar:30} {pos}/{len} runs")
+        {
             bar.set_style(style);
         }
         Progress {
@@ -479,15 +479,12 @@ impl Progress {
         }
     }
 
-    fn tick(&mut self, msg: &str) {
+    fn tick(&mut self) {
         self.bar.inc(1);
         if self.enabled && !self.shown && self.started.elapsed().as_millis() >= 1000 {
             self.bar
                 .set_draw_target(indicatif::ProgressDrawTarget::stderr());
             self.shown = true;
-        }
-        if self.shown {
-            self.bar.set_message(msg.to_owned());
         }
     }
 
@@ -629,7 +626,7 @@ fn gate_with_ledger(
         let rows = RunRows::read(ledger, id)?;
         let mut ctx = Ctx::new(report, &run_opts, id, BTreeMap::new(), Vec::new(), base);
         run::load(&mut ctx, &rows);
-        progress.tick(id);
+        progress.tick();
     }
     for (run_id, models, targets) in &planned {
         let rows = &RunRows::read(ledger, run_id)?;
@@ -656,7 +653,7 @@ fn gate_with_ledger(
                     || c.subject.model.as_ref().is_none_or(|m| names.contains(m))
             });
         }
-        progress.tick(run_id);
+        progress.tick();
     }
     progress.finish();
 
