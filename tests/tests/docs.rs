@@ -186,18 +186,24 @@ fn audit_md_commands_print_what_the_document_shows() {
 
     // rocky-verify and rocky-demo from the build under test, then the caller's PATH.
     let verifier_dir = rocky_e2e::verifier_bin().parent().unwrap().to_path_buf();
-    let own_dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    // rocky-demo: $ROCKY_DEMO_BIN (set by scripts/test), else beside this test's target dir.
+    let demo_bin = std::env::var_os("ROCKY_DEMO_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::current_exe()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .join("rocky-demo")
+        });
     assert!(
-        own_dir.join("rocky-demo").is_file(),
-        "rocky-demo is not built in {}; run the workspace's tests (scripts/test)",
-        own_dir.display()
+        demo_bin.is_file(),
+        "rocky-demo is not built at {}; run scripts/test (it builds it and sets ROCKY_DEMO_BIN)",
+        demo_bin.display()
     );
+    let own_dir = demo_bin.parent().unwrap().to_path_buf();
     let path = std::env::join_paths([verifier_dir, own_dir].into_iter().chain(
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
     ))
