@@ -79,7 +79,7 @@ fn readme_opens_with_the_main_job_and_the_test_command() {
     let commands = readme_commands();
     assert_eq!(
         commands,
-        ["scripts/demo", "scripts/test"],
+        ["./scripts/demo", "./scripts/test"],
         "README's first block changed"
     );
     // CI must run the same test command the README gives a new user.
