@@ -115,6 +115,35 @@ impl Repo {
         Ok(Some(blob.content().to_vec()))
     }
 
+    /// Paths of every blob in the tree of commit `hex` whose file name is one of `names`, in
+    /// path order (for ledgers that record no source path: Rocky's model files may live in any
+    /// folder of the project).
+    ///
+    /// # Errors
+    ///
+    /// A one-line reason when the commit or its tree cannot be read.
+    pub fn files_named(&self, hex: &str, names: &[String]) -> Result<Vec<String>, String> {
+        let oid = Oid::from_str(hex).map_err(|e| e.message().to_owned())?;
+        let commit = self
+            .repo
+            .find_commit(oid)
+            .map_err(|e| e.message().to_owned())?;
+        let tree = commit.tree().map_err(|e| e.message().to_owned())?;
+        let mut found = Vec::new();
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            if entry.kind() == Some(ObjectType::Blob)
+                && let Ok(name) = entry.name()
+                && names.iter().any(|n| n == name)
+            {
+                found.push(format!("{dir}{name}"));
+            }
+            git2::TreeWalkResult::Ok
+        })
+        .map_err(|e| e.message().to_owned())?;
+        found.sort();
+        Ok(found)
+    }
+
     /// Whether branch `name` (local `refs/heads/<name>`, else a remote-tracking
     /// `refs/remotes/<remote>/<name>`) contains commit `hex`.
     ///

@@ -670,3 +670,90 @@ fn failed_model_entries_keep_the_run_window_and_an_empty_sql_hash() {
             .all(|c| c["subject"]["model"] != "broken_model")
     );
 }
+
+/// Makes `run2` a Rocky-style record (no rocky-writer extensions) whose commit is a new one in
+/// which `edit` (a shell snippet run in the work tree) has moved or removed model files.
+fn rocky_style_at_new_commit(edit: &str) -> Scenario {
+    let mut s = Scenario::new();
+    for name in ["seed_events", "stg_orders"] {
+        let m = s.run2_model(name).as_object_mut().unwrap();
+        for k in ["source_path", "materialization", "target_table"] {
+            m.remove(k);
+        }
+        m.insert("hash_scheme".into(), json!("v1"));
+        m.insert("sql_hash".into(), json!("224d630126d8ca3f"));
+    }
+    let repo = s.path("repo");
+    let sh = |cmd: &str| {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    // The fixture repository holds its files as objects only; check them out first.
+    sh("git reset -q --hard");
+    sh(edit);
+    sh("git -c user.name=t -c user.email=t@t commit -qam 'move models'");
+    s.run2["git_commit"] = json!(sh("git rev-parse HEAD"));
+    s.write();
+    s
+}
+
+#[test]
+fn a_rocky_model_in_a_sub_folder_is_found_by_name_with_heuristic_proof() {
+    let s = rocky_style_at_new_commit(
+        "mkdir -p models/marts && git mv models/stg_orders.sql models/marts/stg_orders.sql",
+    );
+    let r = s.verify(RUN2, &[]);
+    let found: Vec<_> = r
+        .check("model.source")
+        .into_iter()
+        .filter(|c| c["subject"]["model"] == "stg_orders")
+        .collect();
+    assert_eq!(found.len(), 1, "{}", r.dump());
+    assert_eq!(found[0]["outcome"], "pass", "{}", r.dump());
+    assert_eq!(found[0]["proof"], "heuristic");
+    assert_eq!(found[0]["subject"]["file"], "models/marts/stg_orders.sql");
+}
+
+#[test]
+fn a_rocky_model_with_no_file_at_the_commit_is_unverifiable_not_unknown() {
+    // Rocky records no source path, so a missing file is not evidence of anything; the control
+    // (the file present) is the test above.
+    let s = rocky_style_at_new_commit("git rm -q models/stg_orders.sql");
+    let r = s.verify(RUN2, &[]);
+    let c: Vec<_> = r
+        .check("model.source")
+        .into_iter()
+        .filter(|c| c["subject"]["model"] == "stg_orders")
+        .collect();
+    assert_eq!(c[0]["outcome"], "unverifiable", "{}", r.dump());
+    assert_eq!(c[0]["code"], "model_source_missing");
+    assert!(r.codes("unknown").is_empty(), "{}", r.dump());
+    assert!(r.failing().is_empty(), "{}", r.dump());
+    assert_eq!(r.code, 0, "{}", r.dump());
+}
+
+#[test]
+fn a_run_without_a_git_commit_is_unverifiable_code_not_an_error() {
+    let mut s = Scenario::new();
+    s.run2["git_commit"] = json!(null);
+    s.write();
+    let r = s.verify(RUN2, &[]);
+    let c = r.check("git.commit");
+    assert_eq!(c.len(), 1, "{}", r.dump());
+    assert_eq!(c[0]["outcome"], "unverifiable", "{}", r.dump());
+    assert_eq!(c[0]["code"], "git_commit_missing");
+    assert!(r.codes("unknown").is_empty(), "{}", r.dump());
+    assert_eq!(r.code, 0, "{}", r.dump());
+    // Under --strict the missing provenance of the code fails the exit code.
+    assert_eq!(s.verify(RUN2, &["--strict"]).code, 1);
+}

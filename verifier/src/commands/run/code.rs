@@ -46,12 +46,15 @@ pub fn check(ctx: &mut Ctx<'_>) {
     };
 
     let Some(commit) = run.git_commit.clone() else {
-        ctx.report.push(Check::unknown(
+        // Rocky records null when it ran outside a git work tree: there is no claim to check,
+        // which is not the same as a check that could not run.
+        ctx.report.push(Check::unverifiable(
             "git.commit",
             run_subject,
             "git_commit_missing",
-            Proof::BytesVerified,
-            "the run recorded no git_commit",
+            Proof::Unverifiable,
+            Value::Null,
+            "the run recorded no git_commit: its code cannot be tied to a commit",
         ));
         return;
     };
@@ -294,7 +297,7 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, m: &super::view::M
     let (candidates, recorded) = match m.source_path.clone() {
         Some(p) => (vec![p], true),
         None => {
-            let name = project_name.unwrap_or_else(|| m.name.clone());
+            let name = project_name.clone().unwrap_or_else(|| m.name.clone());
             (
                 vec![format!("models/{name}.sql"), format!("models/{name}.rocky")],
                 false,
@@ -309,6 +312,35 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, m: &super::view::M
                 break;
             }
             Ok(None) => {}
+            Err(reason) => {
+                ctx.report.push(Check::unknown(
+                    "model.source",
+                    subject,
+                    "model_source_missing",
+                    Proof::BytesVerified,
+                    reason,
+                ));
+                return;
+            }
+        }
+    }
+    // Rocky records no source path, and its models may live in any folder (`models_dir`,
+    // sub-folders): look for the file by name anywhere in the commit's tree.
+    if found.is_none() && !recorded {
+        let names: Vec<String> = [project_name.as_deref(), Some(m.name.as_str())]
+            .into_iter()
+            .flatten()
+            .flat_map(|n| [format!("{n}.sql"), format!("{n}.rocky")])
+            .collect();
+        match repo.files_named(commit, &names) {
+            Ok(paths) => {
+                for path in paths {
+                    if let Ok(Some(bytes)) = repo.blob_at(commit, &path) {
+                        found = Some((path, bytes));
+                        break;
+                    }
+                }
+            }
             Err(reason) => {
                 ctx.report.push(Check::unknown(
                     "model.source",
@@ -336,14 +368,17 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, m: &super::view::M
                 ),
             )
         } else {
-            Check::unknown(
+            // Not a recorded claim (Rocky records no path), so its absence is not evidence.
+            Check::unverifiable(
                 "model.source",
                 subject,
                 "model_source_missing",
                 Proof::Heuristic,
+                Value::Null,
                 format!(
-                    "no source_path recorded, and neither {} is in the tree of {commit}",
-                    candidates.join(" nor ")
+                    "the ledger records no source path, and no file named {name}.sql or \
+                     {name}.rocky is in the tree of {commit}",
+                    name = project_name.as_deref().unwrap_or(m.name.as_str())
                 ),
             )
         });
