@@ -159,6 +159,12 @@ pub fn write_human(report: &Report, out: &mut dyn Write, color: bool) -> io::Res
         writeln!(out)?;
     }
 
+    write_summary(report, out)
+}
+
+/// The closing block every human report ends with: what was verified, what was not, and the
+/// verdict line. The `warn` count (the gate's tolerance band) is shown only by the gate.
+pub fn write_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     if !report.verified.is_empty() {
         writeln!(out, "What this verified:")?;
         for line in &report.verified {
@@ -177,9 +183,14 @@ pub fn write_human(report: &Report, out: &mut dyn Write, color: bool) -> io::Res
         1 => "FAILED",
         _ => "INCOMPLETE",
     };
+    let warn = if report.command == "gate" {
+        format!("{} warn, ", c.warn)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "verdict: {verdict} (exit {}): {} pass, {} fail, {} unknown, {} unverifiable{}",
+        "verdict: {verdict} (exit {}): {} pass, {} fail, {warn}{} unknown, {} unverifiable{}",
         report.exit_code(),
         c.pass,
         c.fail,

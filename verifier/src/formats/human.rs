@@ -89,34 +89,5 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
         writeln!(out)?;
     }
 
-    if !report.verified.is_empty() {
-        writeln!(out, "What this verified:")?;
-        for line in &report.verified {
-            writeln!(out, "  - {line}")?;
-        }
-    }
-    if !report.not_verified.is_empty() {
-        writeln!(out, "What this did not verify:")?;
-        for line in &report.not_verified {
-            writeln!(out, "  - {line}")?;
-        }
-    }
-    let c = report.counts();
-    let verdict = match report.exit_code() {
-        0 => "OK",
-        1 => "FAILED",
-        _ => "INCOMPLETE",
-    };
-    writeln!(
-        out,
-        "verdict: {verdict} (exit {}): {} pass, {} fail, {} warn, {} unknown, {} unverifiable{}",
-        report.exit_code(),
-        c.pass,
-        c.fail,
-        c.warn,
-        c.unknown,
-        c.unverifiable,
-        if report.strict { " (--strict)" } else { "" },
-    )?;
-    Ok(())
+    crate::render::write_summary(report, out)
 }
