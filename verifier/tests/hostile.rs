@@ -247,7 +247,7 @@ fn unknown_or_missing_schema_versions_stop_with_exit_2() {
 }
 
 #[test]
-fn deeply_nested_json_in_a_record_is_invalid_not_a_stack_overflow() {
+fn deeply_nested_json_in_a_record_is_refused_not_a_stack_overflow() {
     let s = Scenario::new();
     let mut run2 = serde_json::to_string(&s.run2).unwrap();
     let depth = 200_000;
@@ -256,8 +256,15 @@ fn deeply_nested_json_in_a_record_is_invalid_not_a_stack_overflow() {
     let rows = vec![(RUN2.to_owned(), run2.into_bytes())];
     util::write_ledger(&s.ledger(), &s.metadata, &[("run_history", rows)]);
     let r = s.verify(RUN2, &[]);
-    assert_eq!(r.code, 1, "{}", r.dump());
-    assert_eq!(r.failing(), set(&["run_record_invalid"]), "{}", r.dump());
+    // Beyond the verifier's limits: could not verify (exit 2), never a pass, never judged.
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert_eq!(
+        r.codes("unknown"),
+        set(&["run_record_invalid"]),
+        "{}",
+        r.dump()
+    );
+    assert!(r.failing().is_empty(), "{}", r.dump());
     let runs = runs_json(&s.ledger());
     assert_eq!(runs.code, 1);
     assert_eq!(runs.lines.iter().filter(|l| l["type"] == "run").count(), 1);
@@ -265,12 +272,24 @@ fn deeply_nested_json_in_a_record_is_invalid_not_a_stack_overflow() {
 }
 
 #[test]
-fn a_huge_unknown_field_is_ignored_like_rocky_does() {
+fn a_large_unknown_field_is_ignored_like_rocky_does_but_a_huge_value_is_refused() {
+    // Control: a 1 MiB unknown field is ignored, as Rocky ignores unknown fields.
     let mut s = Scenario::new();
-    s.run2["blob"] = json!("x".repeat(20 << 20));
+    s.run2["blob"] = json!("x".repeat(1 << 20));
     s.write();
     let r = s.verify(RUN2, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // A 100 MB value is beyond the verifier's limits: refused (exit 2), never a pass.
+    s.run2["blob"] = json!("x".repeat(100 << 20));
+    s.write();
+    let r = s.verify(RUN2, &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert_eq!(
+        r.codes("unknown"),
+        set(&["run_record_invalid"]),
+        "{}",
+        r.dump()
+    );
 }
 
 #[test]

@@ -18,8 +18,8 @@ use crate::identity;
 use crate::records::{ProvenanceRecord, UpstreamIdentity, decode_provenance_record};
 use crate::report::{Check, Outcome, Proof, Report, Subject};
 
-/// The largest record file `record` reads: 256 MiB (a provenance record is a few kilobytes).
-pub const MAX_RECORD_FILE_BYTES: u64 = 256 * 1024 * 1024;
+/// The largest record file `record` reads: 16 MiB (a provenance record is a few kilobytes).
+pub const MAX_RECORD_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The provenance checks of one record, with no claimed `recipe_hash` to compare against (the
 /// `provenance.recipe_hash` check is then `unverifiable`, carrying the recomputed value).
@@ -363,6 +363,21 @@ pub fn verify_record_file(path: &Path, expected_recipe_hash: Option<&str>, stric
             return report;
         }
     };
+    // Nesting past the verifier's limit is refused before any parser recurses: could not
+    // verify (exit 2), not a judgement of the record.
+    if let Some(reason) = crate::commands::run::decode::beyond_limits(&bytes) {
+        report.push(Check::unknown(
+            "provenance.record",
+            file_subject,
+            "provenance_record_invalid",
+            Proof::Recomputed,
+            reason,
+        ));
+        report
+            .not_verified
+            .push("nothing: the record file is beyond the verifier's limits".to_owned());
+        return report;
+    }
     let rec = match decode_provenance_record(&bytes) {
         Ok(rec) => rec,
         Err(e) => {
@@ -703,8 +718,20 @@ mod tests {
         assert_eq!(report.exit_code(), 1);
         assert_eq!(report.checks[0].code, Some("provenance_record_invalid"));
 
+        // Hostile sizes and depths are refused (could not verify, exit 2), never judged.
         let deep = dir.path().join("deep.json");
         std::fs::write(&deep, "[".repeat(1_000_000)).unwrap();
-        assert_eq!(verify_record_file(&deep, None, false).exit_code(), 1);
+        let report = verify_record_file(&deep, None, false);
+        assert_eq!(report.exit_code(), 2);
+        assert_eq!(report.checks[0].outcome, Outcome::Unknown);
+
+        let huge = dir.path().join("huge.json");
+        let mut text = b"{\"x\":\"".to_vec();
+        text.resize(text.len() + (MAX_RECORD_FILE_BYTES as usize), b'a');
+        text.extend_from_slice(b"\"}");
+        std::fs::write(&huge, text).unwrap();
+        let report = verify_record_file(&huge, None, false);
+        assert_eq!(report.exit_code(), 2);
+        assert_eq!(report.checks[0].outcome, Outcome::Unknown);
     }
 }

@@ -18,7 +18,7 @@
 
 mod artifacts;
 mod code;
-mod decode;
+pub mod decode;
 pub(crate) mod output;
 mod provenance;
 pub(crate) mod view;
@@ -342,6 +342,19 @@ fn run_with_ledger(
             e.code(),
             Proof::Recomputed,
             e.to_string(),
+        ));
+        return Ok(());
+    }
+
+    // A run record beyond the verifier's limits cannot be read, and every other check of the
+    // run depends on it: report that once (could not verify) instead of judging the rest.
+    if let Some(reason) = run_bytes.and_then(decode::beyond_limits) {
+        report.push(Check::unknown(
+            "run.record",
+            Subject::run(&run_id),
+            "run_record_invalid",
+            Proof::Recomputed,
+            reason,
         ));
         return Ok(());
     }

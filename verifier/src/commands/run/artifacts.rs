@@ -18,16 +18,12 @@ pub fn load(ctx: &mut Ctx<'_>, rows: &[(String, Vec<u8>)]) {
         let subject = Subject::model(&ctx.run_id, k_model);
         let value = decode::value(bytes);
         if let Err(bad) = decode::artifact_record(bytes) {
-            ctx.report.push(Check::fail(
+            ctx.report.push(bad.check(
                 "artifact.record",
                 Subject {
                     file: Some(k_path.to_owned()),
                     ..subject
                 },
-                bad.code,
-                Proof::Recomputed,
-                Value::Null,
-                Value::Null,
                 format!("the output_artifacts row does not decode: {}", bad.reason),
             ));
             continue;

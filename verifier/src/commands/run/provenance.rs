@@ -21,13 +21,9 @@ pub fn load(ctx: &mut Ctx<'_>, rows: &[(String, Vec<u8>)]) {
         let record = match decode::provenance_record(bytes) {
             Ok(r) => r,
             Err(bad) => {
-                ctx.report.push(Check::fail(
+                ctx.report.push(bad.check(
                     "provenance.record",
                     subject,
-                    bad.code,
-                    Proof::Recomputed,
-                    Value::Null,
-                    Value::Null,
                     format!("the input_provenance row does not decode: {}", bad.reason),
                 ));
                 continue;

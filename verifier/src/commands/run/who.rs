@@ -38,6 +38,16 @@ pub fn check_run(ctx: &mut Ctx<'_>, run_bytes: Option<&[u8]>, has_rows: bool) {
         }
         return;
     };
+    if let Some(reason) = decode::beyond_limits(bytes) {
+        ctx.report.push(Check::unknown(
+            "run.record",
+            subject,
+            "run_record_invalid",
+            Proof::Recomputed,
+            reason,
+        ));
+        return;
+    }
     let Some(value) = decode::value(bytes).filter(Value::is_object) else {
         ctx.report.push(Check::fail(
             "run.record",
@@ -61,13 +71,9 @@ pub fn check_run(ctx: &mut Ctx<'_>, run_bytes: Option<&[u8]>, has_rows: bool) {
                 .map_or_else(|| format!("#{i}"), |m| m.name.clone());
             let bytes = serde_json::to_vec(m).unwrap_or_default();
             if let Err(bad) = decode::model_execution(&bytes) {
-                ctx.report.push(Check::fail(
+                ctx.report.push(bad.check(
                     "model.record",
                     Subject::model(&ctx.run_id, &name),
-                    bad.code,
-                    Proof::Recomputed,
-                    Value::Null,
-                    Value::Null,
                     format!("models_executed[{i}] does not decode: {}", bad.reason),
                 ));
             }
@@ -79,13 +85,9 @@ pub fn check_run(ctx: &mut Ctx<'_>, run_bytes: Option<&[u8]>, has_rows: bool) {
             ctx.run_valid = true;
             check_enums(ctx, &run);
         }
-        Err(bad) => ctx.report.push(Check::fail(
+        Err(bad) => ctx.report.push(bad.check(
             "run.record",
             subject.clone(),
-            bad.code,
-            Proof::Recomputed,
-            Value::Null,
-            Value::Null,
             format!("the run record does not decode: {}", bad.reason),
         )),
     }
