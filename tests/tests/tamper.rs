@@ -443,3 +443,37 @@ fn undecodable_run_record_is_invalid_not_a_crash() {
     });
     assert_fails_with(&s.verify_run(&run), &["run_record_invalid"]);
 }
+
+/// Every file under `dir` with its bytes' BLAKE3 and mtime.
+fn snapshot(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                todo.push(e.path());
+            } else {
+                let bytes = std::fs::read(e.path()).unwrap();
+                let mtime = e.metadata().unwrap().modified().unwrap();
+                out.push((e.path(), blake3::hash(&bytes).to_hex().to_string(), mtime));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn verifying_never_writes_to_any_evidence() {
+    // Ledger, warehouse, artifacts and the git repository (objects, refs, index) are all under
+    // the demo root; none may change by a single byte or timestamp, and nothing may be added.
+    let s = Scenario::demo();
+    // (The harness reads the run id with redb's Database::open, which itself touches the file's
+    // mtime; that is exactly why the verifier never uses it. Read it before the snapshot.)
+    let run = s.latest_run();
+    let before = snapshot(&s.layout.root);
+    let v = s.verify_run(&run);
+    assert_eq!(v.code, 0, "{}", v.explain());
+    assert_eq!(snapshot(&s.layout.root), before);
+}
