@@ -42,7 +42,7 @@ fn completions_and_man_pages_cover_every_subcommand() {
     }
     let man = std::fs::read_to_string(dir.path().join("man/rocky-verify.1")).unwrap();
     assert!(man.contains(".TH rocky-verify"), "not a man page");
-    for sub in ["run", "artifact", "runs", "record"] {
+    for sub in ["run", "artifact", "runs", "record", "gate"] {
         let page = dir.path().join(format!("man/rocky-verify-{sub}.1"));
         let text =
             std::fs::read_to_string(&page).unwrap_or_else(|_| panic!("{} missing", page.display()));
