@@ -36,11 +36,6 @@ struct Overlay {
 /// Read-only file plus copy-on-write overlay; see the module docs.
 pub struct OverlayBackend {
     file: Arc<File>,
-    /// A read-only mapping of the file's original bytes, when the platform gives one: redb reads
-    /// page by page, and copying from a mapping costs no system call (a 540 MB ledger is ~130k
-    /// pages). The caller holds a shared `flock` for the backend's lifetime, so no cooperating
-    /// writer can truncate the file under the mapping.
-    map: Option<memmap2::Mmap>,
     state: Mutex<Overlay>,
 }
 
@@ -57,15 +52,8 @@ impl fmt::Debug for OverlayBackend {
 impl OverlayBackend {
     /// Wraps `file`, which the caller opened read-only, whose current length is `len`.
     pub fn new(file: Arc<File>, len: u64) -> Self {
-        // SAFETY: read-only private mapping of exactly the `len` bytes the file had when opened,
-        // under the caller's shared lock; only ever read (copied), never handed out.
-        let map = usize::try_from(len)
-            .ok()
-            .filter(|&n| n > 0)
-            .and_then(|n| unsafe { memmap2::MmapOptions::new().len(n).map(&*file) }.ok());
         OverlayBackend {
             file,
-            map,
             state: Mutex::new(Overlay {
                 len,
                 file_visible: len,
@@ -91,11 +79,9 @@ impl OverlayBackend {
         let from_file_end = end.min(state.file_visible);
         if offset < from_file_end {
             let n = usize::try_from(from_file_end - offset).map_err(|_| out_of_range())?;
-            let start = usize::try_from(offset).map_err(|_| out_of_range())?;
-            match self.map.as_ref().and_then(|m| m.get(start..start + n)) {
-                Some(bytes) => out[..n].copy_from_slice(bytes),
-                None => self.file.read_exact_at(&mut out[..n], offset)?,
-            }
+            // pread, not a mapping: a file truncated under us by a process that ignores the
+            // lock is then an I/O error, never SIGBUS.
+            self.file.read_exact_at(&mut out[..n], offset)?;
             out[n..].fill(0);
         } else {
             out.fill(0);

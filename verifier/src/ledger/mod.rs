@@ -389,25 +389,20 @@ fn table_name(t: JsonTable<'_>) -> String {
 /// BLAKE3 of the first `len` bytes of `file`, read through the descriptor we hold locked (not by
 /// path, so the bytes hashed are the bytes redb reads).
 fn hash_fd(file: &File, len: u64) -> std::io::Result<String> {
-    // Large ledgers (100k runs are hundreds of MB) are hashed from a read-only mapping of the
-    // same descriptor, on all cores. The shared flock we hold keeps well-behaved writers out.
-    if len >= 16 << 20 {
-        // SAFETY: a read-only private mapping of a file we hold a shared lock on; the bytes are
-        // only hashed, and a concurrent writer that ignores the lock can at worst make the hash
-        // describe a mixture, which redb's own reads would see too.
-        if let Ok(map) = unsafe { memmap2::MmapOptions::new().len(len as usize).map(file) } {
-            let mut hasher = blake3::Hasher::new();
-            hasher.update_rayon(&map);
-            return Ok(hasher.finalize().to_hex().to_string());
-        }
-    }
+    // Read with pread in 16 MiB chunks, each hashed on all cores. No mapping: a process that
+    // ignored our lock and truncated the file would turn a mapped read into SIGBUS, while a
+    // short pread is an ordinary error (`ledger_invalid`).
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 1 << 20];
+    let mut buf = vec![0u8; usize::try_from(len.min(16 << 20)).unwrap_or(16 << 20)];
     let mut offset = 0u64;
     while offset < len {
         let want = usize::try_from((len - offset).min(buf.len() as u64)).unwrap_or(buf.len());
         file.read_exact_at(&mut buf[..want], offset)?;
-        hasher.update(&buf[..want]);
+        if want >= 1 << 20 {
+            hasher.update_rayon(&buf[..want]);
+        } else {
+            hasher.update(&buf[..want]);
+        }
         offset += want as u64;
     }
     Ok(hasher.finalize().to_hex().to_string())
