@@ -6,7 +6,9 @@
 //! 2. `rocky-verify run latest` on a ledger of 100k runs against the same command on a ledger of
 //!    1k runs (goal: latency ratio at most 2).
 //!
-//! Run with `cargo bench --manifest-path verifier/Cargo.toml --bench verify`. Set
+//! Run with `cargo bench --manifest-path verifier/Cargo.toml --bench verify` (add
+//! `--features bundled` to measure the statically linked distribution build: the default build
+//! links `libduckdb.so`, whose dynamic relocation adds ~10 ms to every process start). Set
 //! `ROCKY_BENCH_ARTIFACT_MIB` to change the file size, `ROCKY_BENCH_RUNS` for the large ledger,
 //! `ROCKY_BENCH_DIR` to keep the generated files (for profiling).
 
