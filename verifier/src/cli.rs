@@ -125,6 +125,11 @@ pub enum Command {
         /// failures for the exit code.
         #[arg(long)]
         strict: bool,
+        /// Skip the two passes over the whole ledger: the file's BLAKE3 (the report is then not
+        /// bound to the ledger's bytes) and exact refcounts. Every check of the run itself still
+        /// runs, so the time no longer grows with the ledger.
+        #[arg(long)]
+        no_ledger_scan: bool,
     },
     /// Verify one Parquet file: its BLAKE3 against its name, its footer, and (with --ledger)
     /// every ledger row that names it.
@@ -299,11 +304,14 @@ mod tests {
                 warehouse,
                 artifacts,
                 strict,
+                no_ledger_scan,
                 ..
             } => {
                 assert_eq!(ledger, PathBuf::from(".rocky-state.redb"));
                 assert_eq!(repo, PathBuf::from("."));
                 assert!(warehouse.is_none() && artifacts.is_none() && !strict);
+                // The whole-ledger digest and refcounts are on unless asked off.
+                assert!(!no_ledger_scan);
             }
             other => panic!("parsed {other:?}"),
         }

@@ -94,6 +94,7 @@ fn execute(command: &Command) -> Report {
             warehouse,
             artifacts,
             strict,
+            no_ledger_scan,
         } => run::verify_run(&run::RunOptions {
             run_id: run_id.clone(),
             ledger: ledger.clone(),
@@ -101,6 +102,7 @@ fn execute(command: &Command) -> Report {
             warehouse: warehouse.clone(),
             artifacts: artifacts.clone(),
             strict: *strict,
+            ledger_scan: !no_ledger_scan,
         }),
         Command::Artifact { file, ledger } => artifact::verify_artifact(file, ledger.as_deref()),
         Command::Runs { ledger } => runs::list_runs(ledger),

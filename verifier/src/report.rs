@@ -261,8 +261,9 @@ impl Check {
 pub struct LedgerInfo {
     /// The path as the user gave it.
     pub path: String,
-    /// BLAKE3 of the whole file as read.
-    pub blake3: String,
+    /// BLAKE3 of the whole file as read; `None` when the command was told not to hash it
+    /// (`run --no-ledger-scan`) or the read failed (a `ledger.open` check says why).
+    pub blake3: Option<String>,
     /// File size in bytes.
     pub size_bytes: u64,
     /// `metadata.schema_version`, if present.

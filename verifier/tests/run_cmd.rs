@@ -757,3 +757,150 @@ fn a_run_without_a_git_commit_is_unverifiable_code_not_an_error() {
     // Under --strict the missing provenance of the code fails the exit code.
     assert_eq!(s.verify(RUN2, &["--strict"]).code, 1);
 }
+
+/// (check, outcome, code, subject) of every check: what two runs of the verifier must agree on.
+fn verdicts(r: &util::Run) -> std::collections::BTreeSet<String> {
+    r.checks()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {} {}",
+                c["check"], c["outcome"], c["code"], c["subject"]
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn no_ledger_scan_runs_every_check_of_the_run_and_says_what_it_skipped() {
+    let s = Scenario::new();
+    s.write();
+    let full = s.verify(RUN2, &[]);
+    let quick = s.verify(RUN2, &["--no-ledger-scan"]);
+    assert_eq!(full.code, 0, "{}", full.dump());
+    assert_eq!(quick.code, 0, "{}", quick.dump());
+    assert_eq!(verdicts(&full), verdicts(&quick), "{}", quick.dump());
+    // The one-hop check found run 1 as raw_orders' producer without reading the whole table.
+    let up = quick.check("provenance.upstream");
+    assert_eq!(up.len(), 1, "{}", quick.dump());
+    let m = up[0]["message"].as_str().unwrap();
+    assert!(
+        m.ends_with(&format!("produced by {RUN1}/raw_orders")),
+        "{m}"
+    );
+    // What was skipped is said, not hidden: no digest, no refcounts.
+    assert_eq!(
+        full.lines[0]["data"]["ledger"]["blake3"],
+        util::blake3_hex(&std::fs::read(s.ledger()).unwrap())
+    );
+    assert!(quick.lines[0]["data"]["ledger"]["blake3"].is_null());
+    let nv = quick.summary()["not_verified"].to_string();
+    assert!(nv.contains("--no-ledger-scan"), "{nv}");
+    assert!(
+        !full.summary()["not_verified"]
+            .to_string()
+            .contains("--no-ledger-scan")
+    );
+    for c in quick.check("artifact.blake3") {
+        let m = c["message"].as_str().unwrap();
+        assert!(m.contains("refcount not counted"), "{m}");
+    }
+}
+
+#[test]
+fn no_ledger_scan_still_fails_an_upstream_nobody_produced() {
+    let mut s = Scenario::new();
+    s.provenance_of("stg_orders")["upstreams"][0]["blake3_hash"] = json!("d".repeat(64));
+    s.write();
+    let r = s.verify(RUN2, &["--no-ledger-scan"]);
+    assert_eq!(
+        r.failing(),
+        set(&["input_hash_mismatch", "upstream_artifact_missing"]),
+        "{}",
+        r.dump()
+    );
+    assert_eq!(r.code, 1);
+}
+
+/// Adds an `output_artifacts` row to a written scenario, its value given as raw JSON text.
+fn add_raw_artifact_row(s: &Scenario, key: &str, json_text: &str) {
+    let db = redb::Database::open(s.ledger()).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let mut t = txn
+            .open_table(redb::TableDefinition::<&str, &[u8]>::new(
+                "output_artifacts",
+            ))
+            .unwrap();
+        t.insert(key, json_text.as_bytes()).unwrap();
+    }
+    txn.commit().unwrap();
+}
+
+/// A row whose key does not carry the hash and whose value spells it with a JSON escape names
+/// the hash all the same (Rocky's `refcount_for_hash` compares the decoded `blake3_hash`).
+fn escaped_row_naming(hash: &str, run: &str, model: &str) -> (String, String) {
+    let first = hash.chars().next().unwrap();
+    let escaped = format!("\\u{:04x}{}", first as u32, &hash[1..]);
+    let key = format!("{run}|{model}|warehouse/{model}/part-00000.parquet");
+    let value = format!(
+        r#"{{"blake3_hash":"{escaped}","run_id":"{run}","model_name":"{model}","file_path":"warehouse/{model}/part-00000.parquet","commit_version":3,"size_bytes":1,"written_at":"2026-05-20T00:00:00Z"}}"#
+    );
+    (key, value)
+}
+
+#[test]
+fn refcounts_count_rows_by_their_decoded_hash_not_their_key() {
+    let s = Scenario::new();
+    s.write();
+    // Control: seed_events' bytes are named by one row (checked in the untampered test too).
+    let before = s.verify(RUN2, &[]);
+    let count = |r: &util::Run| -> Vec<String> {
+        r.check("artifact.blake3")
+            .iter()
+            .filter(|c| c["subject"]["model"] == "seed_events")
+            .map(|c| c["message"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(
+        count(&before)[0].contains("refcount 1"),
+        "{}",
+        before.dump()
+    );
+
+    let hash = s.model("seed_events").hash.clone();
+    let (key, value) = escaped_row_naming(&hash, "run-20260520-000000-000", "seed_copy");
+    add_raw_artifact_row(&s, &key, &value);
+    let after = s.verify(RUN2, &[]);
+    assert!(count(&after)[0].contains("refcount 2"), "{}", after.dump());
+    assert_eq!(after.code, 0, "{}", after.dump());
+}
+
+#[test]
+fn an_upstream_producer_is_found_by_its_value_in_both_modes() {
+    let mut s = Scenario::new();
+    // Run 1's row for raw_orders is replaced by one that spells the hash with an escape under a
+    // key that does not carry it.
+    let hash = s.model("raw_orders").hash.clone();
+    s.artifacts.retain(|(k, _)| !k.starts_with(RUN1));
+    s.write();
+    let missing = s.verify(RUN2, &["--no-ledger-scan"]);
+    assert!(
+        missing.failing().contains("upstream_artifact_missing"),
+        "control: without the row there is no producer\n{}",
+        missing.dump()
+    );
+    let (key, value) = escaped_row_naming(&hash, RUN1, "raw_orders");
+    add_raw_artifact_row(&s, &key, &value);
+    for extra in [&[][..], &["--no-ledger-scan"][..]] {
+        let r = s.verify(RUN2, extra);
+        let up = r.check("provenance.upstream");
+        assert_eq!(up.len(), 1, "{}", r.dump());
+        assert_eq!(up[0]["outcome"], "pass", "{extra:?}\n{}", r.dump());
+        let m = up[0]["message"].as_str().unwrap();
+        assert!(
+            m.ends_with(&format!("produced by {RUN1}/raw_orders")),
+            "{m}"
+        );
+    }
+}

@@ -121,6 +121,8 @@ pub fn verify_artifact(file: &Path, ledger_path: Option<&Path>) -> Report {
     let Some(ledger) = open_ledger(&mut report, lp) else {
         return report;
     };
+    let digest = ledger.digest();
+    super::run::record_digest(&mut report, Some(digest));
     if let Err(e) = ledger_rows(&mut report, &ledger, &fh, &subject) {
         report.push(Check::unknown(
             "ledger.open",

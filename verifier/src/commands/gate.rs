@@ -118,9 +118,12 @@ pub fn verify_gate(opts: &GateOptions) -> GateOutcome {
         return out;
     };
     let mut state = GateState::default();
-    if let Err(e) = gate_with_ledger(&mut out, &ledger, opts, &policy, &mut state) {
-        run::ledger_read_failed(&mut out.report, &e);
-    }
+    let ((), digest) = run::hashing_alongside(&ledger, true, || {
+        if let Err(e) = gate_with_ledger(&mut out, &ledger, opts, &policy, &mut state) {
+            run::ledger_read_failed(&mut out.report, &e);
+        }
+    });
+    run::record_digest(&mut out.report, digest);
     apply_policy(&mut out.report, &policy, opts.now);
     summarize(&mut out.report, opts, &policy, &state);
     out
@@ -557,6 +560,7 @@ fn gate_with_ledger(
         warehouse: opts.warehouse.clone(),
         artifacts: opts.artifacts.clone(),
         strict: opts.strict,
+        ledger_scan: true,
     };
     let warehouse = match &opts.warehouse {
         None => None,
@@ -624,7 +628,14 @@ fn gate_with_ledger(
     let mut progress = Progress::new(opts.progress, planned.len() + undecodable.len());
     for id in &undecodable {
         let rows = RunRows::read(ledger, id)?;
-        let mut ctx = Ctx::new(report, &run_opts, id, BTreeMap::new(), Vec::new(), base);
+        let mut ctx = Ctx::new(
+            report,
+            &run_opts,
+            id,
+            run::Producers::default(),
+            Vec::new(),
+            base,
+        );
         run::load(&mut ctx, &rows);
         progress.tick();
     }
@@ -635,7 +646,10 @@ fn gate_with_ledger(
             report,
             &run_opts,
             run_id,
-            facts.producers_for(rows),
+            run::Producers {
+                by_hash: facts.producers_for(rows),
+                counted: true,
+            },
             facts.later_writers(run_id, targets),
             scoped(&base, models),
         );

@@ -50,6 +50,9 @@ pub struct RunOptions {
     pub artifacts: Option<PathBuf>,
     /// `--strict`.
     pub strict: bool,
+    /// The two passes over the whole ledger: the file's BLAKE3 and exact refcounts (`false`
+    /// with `--no-ledger-scan`). Every check of the run itself runs either way.
+    pub ledger_scan: bool,
 }
 
 /// Opens the ledger for a command, pushing `ledger.open` / `ledger.schema_version` checks when it
@@ -112,8 +115,8 @@ pub(crate) struct Ctx<'a> {
     pub artifacts: Vec<ArtifactRow>,
     /// This run's provenance rows that decoded.
     pub provs: Vec<ProvRow>,
-    /// `refcount(h)` over every `output_artifacts` row of the ledger, and who produced `h`.
-    pub producers: BTreeMap<String, Vec<(String, String)>>,
+    /// Who produced the hashes this run's checks ask about.
+    pub producers: Producers,
     /// Every decodable run record of the ledger, for the "latest writer of a table" rule.
     pub all_runs: Vec<RunView>,
     /// Model index -> the provenance row that joined to it.
@@ -138,6 +141,17 @@ pub(crate) struct Hooks<'a> {
     pub recorded_counts: Option<&'a BTreeMap<String, u64>>,
     /// Do not run the git checks (no repository was given).
     pub skip_code: bool,
+}
+
+/// `(run_id, model_name)` of the `output_artifacts` rows naming each hash a run's checks ask
+/// about.
+#[derive(Debug, Default)]
+pub(crate) struct Producers {
+    /// Hash to the rows whose `blake3_hash` is that hash.
+    pub by_hash: BTreeMap<String, Vec<(String, String)>>,
+    /// Whether `by_hash` holds every such row of the ledger (a full scan), or only this run's
+    /// own rows and the first producer found of each upstream.
+    pub counted: bool,
 }
 
 /// One run's rows as read from the ledger.
@@ -173,7 +187,7 @@ impl<'a> Ctx<'a> {
         report: &'a mut Report,
         opts: &'a RunOptions,
         run_id: &str,
-        producers: BTreeMap<String, Vec<(String, String)>>,
+        producers: Producers,
         all_runs: Vec<RunView>,
         hooks: Hooks<'a>,
     ) -> Ctx<'a> {
@@ -227,9 +241,12 @@ impl<'a> Ctx<'a> {
         Some(names)
     }
 
-    /// Number of `output_artifacts` rows (all runs) naming `hash`.
-    pub fn refcount(&self, hash: &str) -> usize {
-        self.producers.get(hash).map_or(0, Vec::len)
+    /// Number of `output_artifacts` rows (all runs) naming `hash`; `None` when the ledger was not
+    /// scanned in full (`--no-ledger-scan`), so only a lower bound is known.
+    pub fn refcount(&self, hash: &str) -> Option<usize> {
+        self.producers
+            .counted
+            .then(|| self.producers.by_hash.get(hash).map_or(0, Vec::len))
     }
 
     /// The provenance row joined to model `index`.
@@ -269,10 +286,55 @@ pub fn verify_run(opts: &RunOptions) -> Report {
             .push("the ledger could not be read: nothing was verified".to_owned());
         return report;
     };
-    if let Err(e) = run_with_ledger(&mut report, &ledger, opts) {
-        ledger_read_failed(&mut report, &e);
-    }
+    let ((), digest) = hashing_alongside(&ledger, opts.ledger_scan, || {
+        if let Err(e) = run_with_ledger(&mut report, &ledger, opts) {
+            ledger_read_failed(&mut report, &e);
+        }
+    });
+    record_digest(&mut report, digest);
     report
+}
+
+/// Runs `work` while another thread computes the ledger file's BLAKE3 (when `digest`): the one
+/// cost that grows with the whole file, so it overlaps with the checks instead of adding to them.
+pub(crate) fn hashing_alongside<R>(
+    ledger: &Ledger,
+    digest: bool,
+    work: impl FnOnce() -> R,
+) -> (R, Option<Result<String, VerifyError>>) {
+    std::thread::scope(|s| {
+        let handle = digest.then(|| s.spawn(|| ledger.digest()));
+        let out = work();
+        let digest = handle.map(|h| {
+            // A panic there (none is known) is a failed read, not a crash.
+            h.join().unwrap_or_else(|_| {
+                Err(VerifyError::Io {
+                    path: PathBuf::new(),
+                    source: std::io::Error::other("the ledger digest thread panicked"),
+                })
+            })
+        });
+        (out, digest)
+    })
+}
+
+/// Puts the ledger's BLAKE3 into the report (`begin.ledger.blake3`): `None` means it was not
+/// asked for (`--no-ledger-scan`), which the summary says; a failed read is a `ledger.open`
+/// check that could not complete.
+pub(crate) fn record_digest(report: &mut Report, digest: Option<Result<String, VerifyError>>) {
+    match digest {
+        Some(Ok(hash)) => {
+            if let Some(l) = report.ledger.as_mut() {
+                l.blake3 = Some(hash);
+            }
+        }
+        Some(Err(e)) => ledger_read_failed(report, &e),
+        None => report.not_verified.push(
+            "--no-ledger-scan: the ledger file's BLAKE3 was not computed, so this report is not \
+             bound to its bytes, and refcounts were not counted"
+                .to_owned(),
+        ),
+    }
 }
 
 fn run_with_ledger(
@@ -369,7 +431,13 @@ fn run_with_ledger(
         }
     }
 
-    let producers = producers_of(ledger, &artifact_rows, &prov_rows)?;
+    let producers = producers_of(
+        ledger,
+        &run_id,
+        &artifact_rows,
+        &prov_rows,
+        opts.ledger_scan,
+    )?;
     let rows = RunRows {
         run_bytes: run_bytes.map(<[u8]>::to_vec),
         artifacts: artifact_rows,
@@ -506,22 +574,30 @@ fn later_candidates<'k>(keys: &'k [String], after: Option<&str>) -> Vec<&'k str>
     out
 }
 
-/// Who produced each hash this run's checks ask about: the run's own artifacts (refcount) and
-/// its provenance upstreams (the one-hop check). Content-addressed files are named
-/// `<hash>.parquet` and that name ends every `output_artifacts` key (spec/ledger.md section 4),
-/// so the table is scanned by key and only matching rows are decoded; a row whose value disagrees
-/// with its key is counted only if its `blake3_hash` really is the hash.
+/// Who produced each hash this run's checks ask about: the run's own artifacts (for refcounts)
+/// and its provenance upstreams (the one-hop check). A producer is an `output_artifacts` row
+/// whose JSON `blake3_hash` equals the hash, exact string equality: Rocky's `refcount_for_hash`
+/// (spec/ledger.md section 6). Keys are never trusted to name the hash.
+///
+/// With `full_scan`, every row of the table is read, so the lists are complete and refcounts
+/// exact. Without it, this run's own rows count, and each upstream is searched for from this
+/// run's key backwards (producers run before their consumers, and run ids sort by start time),
+/// then forwards, stopping once every upstream has a producer. An upstream that has none is
+/// therefore only ever reported after the whole table was read.
 pub(crate) fn producers_of(
     ledger: &Ledger,
+    run_id: &str,
     artifact_rows: &[(String, Vec<u8>)],
     prov_rows: &[(String, Vec<u8>)],
-) -> Result<BTreeMap<String, Vec<(String, String)>>, VerifyError> {
-    let mut wanted = std::collections::BTreeSet::new();
+    full_scan: bool,
+) -> Result<Producers, VerifyError> {
+    let mut own = BTreeSet::new();
     for (_, bytes) in artifact_rows {
         if let Some(h) = decode::value(bytes).and_then(|v| view::str_field(&v, "blake3_hash")) {
-            wanted.insert(h);
+            own.insert(h);
         }
     }
+    let mut upstream = BTreeSet::new();
     for (_, bytes) in prov_rows {
         let Some(v) = decode::value(bytes) else {
             continue;
@@ -533,53 +609,103 @@ pub(crate) fn producers_of(
             .flatten()
         {
             if let Some(h) = view::str_field(up, "blake3_hash") {
-                wanted.insert(h);
+                upstream.insert(h);
             }
         }
     }
-    let mut producers: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    if wanted.is_empty() {
-        return Ok(producers);
-    }
-    for key in ledger.keys(ledger::OUTPUT_ARTIFACTS, "")? {
-        let Some((run, model, path)) = ledger::split_artifact_key(&key) else {
-            continue;
-        };
-        let name = path.rsplit('/').next().unwrap_or(path);
-        let Some(hash) = name.strip_suffix(".parquet") else {
-            continue;
-        };
-        if !wanted.contains(hash) {
-            continue;
+    let mut out = Producers {
+        by_hash: BTreeMap::new(),
+        counted: full_scan,
+    };
+    if full_scan {
+        let wanted: BTreeSet<String> = own.union(&upstream).cloned().collect();
+        if !wanted.is_empty() {
+            let filter = HashFilter::new(&wanted);
+            ledger.visit(ledger::OUTPUT_ARTIFACTS, None, false, |key, bytes| {
+                if let Some(h) = filter.named_by(bytes) {
+                    out.by_hash.entry(h).or_default().push(artifact_owner(key));
+                }
+                true
+            })?;
         }
-        let Some(bytes) = ledger.get(ledger::OUTPUT_ARTIFACTS, &key)? else {
-            continue;
-        };
-        if let Some(h) = decode::value(&bytes).and_then(|v| view::str_field(&v, "blake3_hash"))
-            && wanted.contains(&h)
-        {
-            producers
-                .entry(h)
-                .or_default()
-                .push((run.to_owned(), model.to_owned()));
-        }
+        return Ok(out);
     }
-    // This run's own rows count even when their key does not carry the hash.
     for (key, bytes) in artifact_rows {
-        let Some((run, model, path)) = ledger::split_artifact_key(key) else {
-            continue;
-        };
-        let name = path.rsplit('/').next().unwrap_or(path);
-        if let Some(h) = decode::value(bytes).and_then(|v| view::str_field(&v, "blake3_hash"))
-            && name != format!("{h}.parquet")
-        {
-            producers
-                .entry(h)
-                .or_default()
-                .push((run.to_owned(), model.to_owned()));
+        if let Some(h) = decode::value(bytes).and_then(|v| view::str_field(&v, "blake3_hash")) {
+            out.by_hash.entry(h).or_default().push(artifact_owner(key));
         }
     }
-    Ok(producers)
+    let mut missing: BTreeSet<String> = upstream
+        .into_iter()
+        .filter(|h| !out.by_hash.contains_key(h))
+        .collect();
+    // Backwards from just before this run's rows, then forwards from just after them ('}'
+    // follows '|'), so this run's own rows, counted above, are not read twice.
+    for (start, backwards) in [(format!("{run_id}|"), true), (format!("{run_id}}}"), false)] {
+        if missing.is_empty() {
+            break;
+        }
+        let mut filter = HashFilter::new(&missing);
+        ledger.visit(
+            ledger::OUTPUT_ARTIFACTS,
+            Some(&start),
+            backwards,
+            |key, bytes| {
+                if let Some(h) = filter.named_by(bytes) {
+                    out.by_hash
+                        .entry(h.clone())
+                        .or_default()
+                        .push(artifact_owner(key));
+                    missing.remove(&h);
+                    filter = HashFilter::new(&missing);
+                }
+                !missing.is_empty()
+            },
+        )?;
+    }
+    Ok(out)
+}
+
+/// `(run_id, model_name)` from an `output_artifacts` key; a key that does not split (not a
+/// Rocky key) is kept whole as the run.
+fn artifact_owner(key: &str) -> (String, String) {
+    ledger::split_artifact_key(key).map_or_else(
+        || (key.to_owned(), String::new()),
+        |(run, model, _)| (run.to_owned(), model.to_owned()),
+    )
+}
+
+/// Finds which of a set of hashes an `output_artifacts` value names, decoding only values that
+/// can name one: JSON without a backslash spells a string's characters as its bytes, so a value
+/// with no backslash names `h` only if its bytes contain `h`. Values with a backslash (an escape
+/// could spell a hash's characters) are always decoded.
+struct HashFilter {
+    wanted: BTreeSet<String>,
+    finders: Vec<memchr::memmem::Finder<'static>>,
+}
+
+impl HashFilter {
+    fn new(wanted: &BTreeSet<String>) -> HashFilter {
+        HashFilter {
+            wanted: wanted.clone(),
+            finders: wanted
+                .iter()
+                .map(|h| memchr::memmem::Finder::new(h.as_bytes()).into_owned())
+                .collect(),
+        }
+    }
+
+    /// The wanted hash `bytes` (an `ArtifactRecord` JSON value) names in `blake3_hash`.
+    fn named_by(&self, bytes: &[u8]) -> Option<String> {
+        let may = memchr::memchr(b'\\', bytes).is_some()
+            || self.finders.iter().any(|f| f.find(bytes).is_some());
+        if !may {
+            return None;
+        }
+        decode::value(bytes)
+            .and_then(|v| view::str_field(&v, "blake3_hash"))
+            .filter(|h| self.wanted.contains(h))
+    }
 }
 
 /// Joins each provenance row to the model execution it describes: by rocky-writer's
@@ -763,5 +889,38 @@ mod key_order_tests {
         let after = later_candidates(&keys, Some("run-20260530-110422-643-2"));
         assert!(after.contains(&"run-20260530-110422-643-10"));
         assert!(!after.contains(&"run-20260530-110422-643"));
+    }
+}
+
+#[cfg(test)]
+mod hash_filter_tests {
+    use super::*;
+
+    fn filter(hashes: &[&str]) -> HashFilter {
+        HashFilter::new(&hashes.iter().map(|h| (*h).to_owned()).collect())
+    }
+
+    #[test]
+    fn a_value_names_a_hash_by_its_decoded_blake3_hash_field_only() {
+        let a = "a".repeat(64);
+        let f = filter(&[&a]);
+        let row = |hash: &str, path: &str| {
+            format!(r#"{{"blake3_hash":"{hash}","file_path":"{path}","size_bytes":1}}"#)
+        };
+        assert_eq!(f.named_by(row(&a, "x.parquet").as_bytes()), Some(a.clone()));
+        // Control: another hash, and the wanted one only elsewhere in the value.
+        assert_eq!(
+            f.named_by(row(&"b".repeat(64), "x.parquet").as_bytes()),
+            None
+        );
+        let elsewhere = row(&"b".repeat(64), &format!("{a}.parquet"));
+        assert_eq!(f.named_by(elsewhere.as_bytes()), None);
+        // An escape spells the same string; it must not slip past the byte search.
+        let escaped = row(&format!("\\u0061{}", &a[1..]), "x.parquet");
+        assert!(!escaped.contains(&a));
+        assert_eq!(f.named_by(escaped.as_bytes()), Some(a.clone()));
+        // Not JSON, or no such field: nothing.
+        assert_eq!(f.named_by(a.as_bytes()), None);
+        assert_eq!(f.named_by(b"{\"x\":\"\\u0061\"}"), None);
     }
 }

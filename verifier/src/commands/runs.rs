@@ -19,6 +19,8 @@ pub fn list_runs(path: &Path) -> Report {
     let Some(ledger) = open_ledger(&mut report, path) else {
         return report;
     };
+    let digest = ledger.digest();
+    super::run::record_digest(&mut report, Some(digest));
     let rows = match ledger.rows(ledger::RUN_HISTORY, "") {
         Ok(r) => r,
         Err(e) => {

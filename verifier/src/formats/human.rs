@@ -24,7 +24,7 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
             "ledger {} ({} bytes, blake3 {}, schema {}, producer {})",
             l.path,
             l.size_bytes,
-            l.blake3,
+            l.blake3.as_deref().unwrap_or("not computed"),
             l.schema_version.as_deref().unwrap_or("none"),
             l.producer.as_deref().unwrap_or("Rocky"),
         )?;

@@ -51,10 +51,12 @@ pub fn render(report: &Report) -> String {
     if let Some(l) = &report.ledger {
         let _ = writeln!(
             out,
-            "Ledger `{}`: {} bytes, BLAKE3 `{}`.\n",
+            "Ledger `{}`: {} bytes, BLAKE3 {}.\n",
             l.path.replace('`', "'"),
             l.size_bytes,
             l.blake3
+                .as_deref()
+                .map_or_else(|| "not computed".to_owned(), |b| format!("`{b}`"))
         );
     }
     let c = report.counts();

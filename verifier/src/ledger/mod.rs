@@ -136,6 +136,8 @@ pub struct Ledger {
     path: PathBuf,
     /// Facts for the report's `begin.ledger`.
     pub info: LedgerInfo,
+    /// The descriptor redb reads through, kept for [`Ledger::digest`].
+    file: Arc<File>,
     _locks: Vec<SharedLock>,
 }
 
@@ -156,9 +158,12 @@ impl Ledger {
     /// 1. Open `O_RDONLY`; take a shared non-blocking flock on it and on the writer's sidecar
     ///    `<ledger>.lock` if that exists.
     /// 2. Check the redb magic number (an empty file would otherwise be *initialised* by redb).
-    /// 3. BLAKE3 the whole file through the same descriptor.
-    /// 4. Hand redb an [`OverlayBackend`] (`Builder::create_with_backend`).
-    /// 5. Read `metadata.schema_version` and `metadata.producer`.
+    /// 3. Hand redb an [`OverlayBackend`] (`Builder::create_with_backend`).
+    /// 4. Read `metadata.schema_version` and `metadata.producer`.
+    ///
+    /// The file's BLAKE3 is not computed here: it is the one cost that grows with the whole file,
+    /// so callers run [`Ledger::digest`] when they want it (`run` on a second thread, beside its
+    /// checks) and record it in [`LedgerInfo::blake3`].
     ///
     /// # Errors
     ///
@@ -211,8 +216,6 @@ impl Ledger {
         if magic != MAGIC {
             return Err(invalid("no redb magic number at offset 0".to_owned()));
         }
-        let blake3 = hash_fd(&file, len).map_err(io_err)?;
-
         let backend = OverlayBackend::new(Arc::clone(&file), len);
         let db = guard(|| redb::Builder::new().create_with_backend(backend))
             .map_err(&invalid)?
@@ -223,16 +226,31 @@ impl Ledger {
             path: path.to_owned(),
             info: LedgerInfo {
                 path: display.to_owned(),
-                blake3,
+                blake3: None,
                 size_bytes: len,
                 schema_version: None,
                 producer: None,
             },
+            file,
             _locks: locks,
         };
         ledger.info.schema_version = ledger.metadata("schema_version")?;
         ledger.info.producer = ledger.metadata("producer")?;
         Ok(ledger)
+    }
+
+    /// BLAKE3 of the whole file, read through the descriptor opened (and locked) by
+    /// [`Ledger::open`], so the bytes hashed are the bytes redb reads. Safe to call on another
+    /// thread while records are read.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::Io`] if a read fails or comes up short (the file shrank under us).
+    pub fn digest(&self) -> Result<String, VerifyError> {
+        hash_fd(&self.file, self.info.size_bytes).map_err(|source| VerifyError::Io {
+            path: self.path.clone(),
+            source,
+        })
     }
 
     fn invalid(&self, reason: String) -> VerifyError {
@@ -359,6 +377,60 @@ impl Ledger {
                 }
             }
             Ok(out)
+        });
+        r.and_then(|x| x)
+            .map_err(|e| self.invalid(format!("table {}: {e}", table_name(table))))
+    }
+
+    /// Visits the rows of a JSON table in key order without copying them: forwards from `start`
+    /// (inclusive; the first key for `None`), or backwards from just before `start` (the last key
+    /// for `None`), until `f` returns `false`. Returns whether the walk reached the end.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::LedgerInvalid`] if a page cannot be read.
+    pub fn visit(
+        &self,
+        table: JsonTable<'_>,
+        start: Option<&str>,
+        backwards: bool,
+        mut f: impl FnMut(&str, &[u8]) -> bool,
+    ) -> Result<bool, VerifyError> {
+        let r = guard(|| -> Result<bool, String> {
+            let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+            let t = match txn.open_table(table) {
+                Ok(t) => t,
+                Err(TableError::TableDoesNotExist(_)) => return Ok(true),
+                Err(e) => return Err(e.to_string()),
+            };
+            let range = match (start, backwards) {
+                (None, _) => t.range::<&str>(..),
+                (Some(s), false) => t.range(s..),
+                (Some(s), true) => t.range(..s),
+            }
+            .map_err(|e| e.to_string())?;
+            let mut step = |item: Result<
+                (redb::AccessGuard<'_, &str>, redb::AccessGuard<'_, &[u8]>),
+                redb::StorageError,
+            >|
+             -> Result<bool, String> {
+                let (k, v) = item.map_err(|e| e.to_string())?;
+                Ok(f(k.value(), v.value()))
+            };
+            if backwards {
+                for item in range.rev() {
+                    if !step(item)? {
+                        return Ok(false);
+                    }
+                }
+            } else {
+                for item in range {
+                    if !step(item)? {
+                        return Ok(false);
+                    }
+                }
+            }
+            Ok(true)
         });
         r.and_then(|x| x)
             .map_err(|e| self.invalid(format!("table {}: {e}", table_name(table))))

@@ -90,7 +90,10 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
             ));
             continue;
         }
-        let refcount = ctx.refcount(h);
+        let refcount = ctx.refcount(h).map_or_else(
+            || "refcount not counted: --no-ledger-scan".to_owned(),
+            |n| format!("refcount {n}"),
+        );
         // The recorded path: it is never followed, but evidence that tries to escape is wrong.
         if let Some(why) = unsafe_path_reason(&row.file_path) {
             ctx.report.push(Check::fail(
@@ -119,7 +122,7 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
                 Proof::Recomputed,
                 json!(format!("{h}.parquet")),
                 json!(row.file_path),
-                format!("file_path is named by its content address (refcount {refcount})"),
+                format!("file_path is named by its content address ({refcount})"),
             ));
         }
 
@@ -158,9 +161,7 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
                 Proof::BytesVerified,
                 json!(fh.blake3),
                 json!(h),
-                format!(
-                    "the bytes hash to their name and blake3_hash; refcount {refcount} (ledger rows naming this hash)"
-                ),
+                format!("the bytes hash to their name and blake3_hash ({refcount})"),
             ));
         } else {
             ctx.report.push(Check::fail(
@@ -170,10 +171,7 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
                 Proof::BytesVerified,
                 json!(fh.blake3),
                 json!(h),
-                format!(
-                    "bytes of {h}.parquet hash to {}; refcount {refcount}",
-                    fh.blake3
-                ),
+                format!("bytes of {h}.parquet hash to {} ({refcount})", fh.blake3),
             ));
         }
         match row.size_bytes {

@@ -152,6 +152,7 @@ fn check_upstream(ctx: &mut Ctx<'_>, subject: &Subject, u: &Upstream) {
     let subject = subject.clone().with_upstream(key).with_artifact(hash);
     let producers = ctx
         .producers
+        .by_hash
         .get(hash.as_str())
         .cloned()
         .unwrap_or_default();
