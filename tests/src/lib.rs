@@ -56,9 +56,16 @@ pub fn verifier_bin() -> &'static Path {
     })
 }
 
+/// This crate's folder, read at run time: several checkouts share one target dir, so cargo may
+/// reuse a test binary built in another checkout, and the compile-time path would point there.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    manifest_dir()
         .parent()
         .expect("tests/ has a parent")
         .to_path_buf()

@@ -2,13 +2,13 @@
 //! asked or on a terminal, a closed stdout is a quiet exit, `--json` lines match the schema.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::util::{self, RUN1, RUN2, Scenario, args, run_bin, set};
 
 fn audit_sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(
+    util::manifest_dir().join(
         "../fixtures/rocky/audit-sample/736713a2611f762af09ee4445c09157bcfdbf6e07145dd8edf2cfd203d8d5bf0.parquet",
     )
 }
@@ -176,7 +176,7 @@ fn runs_defaults_to_the_rocky_state_file_in_the_current_folder() {
 
 #[test]
 fn record_verifies_a_replay_golden() {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let p = util::manifest_dir()
         .join("../fixtures/rocky/replay-provenance-goldens/01-no-upstream.json");
     let r = run_bin(&args(&["record", p.to_str().unwrap(), "--json"]), None);
     assert_eq!(r.code, 0, "{}", r.dump());

@@ -5,7 +5,7 @@
 //! real XML parser and SARIF is validated against a SARIF 2.1.0 subset schema.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use redb::TableDefinition;
@@ -72,8 +72,8 @@ fn sarif_schema() -> &'static (boon::Schemas, boon::SchemaIndex) {
     SCHEMA.get_or_init(|| {
         // A hand-written subset of the official SARIF 2.1.0 schema (see its description): the
         // tests run offline and cannot fetch the official one.
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/sarif-2.1.0-subset.schema.json");
+        let path =
+            crate::util::manifest_dir().join("tests/fixtures/sarif-2.1.0-subset.schema.json");
         let doc: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
         let id = doc["$id"].as_str().unwrap().to_owned();
         let mut schemas = boon::Schemas::new();

@@ -328,7 +328,7 @@ fn a_directory_of_artifacts_that_does_not_exist_is_unknown() {
 
 #[test]
 fn damaged_parquet_footers_are_invalid_never_a_panic() {
-    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+    let sample = crate::util::manifest_dir().join(
         "../fixtures/rocky/audit-sample/736713a2611f762af09ee4445c09157bcfdbf6e07145dd8edf2cfd203d8d5bf0.parquet",
     );
     let bytes = std::fs::read(&sample).unwrap();

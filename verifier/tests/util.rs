@@ -21,6 +21,13 @@ use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_rocky-verify");
 
+/// The verifier's folder, read at run time: several checkouts share one target dir, so cargo may
+/// reuse a test binary built in another checkout, and the compile-time path would point there.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 pub const RUN1: &str = "run-20260529-090000-000";
 pub const RUN2: &str = "run-20260530-110422-643";
 pub const ROCKY_TOML: &[u8] = b"[pipeline.x]\ntype = \"replication\"\n";
@@ -89,7 +96,7 @@ pub fn env_hash(version: &str) -> String {
 
 /// A replay golden from `fixtures/rocky/replay-provenance-goldens/`.
 pub fn golden(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let path = manifest_dir()
         .join("../fixtures/rocky/replay-provenance-goldens")
         .join(name);
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
@@ -612,7 +619,7 @@ pub fn set(items: &[&str]) -> BTreeSet<String> {
 fn schema() -> &'static (boon::Schemas, boon::SchemaIndex) {
     static SCHEMA: OnceLock<(boon::Schemas, boon::SchemaIndex)> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/report.schema.json");
+        let path = manifest_dir().join("../spec/report.schema.json");
         let doc: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
         let mut schemas = boon::Schemas::new();
         let mut compiler = boon::Compiler::new();

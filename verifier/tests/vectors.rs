@@ -16,13 +16,28 @@ use rocky_verify::records::{self, RecordError, RunIdForm, Timestamp};
 use rocky_verify::{artifact, canon, commands, identity, normalize, siphash};
 use serde_json::{Map, Value, json};
 
-const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/vectors");
-const SCHEMAS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/records");
-const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-const GOLDENS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/rocky/replay-provenance-goldens"
-);
+/// The verifier's folder, read at run time: several checkouts share one target dir, so cargo may
+/// reuse a test binary built in another checkout, and the compile-time path would point there.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
+fn vectors_dir() -> PathBuf {
+    manifest_dir().join("../spec/vectors")
+}
+
+fn schemas_dir() -> PathBuf {
+    manifest_dir().join("../spec/records")
+}
+
+fn repo_root() -> PathBuf {
+    manifest_dir().join("..")
+}
+
+fn goldens_dir() -> PathBuf {
+    manifest_dir().join("../fixtures/rocky/replay-provenance-goldens")
+}
 
 /// Keys a case may carry besides `name`, `input`, `expected` and `expected_error`
 /// (`spec/vectors/README.md`, "File shape").
@@ -55,12 +70,13 @@ fn fail_now(name: String, message: String) -> Trial {
 }
 
 fn collect_vector_files(trials: &mut Vec<Trial>) {
-    let mut paths: Vec<PathBuf> = match std::fs::read_dir(VECTORS) {
+    let vectors = vectors_dir();
+    let mut paths: Vec<PathBuf> = match std::fs::read_dir(&vectors) {
         Ok(dir) => dir.filter_map(|e| e.ok().map(|e| e.path())).collect(),
         Err(e) => {
             trials.push(fail_now(
                 "vectors::directory".into(),
-                format!("cannot read {VECTORS}: {e}"),
+                format!("cannot read {}: {e}", vectors.display()),
             ));
             return;
         }
@@ -108,7 +124,7 @@ fn collect_vector_files(trials: &mut Vec<Trial>) {
         }
     }
     trials.push(Trial::test("vectors::readme_lists_every_file", move || {
-        let readme = std::fs::read_to_string(Path::new(VECTORS).join("README.md"))
+        let readme = std::fs::read_to_string(vectors.join("README.md"))
             .map_err(|e| format!("README.md: {e}"))?;
         let missing: Vec<&String> = json_files
             .iter()
@@ -565,7 +581,8 @@ fn validate_schema(file: &str, instance: &Value) -> Result<(), String> {
     let mut compiler = boon::Compiler::new();
     compiler.enable_format_assertions();
     let mut ids = BTreeMap::new();
-    let dir = std::fs::read_dir(SCHEMAS).map_err(|e| format!("{SCHEMAS}: {e}"))?;
+    let schemas = schemas_dir();
+    let dir = std::fs::read_dir(&schemas).map_err(|e| format!("{}: {e}", schemas.display()))?;
     for entry in dir {
         let path = entry.map_err(|e| e.to_string())?.path();
         let name = path
@@ -735,7 +752,7 @@ fn run_id_case(case: &Value) -> Outcome {
 fn bytes_of(case: &Value) -> Result<Option<Vec<u8>>, Failed> {
     let input = field(case, "/input")?;
     let mut bytes = if let Some(file) = input.get("file").and_then(Value::as_str) {
-        std::fs::read(Path::new(REPO).join(file)).map_err(|e| format!("{file}: {e}"))?
+        std::fs::read(repo_root().join(file)).map_err(|e| format!("{file}: {e}"))?
     } else if let Some(hex) = input.get("input_hex").and_then(Value::as_str) {
         hex_decode(hex)?
     } else if let Some(t) = input.get("input_text").and_then(Value::as_str) {
@@ -795,8 +812,7 @@ fn content_address_case(case: &Value) -> Outcome {
                 case.pointer("/input/file").and_then(Value::as_str),
                 case.pointer("/input/patch"),
             ) {
-                let h =
-                    artifact::hash_file(&Path::new(REPO).join(file)).map_err(|e| e.to_string())?;
+                let h = artifact::hash_file(&repo_root().join(file)).map_err(|e| e.to_string())?;
                 eq(
                     "hash_file",
                     (h.blake3.as_str(), h.size),
@@ -836,12 +852,13 @@ fn content_address_case(case: &Value) -> Outcome {
 // Rocky's replay goldens
 
 fn collect_golden_fixtures(trials: &mut Vec<Trial>) {
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(GOLDENS) {
+    let goldens = goldens_dir();
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(&goldens) {
         Ok(dir) => dir.filter_map(|e| e.ok().map(|e| e.path())).collect(),
         Err(e) => {
             trials.push(fail_now(
                 "fixtures::replay_goldens".into(),
-                format!("{GOLDENS}: {e}"),
+                format!("{}: {e}", goldens.display()),
             ));
             return;
         }

@@ -3,7 +3,7 @@
 //! are refused, and Rocky's audit sample is rebuilt byte for byte.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
@@ -23,11 +23,20 @@ use rocky_writer::artifact::{
 };
 
 const AUDIT_SAMPLE_HASH: &str = "736713a2611f762af09ee4445c09157bcfdbf6e07145dd8edf2cfd203d8d5bf0";
-const AUDIT_SAMPLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/rocky/audit-sample/736713a2611f762af09ee4445c09157bcfdbf6e07145dd8edf2cfd203d8d5bf0.parquet"
-);
 const CHILD_ENV: &str = "ROCKY_WRITER_TEST_CHILD_OUT";
+
+/// This crate's folder, read at run time: several checkouts share one target dir, so cargo may
+/// reuse a test binary built in another checkout, and the compile-time path would point there.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
+fn audit_sample() -> PathBuf {
+    manifest_dir().join(format!(
+        "../fixtures/rocky/audit-sample/{AUDIT_SAMPLE_HASH}.parquet"
+    ))
+}
 
 /// Rocky's `parquet_builder.rs` unit-test batch: `col-id` Int64 1,2,3 and `col-name` Utf8
 /// "a","b","c", both non-nullable (the sample's Parquet schema says REQUIRED), with
@@ -108,7 +117,7 @@ fn entries(dir: &Path) -> Vec<String> {
 
 #[test]
 fn rocky_audit_sample_is_rebuilt_byte_for_byte() {
-    let sample = std::fs::read(AUDIT_SAMPLE).unwrap();
+    let sample = std::fs::read(audit_sample()).unwrap();
     let ours = encode_parquet(
         &audit_batch(false),
         &ParquetSettings::rocky_compatible("parquet-rs version 58.3.0"),
@@ -146,7 +155,7 @@ fn rocky_compatible_write_names_the_file_by_its_hash() {
     );
     assert_eq!(
         std::fs::read(&written.path).unwrap(),
-        std::fs::read(AUDIT_SAMPLE).unwrap()
+        std::fs::read(audit_sample()).unwrap()
     );
     assert_eq!(
         entries(dir.path()),

@@ -24,11 +24,20 @@ use rocky_writer::{
     BranchError, ConfigFile, Ledger, ModelDraft, OpenError, RecordError, RunDraft, WatermarkError,
 };
 
-const GOLDENS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/rocky/replay-provenance-goldens"
-);
-const RECORDS_VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/vectors/records.json");
+/// This crate's folder, read at run time: several checkouts share one target dir, so cargo may
+/// reuse a test binary built in another checkout, and the compile-time path would point there.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
+fn goldens() -> PathBuf {
+    manifest_dir().join("../fixtures/rocky/replay-provenance-goldens")
+}
+
+fn records_vectors() -> PathBuf {
+    manifest_dir().join("../spec/vectors/records.json")
+}
 
 fn t(s: &str) -> DateTime<Utc> {
     ts::parse(s).unwrap()
@@ -68,7 +77,7 @@ fn draft(at: &str) -> RunDraft {
 }
 
 fn golden(n: &str) -> ProvenanceRecord {
-    let dir = std::fs::read_dir(GOLDENS).unwrap();
+    let dir = std::fs::read_dir(goldens()).unwrap();
     let path = dir
         .map(|e| e.unwrap().path())
         .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(n))
@@ -236,7 +245,7 @@ fn a_table_with_other_types_is_refused() {
 #[test]
 fn rockys_pinned_serialisations_are_reproduced_from_typed_records() {
     let vectors: Value =
-        serde_json::from_str(&std::fs::read_to_string(RECORDS_VECTORS).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(records_vectors()).unwrap()).unwrap();
     let pinned = |name: &str| -> String {
         let case = vectors["cases"]
             .as_array()

@@ -5,7 +5,7 @@
 //! ignored trial whose name says why, so skips are named and counted; a file with no handler is
 //! reported the same way, case by case, so a new vector file cannot be silently skipped.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde::Serialize;
@@ -24,8 +24,20 @@ use rocky_writer::records::{
 };
 use rocky_writer::run::{base_run_id, free_run_id};
 
-const VECTORS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/vectors");
-const REPO_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+/// This crate's folder, read at run time: several checkouts share one target dir, so cargo may
+/// reuse a test binary built in another checkout, and the compile-time path would point there.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
+fn vectors_dir() -> PathBuf {
+    manifest_dir().join("../spec/vectors")
+}
+
+fn repo_root() -> PathBuf {
+    manifest_dir().join("..")
+}
 
 type Outcome = Result<(), Failed>;
 
@@ -388,8 +400,8 @@ fn timestamps(case: &Value) -> Outcome {
 
 fn case_bytes(input: &Value) -> Result<Option<Vec<u8>>, Failed> {
     if let Some(file) = input.get("file").and_then(Value::as_str) {
-        let mut bytes = std::fs::read(Path::new(REPO_ROOT).join(file))
-            .or_else(|e| fail(format!("{file}: {e}")))?;
+        let mut bytes =
+            std::fs::read(repo_root().join(file)).or_else(|e| fail(format!("{file}: {e}")))?;
         for p in input
             .get("patch")
             .and_then(Value::as_array)
@@ -457,13 +469,18 @@ fn content_address(case: &Value) -> Outcome {
 }
 
 fn load_trials() -> Vec<Trial> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(VECTORS_DIR)
+    let vectors_dir = vectors_dir();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&vectors_dir)
         .expect("spec/vectors exists")
         .map(|e| e.expect("readable dir entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no vector files in {VECTORS_DIR}");
+    assert!(
+        !files.is_empty(),
+        "no vector files in {}",
+        vectors_dir.display()
+    );
     let mut trials = Vec::new();
     for path in files {
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();

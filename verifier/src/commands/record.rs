@@ -487,13 +487,20 @@ mod tests {
     use super::*;
     use crate::records::decode_provenance_record;
 
-    const GOLDENS: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../fixtures/rocky/replay-provenance-goldens"
-    );
+    /// This crate's folder, read at run time: several checkouts share one target dir, so cargo
+    /// may reuse a test binary built in another checkout, and the compile-time path would point
+    /// there.
+    fn manifest_dir() -> std::path::PathBuf {
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            std::path::PathBuf::from,
+        )
+    }
 
     fn golden(name: &str) -> std::path::PathBuf {
-        Path::new(GOLDENS).join(name)
+        manifest_dir()
+            .join("../fixtures/rocky/replay-provenance-goldens")
+            .join(name)
     }
 
     fn outcome_of<'a>(checks: &'a [Check], id: &str) -> &'a Check {
