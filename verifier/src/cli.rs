@@ -210,7 +210,8 @@ pub struct GateArgs {
     /// Write a Markdown summary (e.g. "$GITHUB_STEP_SUMMARY").
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
-    /// Print GitHub Actions annotations (::error / ::warning / ::notice) on stderr.
+    /// Print GitHub Actions annotations (::error / ::warning / ::notice): on stdout before the
+    /// table, or on stderr with --json (stdout then holds JSON Lines only).
     #[arg(long)]
     pub github: bool,
     /// Treat unverifiable-by-design claims (waived findings included) as failures.

@@ -787,8 +787,27 @@ fn github_annotations_escape_properties_and_data() {
     );
     let run = gate(&s, &["--artifacts", &dir.display().to_string(), "--github"]);
     assert_eq!(run.code, 1, "{}", run.dump());
+    // GitHub reads workflow commands from stdout; they come before the table.
+    assert!(!run.stderr.contains("::error"), "{}", run.dump());
+    assert!(run.stdout.starts_with("::"), "{}", run.dump());
+    // With --json, stdout stays JSON Lines (run_bin parses every line) and they go to stderr.
+    let json = gate(
+        &s,
+        &[
+            "--artifacts",
+            &dir.display().to_string(),
+            "--github",
+            "--json",
+        ],
+    );
+    assert_eq!(json.code, 1, "{}", json.dump());
+    assert!(
+        json.stderr.lines().any(|l| l.starts_with("::error ")),
+        "{}",
+        json.dump()
+    );
     let line = run
-        .stderr
+        .stdout
         .lines()
         .find(|l| l.starts_with("::error "))
         .unwrap_or_else(|| panic!("{}", run.dump()));

@@ -1001,8 +1001,15 @@ pub fn run_cli(
         }
     }
     if args.github {
-        let _ =
-            stderr.write_all(crate::formats::github::render(&report, &outcome.locator).as_bytes());
+        let text = crate::formats::github::render(&report, &outcome.locator);
+        // GitHub documents workflow commands on stdout, ahead of the human table here. With
+        // --json stdout carries JSON Lines only, so the annotations go to stderr instead.
+        let _ = if json {
+            stderr.write_all(text.as_bytes())
+        } else {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        };
     }
     (report, code)
 }
