@@ -22,7 +22,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use rocky_writer::artifact::{ParquetSettings, write_content_addressed};
 use rocky_writer::ir::{MaterializationStrategy, ModelIr, RockyType, TableRef, TypedColumn};
 use rocky_writer::records::UpstreamIdentity;
-use rocky_writer::{ConfigFile, Ledger, ModelDraft, RecordedRun, RunDraft};
+use rocky_writer::{ConfigFile, Ledger, ModelDraft, RecordedRun, RunDraft, WriterClock};
 
 /// The warehouse catalog: DuckDB names a database after its file stem (`demo.duckdb`).
 pub const CATALOG: &str = "demo";
@@ -323,7 +323,7 @@ pub fn run_pipeline(layout: &Layout, clock: &mut Clock) -> Result<RecordedRun, D
     let config_path = layout.project().join("rocky.toml");
     let config = fs::read(&config_path).map_err(io(&config_path))?;
 
-    let ledger = Ledger::create_or_open(layout.ledger())?;
+    let mut ledger = Ledger::create_or_open(layout.ledger())?;
     let conn = duckdb::Connection::open(&warehouse)?;
     let settings = ParquetSettings::pinned();
 
@@ -427,6 +427,12 @@ pub fn run_pipeline(layout: &Layout, clock: &mut Clock) -> Result<RecordedRun, D
     run.models = models;
     run.row_counts = row_counts;
     run.record_reuse = true;
+    // The writer's own stamps (`recorded_at`, `written_at`, check history) come from the same
+    // clock: under the fixed one, the instant the run finished, so the ledger's bytes are the
+    // same on every machine.
+    if matches!(clock, Clock::Fixed { .. }) {
+        ledger.set_clock(WriterClock::from_fn(move || finished_at));
+    }
     Ok(ledger.record_run(run)?)
 }
 

@@ -5,7 +5,9 @@ use std::fs::{self, File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use chrono::Utc;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use redb::{Database, Durability, ReadableTable, TableDefinition, TableError, WriteTransaction};
 use serde::de::DeserializeOwned;
 
@@ -110,6 +112,41 @@ pub fn lock_path(ledger: &Path) -> PathBuf {
     ledger.with_extension("redb.lock")
 }
 
+/// Where the writer's own timestamps come from: `recorded_at` and `written_at` of a run's records,
+/// watermark `updated_at`, branch `created_at` and check-history `timestamp`. The system clock by
+/// default; a fixed one makes a ledger reproducible byte for byte (fixtures, documentation).
+#[derive(Clone)]
+pub struct WriterClock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+
+impl WriterClock {
+    /// `Utc::now()`.
+    pub fn system() -> WriterClock {
+        WriterClock(Arc::new(Utc::now))
+    }
+
+    /// Any source of instants, e.g. `move || fixed_instant`.
+    pub fn from_fn(f: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> WriterClock {
+        WriterClock(Arc::new(f))
+    }
+
+    /// One reading.
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.0)()
+    }
+}
+
+impl Default for WriterClock {
+    fn default() -> WriterClock {
+        WriterClock::system()
+    }
+}
+
+impl std::fmt::Debug for WriterClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriterClock(..)")
+    }
+}
+
 /// An open ledger, held exclusively by this writer until dropped.
 #[derive(Debug)]
 pub struct Ledger {
@@ -119,6 +156,7 @@ pub struct Ledger {
     path: PathBuf,
     pub(crate) dir: PathBuf,
     pub(crate) check_config: CheckConfig,
+    pub(crate) clock: WriterClock,
 }
 
 impl Ledger {
@@ -161,6 +199,7 @@ impl Ledger {
             path,
             dir,
             check_config: CheckConfig::default(),
+            clock: WriterClock::system(),
         })
     }
 }
@@ -303,6 +342,11 @@ impl Ledger {
     /// The current check-history settings.
     pub fn check_config(&self) -> CheckConfig {
         self.check_config
+    }
+
+    /// Sets where this writer's own timestamps come from (see [`WriterClock`]).
+    pub fn set_clock(&mut self, clock: WriterClock) {
+        self.clock = clock;
     }
 
     /// The ledger file's path, as given.
@@ -487,7 +531,7 @@ impl Ledger {
         let key = watermark_key(table)?;
         let state = WatermarkState {
             last_value,
-            updated_at: Utc::now(),
+            updated_at: self.clock.now(),
         };
         let txn = self.begin_write()?;
         txn.open_table(WATERMARKS)?
@@ -559,7 +603,8 @@ impl Ledger {
         row_count: u64,
     ) -> Result<Option<Anomaly>, CheckError> {
         let txn = self.begin_write()?;
-        let anomaly = append_row_count(&txn, table, row_count, &self.check_config)?;
+        let now = self.clock.now();
+        let anomaly = append_row_count(&txn, table, row_count, now, &self.check_config)?;
         txn.commit()?;
         Ok(anomaly)
     }
@@ -582,7 +627,7 @@ impl Ledger {
             name: name.to_owned(),
             schema_prefix: format!("branch__{name}"),
             created_by: created_by.to_owned(),
-            created_at: Utc::now(),
+            created_at: self.clock.now(),
             description: description.map(str::to_owned),
         };
         let txn = self.begin_write()?;
@@ -686,6 +731,7 @@ pub(crate) fn append_row_count(
     txn: &WriteTransaction,
     table: &TableRef,
     row_count: u64,
+    now: DateTime<Utc>,
     config: &CheckConfig,
 ) -> Result<Option<Anomaly>, CheckError> {
     let key = check_key(table)?;
@@ -702,7 +748,7 @@ pub(crate) fn append_row_count(
     let counts: Vec<u64> = history.iter().map(|s| s.row_count).collect();
     let anomaly = check::detect_anomaly(&counts, row_count, config);
     history.push(CheckSnapshot {
-        timestamp: Utc::now(),
+        timestamp: now,
         row_count,
     });
     if history.len() > config.max_history {

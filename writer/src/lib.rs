@@ -74,6 +74,6 @@ pub use error::{
     ArtifactError, BranchError, CheckError, Error, OpenError, ReadError, RecordError,
     WatermarkError,
 };
-pub use ledger::Ledger;
+pub use ledger::{Ledger, WriterClock};
 pub use run::{ConfigFile, ModelDraft, RecordedRun, RunDraft};
 pub use siphash::SipHasher13;

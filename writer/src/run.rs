@@ -335,7 +335,7 @@ impl Ledger {
         // Rocky lists successful materialisations first, then failed entries.
         prepared.sort_by_key(|p| p.execution.status == ExecutionStatus::Failed);
 
-        let recorded_at = Utc::now();
+        let recorded_at = self.clock.now();
         let txn = self.begin_write()?;
         let recorded = {
             let mut runs = txn.open_table(RUN_HISTORY)?;
@@ -427,7 +427,7 @@ impl Ledger {
             }
             let mut anomalies = Vec::new();
             for (table, count) in &draft.row_counts {
-                match append_row_count(&txn, table, *count, &self.check_config) {
+                match append_row_count(&txn, table, *count, recorded_at, &self.check_config) {
                     Ok(Some(a)) => anomalies.push((table.clone(), a)),
                     Ok(None) => {}
                     Err(CheckError::Storage(e)) => return Err(RecordError::Storage(e)),
