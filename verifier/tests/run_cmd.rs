@@ -904,3 +904,42 @@ fn an_upstream_producer_is_found_by_its_value_in_both_modes() {
         );
     }
 }
+
+#[test]
+fn artifact_finds_every_row_naming_its_hash_even_one_spelled_with_escapes() {
+    let s = Scenario::new();
+    s.write();
+    let file = s.artifact_file("seed_events").display().to_string();
+    let ledger = s.ledger().display().to_string();
+    let audit = || {
+        util::run_bin(
+            &util::args(&["artifact", &file, "--ledger", &ledger, "--json"]),
+            None,
+        )
+    };
+    // Control: one row names the file, and it agrees with it.
+    let before = audit();
+    assert_eq!(before.code, 0, "{}", before.dump());
+    assert_eq!(
+        before.check("artifact.ledger").len(),
+        1,
+        "{}",
+        before.dump()
+    );
+
+    // A second row spells the hash with an escape under a key that does not carry it; it is
+    // found (and its size, 1 byte, is wrong).
+    let hash = s.model("seed_events").hash.clone();
+    let (key, value) = escaped_row_naming(&hash, "run-20260520-000000-000", "seed_copy");
+    add_raw_artifact_row(&s, &key, &value);
+    let after = audit();
+    assert_eq!(
+        after.failing(),
+        set(&["artifact_size_mismatch"]),
+        "{}",
+        after.dump()
+    );
+    let size = after.check("artifact.size");
+    assert_eq!(size[0]["subject"]["run_id"], "run-20260520-000000-000");
+    assert_eq!(after.code, 1);
+}

@@ -121,9 +121,11 @@ pub fn verify_artifact(file: &Path, ledger_path: Option<&Path>) -> Report {
     let Some(ledger) = open_ledger(&mut report, lp) else {
         return report;
     };
-    let digest = ledger.digest();
-    super::run::record_digest(&mut report, Some(digest));
-    if let Err(e) = ledger_rows(&mut report, &ledger, &fh, &subject) {
+    let (found, digest) = super::run::hashing_alongside(&ledger, true, || {
+        ledger_rows(&mut report, &ledger, &fh, &subject)
+    });
+    super::run::record_digest(&mut report, digest);
+    if let Err(e) = found {
         report.push(Check::unknown(
             "ledger.open",
             Subject::file(&lp.display().to_string()),
@@ -142,8 +144,21 @@ fn ledger_rows(
     subject: &Subject,
 ) -> Result<(), crate::error::VerifyError> {
     let h = fh.blake3.as_str();
+    // Every row of both tables is read, but only values that can name the hash are copied and
+    // decoded (ledger::HashFilter), so a large ledger is not held in memory.
+    let filter = ledger::HashFilter::new(&std::collections::BTreeSet::from([h.to_owned()]));
+    let candidates = |table| -> Result<Vec<(String, Vec<u8>)>, crate::error::VerifyError> {
+        let mut out = Vec::new();
+        ledger.visit(table, None, false, |key, bytes| {
+            if filter.may_name(bytes) {
+                out.push((key.to_owned(), bytes.to_vec()));
+            }
+            true
+        })?;
+        Ok(out)
+    };
     let mut rows = 0usize;
-    for (key, bytes) in ledger.rows(ledger::OUTPUT_ARTIFACTS, "")? {
+    for (key, bytes) in candidates(ledger::OUTPUT_ARTIFACTS)? {
         let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
             continue;
         };
@@ -201,7 +216,7 @@ fn ledger_rows(
         ));
     }
 
-    for (key, bytes) in ledger.rows(ledger::INPUT_PROVENANCE, "")? {
+    for (key, bytes) in candidates(ledger::INPUT_PROVENANCE)? {
         let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
             continue;
         };

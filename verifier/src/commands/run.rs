@@ -620,9 +620,9 @@ pub(crate) fn producers_of(
     if full_scan {
         let wanted: BTreeSet<String> = own.union(&upstream).cloned().collect();
         if !wanted.is_empty() {
-            let filter = HashFilter::new(&wanted);
+            let filter = ledger::HashFilter::new(&wanted);
             ledger.visit(ledger::OUTPUT_ARTIFACTS, None, false, |key, bytes| {
-                if let Some(h) = filter.named_by(bytes) {
+                if let Some(h) = named_hash(&filter, bytes) {
                     out.by_hash.entry(h).or_default().push(artifact_owner(key));
                 }
                 true
@@ -645,25 +645,36 @@ pub(crate) fn producers_of(
         if missing.is_empty() {
             break;
         }
-        let mut filter = HashFilter::new(&missing);
+        let mut filter = ledger::HashFilter::new(&missing);
         ledger.visit(
             ledger::OUTPUT_ARTIFACTS,
             Some(&start),
             backwards,
             |key, bytes| {
-                if let Some(h) = filter.named_by(bytes) {
+                if let Some(h) = named_hash(&filter, bytes) {
                     out.by_hash
                         .entry(h.clone())
                         .or_default()
                         .push(artifact_owner(key));
                     missing.remove(&h);
-                    filter = HashFilter::new(&missing);
+                    filter = ledger::HashFilter::new(&missing);
                 }
                 !missing.is_empty()
             },
         )?;
     }
     Ok(out)
+}
+
+/// The wanted hash an `ArtifactRecord` value names in `blake3_hash` (exact string equality after
+/// decoding, as Rocky's `refcount_for_hash`); values that cannot name one are not decoded.
+fn named_hash(filter: &ledger::HashFilter, bytes: &[u8]) -> Option<String> {
+    if !filter.may_name(bytes) {
+        return None;
+    }
+    decode::value(bytes)
+        .and_then(|v| view::str_field(&v, "blake3_hash"))
+        .filter(|h| filter.wants(h))
 }
 
 /// `(run_id, model_name)` from an `output_artifacts` key; a key that does not split (not a
@@ -673,39 +684,6 @@ fn artifact_owner(key: &str) -> (String, String) {
         || (key.to_owned(), String::new()),
         |(run, model, _)| (run.to_owned(), model.to_owned()),
     )
-}
-
-/// Finds which of a set of hashes an `output_artifacts` value names, decoding only values that
-/// can name one: JSON without a backslash spells a string's characters as its bytes, so a value
-/// with no backslash names `h` only if its bytes contain `h`. Values with a backslash (an escape
-/// could spell a hash's characters) are always decoded.
-struct HashFilter {
-    wanted: BTreeSet<String>,
-    finders: Vec<memchr::memmem::Finder<'static>>,
-}
-
-impl HashFilter {
-    fn new(wanted: &BTreeSet<String>) -> HashFilter {
-        HashFilter {
-            wanted: wanted.clone(),
-            finders: wanted
-                .iter()
-                .map(|h| memchr::memmem::Finder::new(h.as_bytes()).into_owned())
-                .collect(),
-        }
-    }
-
-    /// The wanted hash `bytes` (an `ArtifactRecord` JSON value) names in `blake3_hash`.
-    fn named_by(&self, bytes: &[u8]) -> Option<String> {
-        let may = memchr::memchr(b'\\', bytes).is_some()
-            || self.finders.iter().any(|f| f.find(bytes).is_some());
-        if !may {
-            return None;
-        }
-        decode::value(bytes)
-            .and_then(|v| view::str_field(&v, "blake3_hash"))
-            .filter(|h| self.wanted.contains(h))
-    }
 }
 
 /// Joins each provenance row to the model execution it describes: by rocky-writer's
@@ -889,38 +867,5 @@ mod key_order_tests {
         let after = later_candidates(&keys, Some("run-20260530-110422-643-2"));
         assert!(after.contains(&"run-20260530-110422-643-10"));
         assert!(!after.contains(&"run-20260530-110422-643"));
-    }
-}
-
-#[cfg(test)]
-mod hash_filter_tests {
-    use super::*;
-
-    fn filter(hashes: &[&str]) -> HashFilter {
-        HashFilter::new(&hashes.iter().map(|h| (*h).to_owned()).collect())
-    }
-
-    #[test]
-    fn a_value_names_a_hash_by_its_decoded_blake3_hash_field_only() {
-        let a = "a".repeat(64);
-        let f = filter(&[&a]);
-        let row = |hash: &str, path: &str| {
-            format!(r#"{{"blake3_hash":"{hash}","file_path":"{path}","size_bytes":1}}"#)
-        };
-        assert_eq!(f.named_by(row(&a, "x.parquet").as_bytes()), Some(a.clone()));
-        // Control: another hash, and the wanted one only elsewhere in the value.
-        assert_eq!(
-            f.named_by(row(&"b".repeat(64), "x.parquet").as_bytes()),
-            None
-        );
-        let elsewhere = row(&"b".repeat(64), &format!("{a}.parquet"));
-        assert_eq!(f.named_by(elsewhere.as_bytes()), None);
-        // An escape spells the same string; it must not slip past the byte search.
-        let escaped = row(&format!("\\u0061{}", &a[1..]), "x.parquet");
-        assert!(!escaped.contains(&a));
-        assert_eq!(f.named_by(escaped.as_bytes()), Some(a.clone()));
-        // Not JSON, or no such field: nothing.
-        assert_eq!(f.named_by(a.as_bytes()), None);
-        assert_eq!(f.named_by(b"{\"x\":\"\\u0061\"}"), None);
     }
 }

@@ -12,6 +12,9 @@
 //! `&str` keys, and trusts page pointers) into a [`VerifyError::LedgerInvalid`].
 
 pub mod backend;
+mod hash_filter;
+
+pub use hash_filter::HashFilter;
 
 use std::any::Any;
 use std::cell::Cell;
