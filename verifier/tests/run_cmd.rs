@@ -943,3 +943,37 @@ fn artifact_finds_every_row_naming_its_hash_even_one_spelled_with_escapes() {
     assert_eq!(size[0]["subject"]["run_id"], "run-20260520-000000-000");
     assert_eq!(after.code, 1);
 }
+
+#[test]
+fn a_later_run_that_spells_the_table_with_escapes_still_supersedes() {
+    // As a_superseded_run_cannot_expect_the_warehouse_count (the control), but run 2's record
+    // spells seed_events with a \u escape, which the pre-decode byte search must not miss.
+    let mut s = Scenario::new();
+    let mut seed = s.run2_model("seed_events").clone();
+    seed["started_at"] = json!("2026-05-29T09:00:00.600Z");
+    seed["finished_at"] = json!("2026-05-29T09:00:00.700Z");
+    seed["duration_ms"] = json!(100);
+    seed["rows_affected"] = json!(5);
+    s.run1["models_executed"].as_array_mut().unwrap().push(seed);
+    s.write();
+    let spelled = serde_json::to_string(&s.run2)
+        .unwrap()
+        .replace("seed_events", "\\u0073eed_events");
+    assert!(!spelled.contains("seed_events"));
+    let db = redb::Database::open(s.ledger()).unwrap();
+    let txn = db.begin_write().unwrap();
+    txn.open_table(redb::TableDefinition::<&str, &[u8]>::new("run_history"))
+        .unwrap()
+        .insert(RUN2, spelled.as_bytes())
+        .unwrap();
+    txn.commit().unwrap();
+    drop(db);
+    let r = s.verify(RUN1, &[]);
+    let rc: Vec<_> = r
+        .check("warehouse.row_count")
+        .into_iter()
+        .filter(|c| c["subject"]["model"] == "seed_events")
+        .collect();
+    assert_eq!(rc[0]["outcome"], "unverifiable", "{}", r.dump());
+    assert!(rc[0]["reason"].as_str().unwrap().contains(RUN2));
+}

@@ -145,12 +145,12 @@ fn ledger_rows(
 ) -> Result<(), crate::error::VerifyError> {
     let h = fh.blake3.as_str();
     // Every row of both tables is read, but only values that can name the hash are copied and
-    // decoded (ledger::HashFilter), so a large ledger is not held in memory.
-    let filter = ledger::HashFilter::new(&std::collections::BTreeSet::from([h.to_owned()]));
+    // decoded (ledger::StringFilter), so a large ledger is not held in memory.
+    let filter = ledger::StringFilter::new(&std::collections::BTreeSet::from([h.to_owned()]));
     let candidates = |table| -> Result<Vec<(String, Vec<u8>)>, crate::error::VerifyError> {
         let mut out = Vec::new();
         ledger.visit(table, None, false, |key, bytes| {
-            if filter.may_name(bytes) {
+            if filter.may_contain(bytes) {
                 out.push((key.to_owned(), bytes.to_vec()));
             }
             true

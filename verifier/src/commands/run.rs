@@ -346,8 +346,14 @@ fn run_with_ledger(
     // `latest` and "runs after this one" need the keys plus only the records they point at: a
     // ledger of 100k runs is never decoded in full.
     let keys = run_keys_to_consider(ledger, &opts.run_id)?;
-    let decode_run = |key: &str| -> Result<Option<RunView>, VerifyError> {
+    // A run record that decodes, and only if it can hold one of `filter`'s strings.
+    let decode_run = |key: &str,
+                      filter: Option<&ledger::StringFilter>|
+     -> Result<Option<RunView>, VerifyError> {
         Ok(ledger.get(ledger::RUN_HISTORY, key)?.and_then(|bytes| {
+            if filter.is_some_and(|f| !f.may_contain(&bytes)) {
+                return None;
+            }
             let v = decode::value(&bytes)?;
             decode::run_record(&bytes).ok()?;
             Some(RunView::from_value(&v))
@@ -357,7 +363,7 @@ fn run_with_ledger(
     let run_id = if opts.run_id == "latest" {
         let mut candidates = Vec::new();
         for key in later_candidates(&keys, None) {
-            if let Some(view) = decode_run(key)? {
+            if let Some(view) = decode_run(key, None)? {
                 candidates.push(view);
             }
         }
@@ -421,16 +427,6 @@ fn run_with_ledger(
         return Ok(());
     }
 
-    // Runs that may have rewritten this run's tables since (only the warehouse checks ask).
-    let mut all_runs = Vec::new();
-    if opts.warehouse.is_some() {
-        for key in later_candidates(&keys, Some(&run_id)) {
-            if let Some(view) = decode_run(key)? {
-                all_runs.push(view);
-            }
-        }
-    }
-
     let producers = producers_of(
         ledger,
         &run_id,
@@ -443,12 +439,51 @@ fn run_with_ledger(
         artifacts: artifact_rows,
         provs: prov_rows,
     };
-    let mut ctx = Ctx::new(report, opts, &run_id, producers, all_runs, Hooks::default());
+    let mut ctx = Ctx::new(
+        report,
+        opts,
+        &run_id,
+        producers,
+        Vec::new(),
+        Hooks::default(),
+    );
     load(&mut ctx, &rows);
+    // Runs that may have rewritten this run's tables since (only the warehouse checks ask). A
+    // later run can only have written one of them if its record holds the table's name, so the
+    // others are not decoded: an old run of a large ledger has many later runs.
+    if opts.warehouse.is_some() {
+        let filter = ledger::StringFilter::new(&table_names(&ctx));
+        for key in later_candidates(&keys, Some(&run_id)) {
+            if let Some(view) = decode_run(key, Some(&filter))? {
+                ctx.all_runs.push(view);
+            }
+        }
+    }
     check_loaded(&mut ctx, ledger)?;
     // 7. Summary lines that depend on everything above.
     summarize(&mut ctx);
     Ok(())
+}
+
+/// Every name a table this run's models wrote can have in a later run's record: the bare table
+/// name of the provenance IR target or of `target_table`, or the model name (see
+/// `output::superseded_by`, which matches `target_table` in full or the model name).
+fn table_names(ctx: &Ctx<'_>) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for m in ctx.models() {
+        names.insert(m.name.clone());
+        if let Some(t) = m
+            .target_table
+            .as_deref()
+            .and_then(crate::warehouse::TableRef::parse)
+        {
+            names.insert(t.table);
+        }
+        if let Some(t) = ctx.prov_for(m.index).and_then(ProvRow::target) {
+            names.insert(t.table);
+        }
+    }
+    names
 }
 
 /// Step 2 and the decoding the joins need: the run record, then its provenance and artifact
@@ -620,7 +655,7 @@ pub(crate) fn producers_of(
     if full_scan {
         let wanted: BTreeSet<String> = own.union(&upstream).cloned().collect();
         if !wanted.is_empty() {
-            let filter = ledger::HashFilter::new(&wanted);
+            let filter = ledger::StringFilter::new(&wanted);
             ledger.visit(ledger::OUTPUT_ARTIFACTS, None, false, |key, bytes| {
                 if let Some(h) = named_hash(&filter, bytes) {
                     out.by_hash.entry(h).or_default().push(artifact_owner(key));
@@ -645,7 +680,7 @@ pub(crate) fn producers_of(
         if missing.is_empty() {
             break;
         }
-        let mut filter = ledger::HashFilter::new(&missing);
+        let mut filter = ledger::StringFilter::new(&missing);
         ledger.visit(
             ledger::OUTPUT_ARTIFACTS,
             Some(&start),
@@ -657,7 +692,7 @@ pub(crate) fn producers_of(
                         .or_default()
                         .push(artifact_owner(key));
                     missing.remove(&h);
-                    filter = ledger::HashFilter::new(&missing);
+                    filter = ledger::StringFilter::new(&missing);
                 }
                 !missing.is_empty()
             },
@@ -668,8 +703,8 @@ pub(crate) fn producers_of(
 
 /// The wanted hash an `ArtifactRecord` value names in `blake3_hash` (exact string equality after
 /// decoding, as Rocky's `refcount_for_hash`); values that cannot name one are not decoded.
-fn named_hash(filter: &ledger::HashFilter, bytes: &[u8]) -> Option<String> {
-    if !filter.may_name(bytes) {
+fn named_hash(filter: &ledger::StringFilter, bytes: &[u8]) -> Option<String> {
+    if !filter.may_contain(bytes) {
         return None;
     }
     decode::value(bytes)

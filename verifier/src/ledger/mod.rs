@@ -12,9 +12,9 @@
 //! `&str` keys, and trusts page pointers) into a [`VerifyError::LedgerInvalid`].
 
 pub mod backend;
-mod hash_filter;
+mod string_filter;
 
-pub use hash_filter::HashFilter;
+pub use string_filter::StringFilter;
 
 use std::any::Any;
 use std::cell::Cell;
