@@ -2,6 +2,7 @@
 
 pub mod artifact;
 pub mod gate;
+mod par;
 pub mod record;
 pub mod run;
 pub mod runs;

@@ -346,24 +346,16 @@ fn run_with_ledger(
     // `latest` and "runs after this one" need the keys plus only the records they point at: a
     // ledger of 100k runs is never decoded in full.
     let keys = run_keys_to_consider(ledger, &opts.run_id)?;
-    // A run record that decodes, and only if it can hold one of `filter`'s strings.
-    let decode_run = |key: &str,
-                      filter: Option<&ledger::StringFilter>|
-     -> Result<Option<RunView>, VerifyError> {
-        Ok(ledger.get(ledger::RUN_HISTORY, key)?.and_then(|bytes| {
-            if filter.is_some_and(|f| !f.may_contain(&bytes)) {
-                return None;
-            }
-            let v = decode::value(&bytes)?;
-            decode::run_record(&bytes).ok()?;
-            Some(RunView::from_value(&v))
-        }))
+    let decode_run = |key: &str| -> Result<Option<RunView>, VerifyError> {
+        Ok(ledger
+            .get(ledger::RUN_HISTORY, key)?
+            .and_then(|bytes| run_view(&bytes)))
     };
 
     let run_id = if opts.run_id == "latest" {
         let mut candidates = Vec::new();
         for key in later_candidates(&keys, None) {
-            if let Some(view) = decode_run(key, None)? {
+            if let Some(view) = decode_run(key)? {
                 candidates.push(view);
             }
         }
@@ -453,16 +445,30 @@ fn run_with_ledger(
     // others are not decoded: an old run of a large ledger has many later runs.
     if opts.warehouse.is_some() {
         let filter = ledger::StringFilter::new(&table_names(&ctx));
+        let mut later = Vec::new();
         for key in later_candidates(&keys, Some(&run_id)) {
-            if let Some(view) = decode_run(key, Some(&filter))? {
-                ctx.all_runs.push(view);
+            if let Some(bytes) = ledger.get(ledger::RUN_HISTORY, key)?
+                && filter.may_contain(&bytes)
+            {
+                later.push(bytes);
             }
         }
+        ctx.all_runs = super::par::map(&later, |b| run_view(b), |_| None)
+            .into_iter()
+            .flatten()
+            .collect();
     }
     check_loaded(&mut ctx, ledger)?;
     // 7. Summary lines that depend on everything above.
     summarize(&mut ctx);
     Ok(())
+}
+
+/// The view of a run record that decodes strictly (a record that does not is not a run here).
+fn run_view(bytes: &[u8]) -> Option<RunView> {
+    let v = decode::value(bytes)?;
+    decode::run_record(bytes).ok()?;
+    Some(RunView::from_value(&v))
 }
 
 /// Every name a table this run's models wrote can have in a later run's record: the bare table

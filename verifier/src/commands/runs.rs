@@ -66,28 +66,8 @@ type Line = (Option<chrono::DateTime<chrono::Utc>>, String, Value);
 /// Every row described, in row order, on every core: decoding 100k run records strictly is
 /// what `runs` spends its time on.
 fn describe_all(rows: &[(String, Vec<u8>)]) -> Vec<(Line, Option<Check>)> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let chunk = rows.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = rows
-            .chunks(chunk)
-            .map(|part| {
-                (
-                    part,
-                    scope.spawn(move || part.iter().map(describe).collect()),
-                )
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|(part, h)| {
-                // A decoder panic (none is known) must not lose rows: each is then listed as not
-                // decodable, with a check that says it could not be read.
-                h.join()
-                    .unwrap_or_else(|_| part.iter().map(unreadable).collect::<Vec<_>>())
-            })
-            .collect()
-    })
+    // A row the decoder gave up on is kept: listed as not decodable, reported as unknown.
+    super::par::map(rows, describe, unreadable)
 }
 
 /// One `run_history` row: its listing line, and a `run.record` failure when it does not decode.
