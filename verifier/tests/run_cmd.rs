@@ -473,7 +473,13 @@ fn a_missing_repository_is_unknown_and_a_bare_one_works() {
 
 #[test]
 fn a_superseded_run_cannot_expect_the_warehouse_count() {
-    // Run 1 also wrote seed_events (with another count); run 2 superseded it.
+    let s = superseded_seed_events();
+    s.write();
+    assert_seed_events_superseded_by_run2(&s.verify(RUN1, &[]));
+}
+
+/// Run 1 also wrote seed_events (with another count); run 2 wrote it again later.
+fn superseded_seed_events() -> Scenario {
     let mut s = Scenario::new();
     let mut seed = s.run2_model("seed_events").clone();
     seed["started_at"] = json!("2026-05-29T09:00:00.600Z");
@@ -481,8 +487,11 @@ fn a_superseded_run_cannot_expect_the_warehouse_count() {
     seed["duration_ms"] = json!(100);
     seed["rows_affected"] = json!(5);
     s.run1["models_executed"].as_array_mut().unwrap().push(seed);
-    s.write();
-    let r = s.verify(RUN1, &[]);
+    s
+}
+
+/// Run 1's seed_events count cannot be expected of the warehouse: run 2 rewrote the table.
+fn assert_seed_events_superseded_by_run2(r: &util::Run) {
     let rc: Vec<_> = r
         .check("warehouse.row_count")
         .into_iter()
@@ -824,16 +833,17 @@ fn no_ledger_scan_still_fails_an_upstream_nobody_produced() {
 
 /// Adds an `output_artifacts` row to a written scenario, its value given as raw JSON text.
 fn add_raw_artifact_row(s: &Scenario, key: &str, json_text: &str) {
+    put_raw_row(s, "output_artifacts", key, json_text);
+}
+
+/// Inserts (or replaces) a row of a written scenario's JSON table, its value as raw JSON text.
+fn put_raw_row(s: &Scenario, table: &str, key: &str, json_text: &str) {
     let db = redb::Database::open(s.ledger()).unwrap();
     let txn = db.begin_write().unwrap();
-    {
-        let mut t = txn
-            .open_table(redb::TableDefinition::<&str, &[u8]>::new(
-                "output_artifacts",
-            ))
-            .unwrap();
-        t.insert(key, json_text.as_bytes()).unwrap();
-    }
+    txn.open_table(redb::TableDefinition::<&str, &[u8]>::new(table))
+        .unwrap()
+        .insert(key, json_text.as_bytes())
+        .unwrap();
     txn.commit().unwrap();
 }
 
@@ -948,32 +958,12 @@ fn artifact_finds_every_row_naming_its_hash_even_one_spelled_with_escapes() {
 fn a_later_run_that_spells_the_table_with_escapes_still_supersedes() {
     // As a_superseded_run_cannot_expect_the_warehouse_count (the control), but run 2's record
     // spells seed_events with a \u escape, which the pre-decode byte search must not miss.
-    let mut s = Scenario::new();
-    let mut seed = s.run2_model("seed_events").clone();
-    seed["started_at"] = json!("2026-05-29T09:00:00.600Z");
-    seed["finished_at"] = json!("2026-05-29T09:00:00.700Z");
-    seed["duration_ms"] = json!(100);
-    seed["rows_affected"] = json!(5);
-    s.run1["models_executed"].as_array_mut().unwrap().push(seed);
+    let s = superseded_seed_events();
     s.write();
     let spelled = serde_json::to_string(&s.run2)
         .unwrap()
         .replace("seed_events", "\\u0073eed_events");
     assert!(!spelled.contains("seed_events"));
-    let db = redb::Database::open(s.ledger()).unwrap();
-    let txn = db.begin_write().unwrap();
-    txn.open_table(redb::TableDefinition::<&str, &[u8]>::new("run_history"))
-        .unwrap()
-        .insert(RUN2, spelled.as_bytes())
-        .unwrap();
-    txn.commit().unwrap();
-    drop(db);
-    let r = s.verify(RUN1, &[]);
-    let rc: Vec<_> = r
-        .check("warehouse.row_count")
-        .into_iter()
-        .filter(|c| c["subject"]["model"] == "seed_events")
-        .collect();
-    assert_eq!(rc[0]["outcome"], "unverifiable", "{}", r.dump());
-    assert!(rc[0]["reason"].as_str().unwrap().contains(RUN2));
+    put_raw_row(&s, "run_history", RUN2, &spelled);
+    assert_seed_events_superseded_by_run2(&s.verify(RUN1, &[]));
 }
