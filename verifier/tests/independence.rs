@@ -44,26 +44,64 @@ const NETWORKING: &[&str] = &[
 /// The one build script allowed to carry networking build-dependencies (see the module docs).
 const TOLERATED_BUILD_SCRIPT: &str = "libduckdb-sys";
 
-/// Offending crates in the normal+build closure of the package at `manifest`.
-fn offending(manifest: &Path) -> BTreeSet<String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let out = Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--offline",
-            "--manifest-path",
-        ])
-        .arg(manifest)
+/// This machine's target triple, from `rustc -vV`: the graph is filtered to the platform the
+/// binary is built for, which is also all that the build itself downloads.
+fn host_triple() -> String {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let out = Command::new(rustc)
+        .arg("-vV")
         .output()
-        .expect("cargo metadata runs");
+        .expect("rustc -vV runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .to_owned()
+}
+
+/// `cargo metadata` for `manifest`, run with a new, empty `CARGO_HOME`.
+///
+/// Why an empty one: this test once passed only because the developer's cargo cache happened to
+/// hold every crate of the lockfile for every platform (`--offline` needed them; a fresh machine's
+/// build had only fetched the host's). Resolving from the lockfile alone, fetching whatever it
+/// needs, makes the result the same on every machine and the test can no longer lean on leftovers.
+/// The caller's cargo configuration (a registry mirror, say) is carried over.
+fn metadata(manifest: &Path) -> Value {
+    let home = tempfile::tempdir().unwrap();
+    if let Some(old) = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+    {
+        for name in ["config.toml", "config", "credentials.toml", "credentials"] {
+            if old.join(name).is_file() {
+                std::fs::copy(old.join(name), home.path().join(name)).unwrap();
+            }
+        }
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["metadata", "--format-version", "1", "--filter-platform"])
+        .arg(host_triple())
+        .arg("--manifest-path")
+        .arg(manifest)
+        .env("CARGO_HOME", home.path())
+        .env_remove("CARGO_NET_OFFLINE");
+    // The verifier's own manifest has a lockfile that must not move; a probe crate has none.
+    if manifest.parent().unwrap().join("Cargo.lock").is_file() {
+        cmd.arg("--locked");
+    }
+    let out = cmd.output().expect("cargo metadata runs");
     assert!(
         out.status.success(),
-        "cargo metadata: {}",
+        "cargo metadata (empty CARGO_HOME, registries must be reachable): {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Offending crates in the normal+build closure of the package at `manifest`.
+fn offending(manifest: &Path) -> BTreeSet<String> {
+    let meta = metadata(manifest);
     let root_dir = manifest.parent().unwrap().canonicalize().unwrap();
     let packages: HashMap<&str, &Value> = meta["packages"]
         .as_array()
@@ -142,22 +180,30 @@ fn the_check_catches_a_path_crate_outside_and_a_networking_crate() {
     // Control: a probe crate with a path dependency outside its folder and a networking crate
     // must be caught, or the test above could pass by inspecting nothing.
     let dir = tempfile::tempdir().unwrap();
+    // Both stand-ins are local path crates, so the probe needs no registry: `outside` lives beside
+    // the probe, and a crate named `ureq` lives inside it (so only its name can give it away).
     let outside = dir.path().join("outside");
     let probe = dir.path().join("probe");
-    for d in [&outside, &probe] {
+    let net = probe.join("vendor/ureq");
+    // `outside` is a workspace of its own; the inner `ureq` belongs to the probe's workspace.
+    for (d, name, own_workspace) in [(&outside, "outside", true), (&net, "ureq", false)] {
         std::fs::create_dir_all(d.join("src")).unwrap();
         std::fs::write(d.join("src/lib.rs"), "").unwrap();
+        let workspace = if own_workspace { "[workspace]\n" } else { "" };
+        std::fs::write(
+            d.join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\n{workspace}"
+            ),
+        )
+        .unwrap();
     }
-    std::fs::write(
-        outside.join("Cargo.toml"),
-        "[package]\nname = \"outside\"\nversion = \"0.0.0\"\nedition = \"2024\"\n[workspace]\n",
-    )
-    .unwrap();
+    std::fs::create_dir_all(probe.join("src")).unwrap();
+    std::fs::write(probe.join("src/lib.rs"), "").unwrap();
     std::fs::write(
         probe.join("Cargo.toml"),
         "[package]\nname = \"probe\"\nversion = \"0.0.0\"\nedition = \"2024\"\n[workspace]\n\
-         [dependencies]\noutside = { path = \"../outside\" }\n\
-         ureq = { version = \"3\", default-features = false }\n",
+         [dependencies]\noutside = { path = \"../outside\" }\nureq = { path = \"vendor/ureq\" }\n",
     )
     .unwrap();
     let bad = offending(&probe.join("Cargo.toml"));
