@@ -8,12 +8,17 @@ fn main() {
         return;
     }
     let dir = std::env::var("DUCKDB_LIB_DIR").unwrap_or_default();
-    if !std::path::Path::new(&dir).join("libduckdb.so").is_file() {
+    // The library's real folder (the versioned cache), not the clone's `.duckdb` link, so the
+    // demo keeps running when the clone moves (see verifier/build.rs).
+    let Ok(real) = std::fs::canonicalize(std::path::Path::new(&dir).join("libduckdb.so")) else {
         println!(
             "cargo::error=libduckdb.so not found in DUCKDB_LIB_DIR={dir:?}: run scripts/duckdb-lib \
              first, or build with --features bundled"
         );
         return;
-    }
-    println!("cargo::rustc-link-arg=-Wl,-rpath,{dir}");
+    };
+    println!(
+        "cargo::rustc-link-arg=-Wl,-rpath,{}",
+        real.parent().unwrap().display()
+    );
 }

@@ -11,8 +11,23 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::CommandFactory;
-use clap_complete::Shell;
+use clap_complete::{Generator, Shell};
 use rocky_verify::cli::Args;
+
+const BIN: &str = "rocky-verify";
+
+/// clap_complete 4.6's bash script dispatches on a state it spells two ways for a binary whose
+/// name has a hyphen: the loop over the typed words builds `rocky__verify__subcmd__gate`, while
+/// the case arms that list each subcommand's options say `rocky__subcmd__verify__subcmd__gate`,
+/// so no option of any subcommand ever completes (clap-rs/clap#6421, open upstream). Respell the
+/// arms the way the loop builds the state. Where a clap_complete release has fixed it, the wrong
+/// spelling is absent and this changes nothing; `verifier/tests/completions.rs` drives a real bash
+/// either way.
+fn respell_bash_arms(script: &str, bin: &str) -> String {
+    let wrong = format!("{}__subcmd__", bin.replace('-', "__subcmd__"));
+    let right = format!("{}__subcmd__", bin.replace('-', "__"));
+    script.replace(&wrong, &right)
+}
 
 fn generate(out: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
@@ -26,12 +41,15 @@ fn generate(out: &Path) -> std::io::Result<Vec<PathBuf>> {
         Shell::Elvish,
     ] {
         let mut cmd = Args::command();
-        written.push(clap_complete::generate_to(
-            shell,
-            &mut cmd,
-            "rocky-verify",
-            &completions,
-        )?);
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut cmd, BIN, &mut script);
+        let mut script = String::from_utf8(script).expect("clap_complete writes UTF-8");
+        if shell == Shell::Bash {
+            script = respell_bash_arms(&script, BIN);
+        }
+        let path = completions.join(shell.file_name(BIN));
+        std::fs::write(&path, script)?;
+        written.push(path);
     }
     let man = out.join("man");
     std::fs::create_dir_all(&man)?;
