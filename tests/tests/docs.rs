@@ -29,13 +29,11 @@ fn readme_commands() -> Vec<String> {
     commands
 }
 
-/// Exports the committed tree (what a fresh clone has) into a fixed scratch folder.
-fn fresh_export() -> PathBuf {
-    let dir = std::env::temp_dir().join("rocky-verify-readme-test");
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-    std::fs::create_dir_all(&dir).unwrap();
+/// Exports the committed tree (what a fresh clone has) into a new scratch folder of its own, so
+/// two checkouts running this test at once never share or delete each other's export.
+fn fresh_export() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let archive = Command::new("git")
         .arg("-C")
         .arg(repo_root())
@@ -46,7 +44,7 @@ fn fresh_export() -> PathBuf {
     let mut tar = Command::new("tar")
         .arg("-x")
         .arg("-C")
-        .arg(&dir)
+        .arg(dir)
         .stdin(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -57,7 +55,7 @@ fn fresh_export() -> PathBuf {
         .write_all(&archive.stdout)
         .unwrap();
     assert!(tar.wait().unwrap().success());
-    dir
+    tmp
 }
 
 fn sh(dir: &Path, command: &str) -> (i32, String, String) {
@@ -94,9 +92,10 @@ fn readme_opens_with_the_main_job_and_the_test_command() {
 #[test]
 fn readme_main_job_and_tamper_commands_run_as_written() {
     let main_job = readme_commands().into_iter().next().unwrap();
-    let dir = fresh_export();
+    let export = fresh_export();
+    let dir = export.path();
 
-    let (code, stdout, stderr) = sh(&dir, &main_job);
+    let (code, stdout, stderr) = sh(dir, &main_job);
     assert_eq!(
         code, 0,
         "{main_job} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
@@ -111,7 +110,7 @@ fn readme_main_job_and_tamper_commands_run_as_written() {
         readme.contains("scripts/tamper artifact"),
         "README lost its tamper command"
     );
-    let (code, stdout, stderr) = sh(&dir, "scripts/tamper artifact");
+    let (code, stdout, stderr) = sh(dir, "scripts/tamper artifact");
     assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("artifact_hash_mismatch"), "{stdout}");
     assert!(stdout.contains("verdict: FAILED (exit 1)"), "{stdout}");
