@@ -1417,3 +1417,366 @@ fn resolve(
         env_assumptions: normalized(env_assumptions),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rocky::tree::{GitCommitTree, MemoryTree};
+
+    const DUCK: &str = "[adapter.local]\ntype = \"duckdb\"\n[pipeline.silver]\ntype = \"transformation\"\ntarget = { adapter = \"local\" }\n";
+    const DEF: &str = "[target]\ncatalog = \"warehouse\"\nschema = \"main\"\n";
+
+    fn load(files: &[(&str, &str)]) -> Result<Project, ProjectError> {
+        let tree: MemoryTree = files.iter().map(|(p, c)| (*p, *c)).collect();
+        Project::load(&tree, &LoadOptions::default())
+    }
+
+    fn one(files: &[(&str, &str)]) -> ResolvedModel {
+        let p = load(files).unwrap();
+        assert_eq!(p.models.len(), 1, "{p:?}");
+        p.models[0].clone()
+    }
+
+    #[test]
+    fn sidecar_pairs_by_stem_and_sql_is_trimmed_only() {
+        let m = one(&[
+            ("rocky.toml", DUCK),
+            ("models/_defaults.toml", DEF),
+            ("models/a.b.sql", "\u{feff}SELECT 1;\r\n -- c\n\n"),
+            ("models/a.b.toml", ""),
+        ]);
+        assert_eq!(m.name, "a.b");
+        assert_eq!(m.config, ConfigFile::Sidecar("models/a.b.toml".into()));
+        // A BOM is not White_Space: it stays; CRLF inside stays.
+        assert_eq!(m.sql.as_deref(), Some("\u{feff}SELECT 1;\r\n -- c"));
+    }
+
+    #[test]
+    fn frontmatter_needs_the_marker_and_a_closing_line() {
+        let e = load(&[
+            ("rocky.toml", DUCK),
+            ("models/_defaults.toml", DEF),
+            ("models/a.sql", "---toml\nname = 'a'\nSELECT 1"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.code(), "missing_frontmatter");
+        let m = one(&[
+            ("rocky.toml", DUCK),
+            ("models/_defaults.toml", DEF),
+            ("models/a.sql", " ---toml\nname = 'x'\n---\n SELECT 1 \n"),
+        ]);
+        assert_eq!((m.name.as_str(), m.sql.as_deref()), ("x", Some("SELECT 1")));
+        assert_eq!(m.config, ConfigFile::Frontmatter);
+    }
+
+    #[test]
+    fn precedence_sidecar_then_group_then_defaults_then_fallback() {
+        let files = [
+            ("rocky.toml", DUCK),
+            (
+                "models/_defaults.toml",
+                "[target]\ncatalog = \"c\"\nschema = \"d\"\n[strategy]\ntype = \"view\"\n",
+            ),
+            (
+                "models/groups/g.toml",
+                "schema_template = \"s_{r}\"\n[strategy]\ntype = \"ephemeral\"\n",
+            ),
+            ("models/a.sql", "SELECT 1"),
+            ("models/a.toml", "group = \"g\"\n[args]\nr = \"x\"\n"),
+            ("models/b.sql", "SELECT 1"),
+            ("models/b.toml", ""),
+        ];
+        let p = load(&files).unwrap();
+        let a = p.model("a").unwrap();
+        assert_eq!(
+            (a.strategy.name(), a.target.schema.as_str()),
+            ("ephemeral", "s_x")
+        );
+        assert_eq!(
+            (a.decided_by.strategy, a.decided_by.schema),
+            (DecidedBy::Group, DecidedBy::Group)
+        );
+        let b = p.model("b").unwrap();
+        assert_eq!((b.strategy.name(), b.target.schema.as_str()), ("view", "d"));
+        assert_eq!(b.decided_by.strategy, DecidedBy::Defaults);
+        assert_eq!(b.decided_by.table, DecidedBy::Name);
+    }
+
+    #[test]
+    fn defaults_are_per_directory_and_only_read_where_models_are_selected() {
+        let e = load(&[
+            ("rocky.toml", DUCK),
+            ("models/_defaults.toml", DEF),
+            ("models/x/a.sql", "SELECT 1"),
+            ("models/x/a.toml", ""),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            e,
+            ProjectError::MissingTarget {
+                model: "a".into(),
+                field: "catalog"
+            }
+        );
+        // A malformed _defaults.toml beside no model file is never parsed.
+        let m = one(&[
+            ("rocky.toml", DUCK),
+            ("models/_defaults.toml", "[[[ not toml"),
+            ("models/x/_defaults.toml", DEF),
+            ("models/x/a.sql", "SELECT 1"),
+            ("models/x/a.toml", ""),
+        ]);
+        assert_eq!(m.target.catalog, "warehouse");
+        let e = load(&[
+            ("rocky.toml", DUCK),
+            ("models/_defaults.toml", "depends_on = []\n"),
+            ("models/a.sql", "SELECT 1"),
+            ("models/a.toml", ""),
+        ])
+        .unwrap_err();
+        assert_eq!(e.code(), "defaults_field_invalid");
+    }
+
+    #[test]
+    fn group_rules() {
+        let base = |group: &'static str, sidecar: &'static str| {
+            load(&[
+                ("rocky.toml", DUCK),
+                ("models/_defaults.toml", DEF),
+                ("models/groups/g.toml", group),
+                ("models/a.sql", "SELECT 1"),
+                ("models/a.toml", sidecar),
+            ])
+        };
+        let code = |r: Result<Project, ProjectError>| r.map(|_| "ok").unwrap_or_else(|e| e.code());
+        assert_eq!(
+            code(base("schema_template = \"m_{r}\"\n", "group = \"g\"\n")),
+            "group_schema_unfilled"
+        );
+        assert_eq!(
+            code(base(
+                "schema_template = \"m_{r}\"\n",
+                "group = \"g\"\n[args]\nr = \"a b\"\n"
+            )),
+            "group_schema_invalid"
+        );
+        assert_eq!(
+            code(base(
+                "schema_template = \"m_{r:-}\"\n",
+                "group = \"g\"\n[args]\nr = \"eu\"\n"
+            )),
+            "ok"
+        );
+        assert_eq!(
+            code(base(
+                "enforce = true\n[strategy]\ntype = \"view\"\n",
+                "group = \"g\"\n[strategy]\ntype = \"view\"\n"
+            )),
+            "group_override"
+        );
+        assert_eq!(
+            code(base(
+                "enforce = true\nschema_template = \"m\"\n",
+                "group = \"g\"\n[target]\nschema = \"p\"\n"
+            )),
+            "group_override"
+        );
+        assert_eq!(
+            code(base(
+                "schema_template = \"m\"\n",
+                "group = \"g\"\n[target]\nschema = \"p\"\n"
+            )),
+            "ok"
+        );
+        assert_eq!(
+            code(base(
+                "schema_template = \"m_{r}\"\n",
+                "group = \"g\"\n[args]\nr = \"x\"\n[target]\nschema = \"p\"\n"
+            )),
+            "group_args_with_pinned_schema"
+        );
+        assert_eq!(code(base("", "group = \"h\"\n")), "unknown_group");
+        assert_eq!(code(base("enforced = true\n", "")), "toml_invalid");
+    }
+
+    #[test]
+    fn env_substitution_rules() {
+        let env: Env = [
+            ("SET".to_owned(), "v".to_owned()),
+            ("EMPTY".to_owned(), String::new()),
+        ]
+        .into();
+        let (s, a) = substitute_env(
+            "f",
+            "a=${SET} b=${EMPTY:-d} c=${NO:-x:-y} ${} $x\n  # ${NOPE}\n",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(s, "a=v b=d c=x:-y ${} $x\n  # ${NOPE}\n");
+        assert_eq!(
+            a,
+            vec![
+                Assumption::EnvDefault("EMPTY".into()),
+                Assumption::EnvDefault("NO".into())
+            ]
+        );
+        assert_eq!(
+            substitute_env("f", "x = \"${NOPE}\"", &env)
+                .unwrap_err()
+                .code(),
+            "env_var_unset"
+        );
+        assert_eq!(
+            substitute_env("f", "${unterminated", &env).unwrap().0,
+            "${unterminated"
+        );
+    }
+
+    #[test]
+    fn globs_resolve_like_rocky() {
+        let t: MemoryTree = [("models/a.sql", ""), ("p/models/x/y.sql", "")]
+            .into_iter()
+            .collect();
+        let g = |p: &str, glob: &str| ModelsGlob::resolve(&t, p, glob);
+        assert_eq!(g("", "").unwrap().pattern, vec!["models", "**"]);
+        assert_eq!(g("", "models").unwrap().pattern, vec!["models", "**"]);
+        assert_eq!(
+            g("", "*.sql").unwrap(),
+            ModelsGlob {
+                base: "models".into(),
+                pattern: vec!["models".into(), "*.sql".into()]
+            }
+        );
+        assert_eq!(g("", "models/a.sql").unwrap().base, "models");
+        assert_eq!(g("p", "models/x/**").unwrap().base, "p/models/x");
+        assert!(g("", "models/[ab].sql").is_err());
+        assert!(g("", "../models/**").is_err());
+        assert!(g("", "models/a**").is_err());
+        let m = g("", "models/**/fct_?.sql").unwrap();
+        assert!(m.matches("models/fct_a.sql") && m.matches("models/x/y/fct_b.sql"));
+        assert!(!m.matches("models/fct_ab.sql") && !m.matches("other/fct_a.sql"));
+        assert!(!g("", "models/*.sql").unwrap().matches("models/x/a.sql"));
+    }
+
+    #[test]
+    fn surrogate_keys_are_validated_and_not_taken_for_rocky_models() {
+        let e = load(&[
+            ("rocky.toml", DUCK),
+            ("models/_defaults.toml", DEF),
+            ("models/a.sql", "SELECT 1"),
+            (
+                "models/a.toml",
+                "[[surrogate_key]]\nname = \"k-1\"\ncolumns = [\"id\"]\n",
+            ),
+        ])
+        .unwrap_err();
+        assert_eq!(e.code(), "surrogate_key_invalid");
+        let e = load(&[
+            ("rocky.toml", DUCK),
+            ("models/_defaults.toml", DEF),
+            ("models/a.sql", "SELECT 1"),
+            (
+                "models/a.toml",
+                "[[surrogate_key]]\nname = \"k\"\ncolumns = [\"id\"]\nsalt = 1\n",
+            ),
+        ])
+        .unwrap_err();
+        assert_eq!(e.code(), "toml_invalid");
+        let m = one(&[
+            ("rocky.toml", DUCK),
+            ("models/_defaults.toml", DEF),
+            ("models/a.rocky", "from x"),
+            (
+                "models/a.toml",
+                "[[surrogate_key]]\nname = \"k\"\ncolumns = [\"id\"]\n",
+            ),
+        ]);
+        assert!(m.surrogate_keys.is_empty());
+        assert_eq!(
+            m.recompute(Dialect::DuckDb, &RunInputs::default()),
+            Recomputed::NotRecomputable(NotRecomputable::RockyDslModel)
+        );
+    }
+
+    #[test]
+    fn duplicate_names_and_empty_projects_are_errors() {
+        let e = load(&[
+            ("rocky.toml", DUCK),
+            ("models/_defaults.toml", DEF),
+            ("models/a.sql", "SELECT 1"),
+            ("models/a.toml", ""),
+            ("models/b.sql", "SELECT 1"),
+            ("models/b.toml", "name = \"a\"\n"),
+        ])
+        .unwrap_err();
+        assert_eq!(e, ProjectError::DuplicateModel("a".into()));
+        assert_eq!(
+            load(&[("rocky.toml", DUCK)]).unwrap_err().code(),
+            "no_models"
+        );
+    }
+
+    #[test]
+    fn a_git_commit_tree_loads_like_the_memory_tree_and_refuses_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        let commit = |files: &[(&str, &str, i32)]| -> String {
+            let mut index = repo.index().unwrap();
+            index.clear().unwrap();
+            for (path, content, mode) in files {
+                let oid = repo.blob(content.as_bytes()).unwrap();
+                let entry = git2::IndexEntry {
+                    ctime: git2::IndexTime::new(0, 0),
+                    mtime: git2::IndexTime::new(0, 0),
+                    dev: 0,
+                    ino: 0,
+                    mode: *mode as u32,
+                    uid: 0,
+                    gid: 0,
+                    file_size: content.len() as u32,
+                    id: oid,
+                    flags: 0,
+                    flags_extended: 0,
+                    path: path.as_bytes().to_vec(),
+                };
+                index.add(&entry).unwrap();
+            }
+            let tree = repo.find_tree(index.write_tree_to(&repo).unwrap()).unwrap();
+            let sig = git2::Signature::new("t", "t@example.com", &git2::Time::new(0, 0)).unwrap();
+            repo.commit(None, &sig, &sig, "m", &tree, &[])
+                .unwrap()
+                .to_string()
+        };
+        let files = [
+            ("rocky.toml", DUCK, 0o100644),
+            ("models/_defaults.toml", DEF, 0o100644),
+            (
+                "models/raw_orders.sql",
+                "SELECT * FROM raw.orders\n",
+                0o100644,
+            ),
+            ("models/raw_orders.toml", "", 0o100644),
+        ];
+        let c1 = commit(&files);
+        let tree = GitCommitTree::new(&repo, &c1).unwrap();
+        let p = Project::load(&tree, &LoadOptions::default()).unwrap();
+        let m = &p.models[0];
+        let Recomputed::Statements(s) = m.recompute(Dialect::DuckDb, &RunInputs::default()) else {
+            panic!("not recomputed");
+        };
+        // Reference section 1.3: a DuckDB full_refresh of warehouse.main.raw_orders.
+        assert_eq!(
+            crate::rocky::sql_hash::fingerprint(&s.statements),
+            "8db55759bf0597d4"
+        );
+        let mut with_link = files.to_vec();
+        with_link.push(("models/shared", "../elsewhere", 0o120000));
+        let c2 = commit(&with_link);
+        let tree = GitCommitTree::new(&repo, &c2).unwrap();
+        assert_eq!(
+            Project::load(&tree, &LoadOptions::default()).unwrap_err(),
+            ProjectError::SymlinkInTree("models/shared".into())
+        );
+        assert!(GitCommitTree::new(&repo, "0000000000000000000000000000000000000000").is_err());
+    }
+}
