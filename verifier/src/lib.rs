@@ -12,6 +12,7 @@ pub mod canon;
 pub mod identity;
 pub mod normalize;
 pub mod records;
+pub mod rocky;
 pub mod siphash;
 
 // Evidence sources, all opened read-only.

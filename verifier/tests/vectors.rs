@@ -54,6 +54,9 @@ const EXTRA_CASE_KEYS: &[&str] = &[
 
 type Outcome = Result<(), Failed>;
 
+// Rocky semantics (types, statement templates, project resolution): a module of its own.
+mod rocky_vectors;
+
 fn main() {
     let args = Arguments::from_args();
     let mut trials = Vec::new();
@@ -216,6 +219,8 @@ fn case_trial(stem: &str, case: Value) -> Vec<Trial> {
         "records" => records_case,
         "timestamps" => timestamps_case,
         "content_address" => content_address_case,
+        "rocky_types" => rocky_vectors::rocky_types_case,
+        "sql_templates" => rocky_vectors::sql_templates_case,
         "run_id" if case.pointer("/input/existing_ids").is_some() => {
             // Which `-N` rocky-writer picks is the writer's rule (Rocky itself overwrites). The
             // verifier only checks that the suffixed id is well formed and matches started_at.

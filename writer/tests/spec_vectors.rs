@@ -74,6 +74,10 @@ fn hex_decode(s: &str) -> Result<Vec<u8>, Failed> {
         .collect()
 }
 
+/// Vector files whose cases the writer lists as skipped, by name, until its own implementation
+/// of Rocky's templates lands.
+const WRITER_TEMPLATES_PENDING: &[&str] = &["rocky_types", "sql_templates"];
+
 /// A case handler.
 type Handler = fn(&Value) -> Outcome;
 
@@ -495,6 +499,18 @@ fn load_trials() -> Vec<Trial> {
         let handler = handler_for(&stem);
         for case in cases {
             let name = case["name"].as_str().unwrap_or("<unnamed>").to_owned();
+            // Rocky's type mapping and statement templates (spec/warehouse.md, spec/hashes.md
+            // section 12) are implemented on the writer side independently, by another hand.
+            if WRITER_TEMPLATES_PENDING.contains(&stem.as_str()) {
+                trials.push(
+                    Trial::test(
+                        format!("{stem}::{name} [writer-side templates not implemented yet]"),
+                        || Ok(()),
+                    )
+                    .with_ignored_flag(true),
+                );
+                continue;
+            }
             match handler {
                 Some(h) => trials.push(Trial::test(format!("{stem}::{name}"), move || h(&case))),
                 None => trials.push(
