@@ -66,13 +66,14 @@ pub mod ir;
 pub mod ledger;
 pub mod normalize;
 pub mod records;
+pub mod rocky;
 pub mod run;
 mod siphash;
 pub mod watermark;
 
 pub use error::{
-    ArtifactError, BranchError, CheckError, Error, OpenError, ReadError, RecordError,
-    WatermarkError,
+    ArtifactError, BranchError, CheckError, Error, OpenError, ProjectError, ReadError, RecordError,
+    TemplateError, WatermarkError,
 };
 pub use ledger::{Ledger, WriterClock};
 pub use run::{ConfigFile, ModelDraft, RecordedRun, RunDraft};
