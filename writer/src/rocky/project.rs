@@ -651,10 +651,10 @@ impl Loader<'_> {
                 return Err(bad(format!("group file key {k:?} is not allowed")));
             }
             let f = Fields(&doc.table);
-            if let Some(tags) = f.opt_table("tags").map_err(&bad)? {
-                if tags.values().any(|v| !v.is_str()) {
-                    return Err(bad("tags values must be strings".into()));
-                }
+            if let Some(tags) = f.opt_table("tags").map_err(&bad)?
+                && tags.values().any(|v| !v.is_str())
+            {
+                return Err(bad("tags values must be strings".into()));
             }
             f.opt_table("governance").map_err(&bad)?;
             groups.insert(
