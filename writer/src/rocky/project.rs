@@ -853,19 +853,13 @@ impl Loader<'_> {
                 ),
             })?;
         }
-        let mut env_defaults: Vec<&String> = self.config_env.iter().collect();
-        env_defaults.extend(&defaults.env_defaults);
-        if let Some(g) = group {
-            env_defaults.extend(&g.env_defaults);
-        }
-        env_defaults.extend(&own.env_defaults);
-        let mut env_assumptions: Vec<Assumption> = Vec::new();
-        for v in env_defaults {
-            let a = Assumption::EnvDefault(v.clone());
-            if !env_assumptions.contains(&a) {
-                env_assumptions.push(a);
-            }
-        }
+        let group_env = group.map_or(&[][..], |g| &g.env_defaults);
+        let env_assumptions = env_assumptions(&[
+            &self.config_env,
+            &defaults.env_defaults,
+            group_env,
+            &own.env_defaults,
+        ]);
         Ok(ResolvedModel {
             name,
             path: path.to_owned(),
@@ -903,14 +897,7 @@ impl Loader<'_> {
             Some(s) => (s.clone(), Source::Defaults),
             None => (StrategyConfig::FullRefresh, Source::Fallback),
         };
-        let env_assumptions = self
-            .config_env
-            .iter()
-            .chain(&defaults.env_defaults)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .map(|v| Assumption::EnvDefault(v.clone()))
-            .collect();
+        let env_assumptions = env_assumptions(&[&self.config_env, &defaults.env_defaults]);
         ResolvedModel {
             name: stem.to_owned(),
             path: path.to_owned(),
@@ -927,6 +914,18 @@ impl Loader<'_> {
             env_assumptions,
         }
     }
+}
+
+/// The env defaults of the files that configure a model, in file order, each once.
+fn env_assumptions(files: &[&[String]]) -> Vec<Assumption> {
+    let mut out: Vec<Assumption> = Vec::new();
+    for var in files.iter().flat_map(|f| f.iter()) {
+        let a = Assumption::EnvDefault(var.clone());
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    out
 }
 
 fn array_of_tables<'a>(root: &'a toml::Table, key: &str) -> Result<Vec<&'a toml::Table>, String> {
@@ -1020,5 +1019,230 @@ mod tests {
         );
         assert_eq!(split_frontmatter("SELECT 1"), None);
         assert_eq!(split_frontmatter("---toml\nname = \"a\""), None);
+    }
+}
+
+#[cfg(test)]
+mod load_tests {
+    use super::*;
+    use crate::rocky::TreeEntry;
+
+    const CONFIG: &str = "[adapter.local]\ntype = \"duckdb\"\n[pipeline.p]\ntype = \"transformation\"\ntarget = { adapter = \"local\" }\n";
+    const DEFAULTS: &str = "[target]\ncatalog = \"wh\"\nschema = \"main\"\n";
+
+    fn tree(extra: &[(&str, &str)]) -> FileTree {
+        let mut files = vec![("rocky.toml", CONFIG), ("models/_defaults.toml", DEFAULTS)];
+        files.extend_from_slice(extra);
+        FileTree::from_files(files).unwrap()
+    }
+
+    fn load(tree: &FileTree) -> Result<ResolvedProject, ProjectErrorReason> {
+        let inputs = ProjectInputs {
+            pipeline: Some("p".into()),
+            ..ProjectInputs::default()
+        };
+        load_project(tree, &inputs).map_err(|e| e.reason)
+    }
+
+    #[test]
+    fn symlinks_in_the_walked_tree_are_refused() {
+        let mut t = tree(&[("models/a.sql", "SELECT 1"), ("models/a.toml", "")]);
+        t.insert("models/sub/link".into(), TreeEntry::Symlink)
+            .unwrap();
+        assert_eq!(load(&t).unwrap_err(), ProjectErrorReason::SymlinkInTree);
+        // Outside the models base a link does not matter.
+        let mut t = tree(&[("models/a.sql", "SELECT 1"), ("models/a.toml", "")]);
+        t.insert("docs/link".into(), TreeEntry::Symlink).unwrap();
+        assert!(load(&t).is_ok());
+    }
+
+    #[test]
+    fn depth_limit_is_64_levels_below_the_base() {
+        let at = |levels: usize| format!("models/{}x.sql", "d/".repeat(levels));
+        let ok = at(64);
+        let t = tree(&[(
+            &ok,
+            "---toml\n[target]\ncatalog = \"c\"\nschema = \"s\"\n---\nSELECT 1",
+        )]);
+        assert_eq!(load(&t).unwrap().models.len(), 1);
+        let deep = at(65);
+        let t = tree(&[(&deep, "SELECT 1")]);
+        assert_eq!(load(&t).unwrap_err(), ProjectErrorReason::DepthExceeded);
+    }
+
+    #[test]
+    fn unsupported_globs_and_pipeline_choice() {
+        let config = |body: &str| {
+            FileTree::from_files([
+                ("rocky.toml", body.to_owned()),
+                (
+                    "models/a.sql",
+                    "---toml\n[target]\ncatalog = \"c\"\nschema = \"s\"\n---\nSELECT 1".to_owned(),
+                ),
+            ])
+            .unwrap()
+        };
+        let bad_glob = config("[pipeline.p]\ntype = \"transformation\"\nmodels = \"../x/**\"\n");
+        assert_eq!(
+            load(&bad_glob).unwrap_err(),
+            ProjectErrorReason::ModelsGlobUnsupported
+        );
+        let two = config(
+            "[pipeline.a]\ntype = \"transformation\"\n[pipeline.b]\ntype = \"transformation\"\n",
+        );
+        let unnamed = ProjectInputs::default();
+        assert_eq!(
+            load_project(&two, &unnamed).unwrap_err().reason,
+            ProjectErrorReason::PipelineMissing
+        );
+        assert_eq!(load(&two).unwrap_err(), ProjectErrorReason::PipelineMissing);
+        let one = config("[pipeline.a]\ntype = \"transformation\"\n[pipeline.r]\nsource = {}\n");
+        let p = load_project(&one, &unnamed).unwrap();
+        assert_eq!(p.pipeline, "a");
+        assert_eq!(
+            p.dialect.unwrap_err().reason,
+            ProjectErrorReason::AdapterMissing
+        );
+        let bad_type = config("[pipeline.p]\ntype = 3\n");
+        assert_eq!(
+            load(&bad_type).unwrap_err(),
+            ProjectErrorReason::TomlInvalid
+        );
+    }
+
+    #[test]
+    fn names_are_unique_across_sql_and_rocky_models() {
+        let t = tree(&[
+            ("models/a.sql", "SELECT 1"),
+            ("models/a.toml", ""),
+            ("models/x/a.rocky", "from t"),
+        ]);
+        assert_eq!(load(&t).unwrap_err(), ProjectErrorReason::DuplicateModel);
+    }
+
+    #[test]
+    fn rocky_model_with_a_sidecar_resolves_like_sql() {
+        let t = FileTree::from_files([
+            ("rocky.toml", CONFIG),
+            ("models/a.rocky", "from t"),
+            (
+                "models/a.toml",
+                "[[surrogate_key]]\nname = \"k\"\ncolumns = []\n",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(load(&t).unwrap_err(), ProjectErrorReason::MissingTarget);
+        let t = tree(&[
+            ("models/a.rocky", "from t"),
+            (
+                "models/a.toml",
+                "[[surrogate_key]]\nname = \"k\"\ncolumns = []\n",
+            ),
+        ]);
+        // Surrogate keys are never read from .rocky models.
+        let p = load(&t).unwrap();
+        assert!(p.models[0].spec.surrogate_keys.is_empty());
+        assert_eq!(p.models[0].sql(), None);
+        let e = p.models[0]
+            .statements(Adapter::Duckdb, &RunInputs::default())
+            .unwrap_err();
+        assert_eq!(e.code(), "rocky_dsl_model");
+    }
+
+    #[test]
+    fn config_env_defaults_are_every_models_assumption() {
+        let t = FileTree::from_files([
+            (
+                "rocky.toml",
+                "[adapter.local]\ntype = \"${KIND:-snowflake}\"\nwarehouse = \"${WH:-W1}\"\n[pipeline.p]\ntype = \"transformation\"\ntarget = { adapter = \"local\" }\n",
+            ),
+            ("models/_defaults.toml", DEFAULTS),
+            ("models/a.sql", "SELECT 1"),
+            ("models/a.toml", "[strategy]\ntype = \"dynamic_table\"\ntarget_lag = \"${LAG:-1 hour}\"\n"),
+        ])
+        .unwrap();
+        let p = load(&t).unwrap();
+        let m = &p.models[0];
+        let env: Vec<String> = m.env_assumptions.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            env,
+            ["env_default:KIND", "env_default:WH", "env_default:LAG"]
+        );
+        let s = p
+            .statements(m, p.dialect.clone().unwrap(), &RunInputs::default())
+            .unwrap();
+        assert!(
+            s.statements[0].contains("WAREHOUSE = W1"),
+            "{:?}",
+            s.statements
+        );
+        // A stated warehouse wins over the adapter block's.
+        let run = RunInputs {
+            snowflake_warehouse: Some("W2".into()),
+            ..RunInputs::default()
+        };
+        let s = p.statements(m, Adapter::Snowflake, &run).unwrap();
+        assert!(s.statements[0].contains("WAREHOUSE = W2"));
+    }
+
+    #[test]
+    fn groups_and_defaults_are_per_directory() {
+        let t = tree(&[
+            ("models/groups/g.toml", "schema_template = \"s_{r}\"\n"),
+            ("models/x/_defaults.toml", DEFAULTS),
+            ("models/x/a.sql", "SELECT 1"),
+            ("models/x/a.toml", "group = \"g\"\n[args]\nr = \"eu\"\n"),
+        ]);
+        assert_eq!(load(&t).unwrap_err(), ProjectErrorReason::UnknownGroup);
+        let t = tree(&[
+            ("models/a.sql", "SELECT 1"),
+            ("models/a.toml", ""),
+            ("models/groups/g.toml", "[tags]\nx = 1\n"),
+        ]);
+        assert_eq!(load(&t).unwrap_err(), ProjectErrorReason::TomlInvalid);
+    }
+
+    #[test]
+    fn unreadable_and_unparseable_files() {
+        let mut t = tree(&[("models/a.toml", "")]);
+        t.insert("models/a.sql".into(), TreeEntry::File(vec![0xff, 0xfe]))
+            .unwrap();
+        assert_eq!(load(&t).unwrap_err(), ProjectErrorReason::TreeUnreadable);
+        let t = tree(&[("models/a.sql", "SELECT 1"), ("models/a.toml", "name = [")]);
+        assert_eq!(load(&t).unwrap_err(), ProjectErrorReason::TomlInvalid);
+        let t = tree(&[
+            ("models/a.sql", "SELECT 1"),
+            ("models/a.toml", "[strategy]\nunique_key = []\n"),
+        ]);
+        assert_eq!(load(&t).unwrap_err(), ProjectErrorReason::TomlInvalid);
+        let t = tree(&[
+            ("models/a.sql", "SELECT 1"),
+            ("models/a.toml", "format = \"parquet\"\n"),
+        ]);
+        assert_eq!(load(&t).unwrap_err(), ProjectErrorReason::TomlInvalid);
+        let t = tree(&[
+            ("models/a.sql", "SELECT 1"),
+            (
+                "models/a.toml",
+                "[[surrogate_key]]\nname = \"k\"\ncolumns = [\"a\"]\nextra = 1\n",
+            ),
+        ]);
+        assert_eq!(load(&t).unwrap_err(), ProjectErrorReason::TomlInvalid);
+    }
+
+    #[test]
+    fn load_order_is_sql_by_name_then_rocky_per_directory_pre_order() {
+        let t = tree(&[
+            ("models/z.sql", "---toml\nname = \"b\"\n---\nSELECT 1"),
+            ("models/y.sql", "---toml\nname = \"c\"\n---\nSELECT 1"),
+            ("models/a.rocky", "from t"),
+            ("models/sub/_defaults.toml", DEFAULTS),
+            ("models/sub/a.sql", "---toml\nname = \"d\"\n---\nSELECT 1"),
+        ]);
+        let p = load(&t).unwrap();
+        let names: Vec<&str> = p.models.iter().map(|m| m.name.as_str()).collect();
+        // By resolved name (`z.sql` is `b`), `.rocky` after `.sql`, then the subdirectory.
+        assert_eq!(names, ["b", "c", "a", "d"]);
+        assert_eq!(p.models[2].path, "models/a.rocky");
     }
 }

@@ -581,3 +581,148 @@ fn wrap_surrogate_keys(
         adds.join(", ")
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(strategy: StrategyConfig) -> ModelSpec {
+        ModelSpec::new(TableRef::new("wh", "main", "t"), "SELECT 1", strategy)
+    }
+
+    fn code(dialect: Adapter, m: &ModelSpec, run: &RunInputs) -> String {
+        match rocky_statements(dialect, m, run) {
+            Ok(s) => format!("statements {:?}", s.statements),
+            Err(e) => e.code().to_owned(),
+        }
+    }
+
+    #[test]
+    fn certain_rejections_come_before_missing_inputs() {
+        let none = RunInputs::default();
+        // Trino rejects a merge whatever its columns would have been.
+        let implicit = model(StrategyConfig::Merge {
+            unique_key: vec!["id".into()],
+            update_columns: None,
+        });
+        assert_eq!(code(Adapter::Trino, &implicit, &none), "merge_unsupported");
+        assert_eq!(
+            code(Adapter::Duckdb, &implicit, &none),
+            "merge_columns_untyped"
+        );
+        // A bad time column is rejected even without partition keys.
+        let ti = model(StrategyConfig::TimeInterval {
+            time_column: "t s".into(),
+            granularity: crate::ir::TimeGrain::Day,
+            lookback: 0,
+            batch_size: 1,
+            first_partition: None,
+        });
+        assert_eq!(code(Adapter::Duckdb, &ti, &none), "invalid_identifier");
+        // A bad lag is rejected even without the warehouse; a bad warehouse is rejected too.
+        let lag = |l: &str| {
+            model(StrategyConfig::DynamicTable {
+                target_lag: l.into(),
+            })
+        };
+        assert_eq!(
+            code(Adapter::Snowflake, &lag("1-h"), &none),
+            "invalid_target_lag"
+        );
+        let wh = RunInputs {
+            snowflake_warehouse: Some("wh-1".into()),
+            ..RunInputs::default()
+        };
+        assert_eq!(
+            code(Adapter::Snowflake, &lag("1 h"), &wh),
+            "invalid_identifier"
+        );
+        // An unknown run variable does not hide a rejected target.
+        let mut var = model(StrategyConfig::FullRefresh);
+        var.sql = "SELECT @var(x)".into();
+        var.target.table = "t-1".into();
+        assert_eq!(code(Adapter::Duckdb, &var, &none), "invalid_identifier");
+    }
+
+    #[test]
+    fn only_trailing_semicolons_are_stripped_inside_the_wrap() {
+        let mut m = model(StrategyConfig::Incremental {
+            timestamp_column: "ts".into(),
+        });
+        m.sql = "SELECT x; ;".into();
+        m.surrogate_keys = vec![SurrogateKey {
+            name: "k".into(),
+            columns: vec!["x".into()],
+        }];
+        let s = rocky_statements(Adapter::Duckdb, &m, &RunInputs::default()).unwrap();
+        assert!(
+            s.statements[0].ends_with("\nFROM (\nSELECT x; \n) AS __rocky_keyed"),
+            "{:?}",
+            s.statements
+        );
+    }
+
+    #[test]
+    fn provenance_sql_is_the_content_addressed_statement_verbatim() {
+        let mut m = model(StrategyConfig::ContentAddressed {
+            storage_prefix: "s3://b/p".into(),
+            partition_columns: vec![],
+        });
+        m.sql = "SELECT @var(x)".into();
+        let run = RunInputs {
+            provenance_sql: Some("SELECT 2;".into()),
+            ..RunInputs::default()
+        };
+        let s = rocky_statements(Adapter::Snowflake, &m, &run).unwrap();
+        assert_eq!(s.statements, vec!["SELECT 2;"]);
+        assert!(s.assumptions.is_empty());
+    }
+
+    #[test]
+    fn invalid_surrogate_keys_are_a_project_error_except_for_time_intervals() {
+        let mut m = model(StrategyConfig::View);
+        m.surrogate_keys = vec![SurrogateKey {
+            name: "k".into(),
+            columns: vec![],
+        }];
+        let e = rocky_statements(Adapter::Duckdb, &m, &RunInputs::default()).unwrap_err();
+        assert_eq!(
+            (e.outcome(), e.code()),
+            ("project_error", "surrogate_key_invalid")
+        );
+        m.strategy = StrategyConfig::TimeInterval {
+            time_column: "ts".into(),
+            granularity: crate::ir::TimeGrain::Year,
+            lookback: 0,
+            batch_size: 1,
+            first_partition: None,
+        };
+        let run = RunInputs {
+            partition_keys: Some(vec!["2026".into()]),
+            ..RunInputs::default()
+        };
+        assert!(rocky_statements(Adapter::Duckdb, &m, &run).is_ok());
+    }
+
+    #[test]
+    fn format_checks_apply_to_every_format() {
+        let mut m = model(StrategyConfig::FullRefresh);
+        m.format = Some(LakehouseFormat::View);
+        m.format_options.cluster_by = vec!["a b".into()];
+        assert_eq!(
+            code(Adapter::Databricks, &m, &RunInputs::default()),
+            "invalid_identifier"
+        );
+        m.format_options.cluster_by.clear();
+        m.format_options.comment = Some("a -- b".into());
+        assert_eq!(
+            code(Adapter::Databricks, &m, &RunInputs::default()),
+            "invalid_format_option"
+        );
+        m.format_options.comment = Some(String::new());
+        assert_eq!(
+            code(Adapter::Databricks, &m, &RunInputs::default()),
+            "statements [\"CREATE OR REPLACE VIEW wh.main.t\\nAS\\nSELECT 1\"]"
+        );
+    }
+}
