@@ -151,7 +151,8 @@ pub struct ResolvedProject {
 
 impl ResolvedProject {
     /// Rocky's statements for `model` on `dialect`, with the adapter's `warehouse` used when
-    /// `run` states none.
+    /// `run` states none. The returned assumptions are the run-variable ones; the model's
+    /// `env_assumptions` are assumptions of the same result too (spec/hashes.md 12.1).
     pub fn statements(
         &self,
         model: &ResolvedModel,
