@@ -283,9 +283,10 @@ fn rocky_type(model: &str, column: &str, data_type: &DataType) -> Result<RockyTy
         DataType::Timestamp(TimeUnit::Microsecond, None) => RockyType::TimestampNtz,
         DataType::Timestamp(TimeUnit::Microsecond, Some(_)) => RockyType::Timestamp,
         DataType::Binary | DataType::LargeBinary => RockyType::Binary,
-        DataType::Decimal128(p, s) => RockyType::Decimal {
+        // Rocky's Decimal scale is unsigned; a negative Arrow scale has no RockyType.
+        DataType::Decimal128(p, s) if *s >= 0 => RockyType::Decimal {
             precision: *p,
-            scale: *s,
+            scale: s.unsigned_abs(),
         },
         other => {
             return Err(DemoError::UnsupportedType {

@@ -413,3 +413,70 @@ pub enum ReadError {
     Storage(#[source] Box<redb::Error>),
 }
 from_redb!(ReadError);
+
+/// Rocky's statements for a model could not be produced (spec/hashes.md section 12.10).
+///
+/// `RockyRejects` is a fact about Rocky (it records `""` for such a model); `NotRecomputable`
+/// says an input Rocky had is missing here; `Project` is a model configuration Rocky would
+/// refuse to load at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TemplateError {
+    /// Rocky 1.71 fails SQL generation for this model and records a failed entry with `""`.
+    #[error("rocky 1.71 rejects the model ({reason}): {detail}")]
+    RockyRejects {
+        /// The reason code.
+        reason: crate::rocky::RejectReason,
+        /// What was refused.
+        detail: String,
+    },
+    /// An input Rocky had (a `--var` value, partition keys, typed columns, ...) is not known.
+    #[error("not recomputable ({reason}): {detail}")]
+    NotRecomputable {
+        /// The reason code.
+        reason: crate::rocky::NotRecomputableReason,
+        /// What is missing.
+        detail: String,
+    },
+    /// The model's configuration would stop Rocky from loading the project.
+    #[error("model configuration invalid ({reason}): {detail}")]
+    Project {
+        /// The reason code.
+        reason: crate::rocky::ProjectErrorReason,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl TemplateError {
+    /// The outcome class (`rocky_rejects`, `not_recomputable`, `project_error`).
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            TemplateError::RockyRejects { .. } => "rocky_rejects",
+            TemplateError::NotRecomputable { .. } => "not_recomputable",
+            TemplateError::Project { .. } => "project_error",
+        }
+    }
+
+    /// The reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TemplateError::RockyRejects { reason, .. } => reason.code(),
+            TemplateError::NotRecomputable { reason, .. } => reason.code(),
+            TemplateError::Project { reason, .. } => reason.code(),
+        }
+    }
+}
+
+/// A Rocky project does not load as Rocky 1.71 would load it (spec/hashes.md sections 12.2 to
+/// 12.5).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rocky project: {path}: {detail} ({reason})")]
+pub struct ProjectError {
+    /// The reason code.
+    pub reason: crate::rocky::ProjectErrorReason,
+    /// The repository-relative path the problem is in (`""` for the project as a whole).
+    pub path: String,
+    /// What is wrong.
+    pub detail: String,
+}

@@ -70,10 +70,11 @@ pub enum RockyType {
     Binary,
     Variant,
     Unknown,
-    /// `{"Decimal":{"precision":p,"scale":s}}`.
+    /// `{"Decimal":{"precision":p,"scale":s}}`. Both are `u8` in Rocky (`rocky_ir::types`), and its
+    /// type mapper yields any scale from 0 to 255 (`DECIMAL(10,200)`), so the scale is unsigned.
     Decimal {
         precision: u8,
-        scale: i8,
+        scale: u8,
     },
     /// `{"Array":T}`.
     Array(Box<RockyType>),

@@ -32,6 +32,9 @@
 //!   `recipe_hash`, `skip_hash`, `input_hash`, `env_hash`, `proof_class`.
 //! - [`normalize::normalize`]: the `skip_hash` SQL normaliser; [`canon::to_canonical_string`]:
 //!   canonical JSON; [`ir::ModelIr`]: the model IR.
+//! - [`rocky`]: Rocky 1.71's own `sql_hash` statements ([`rocky::rocky_statements`]), project
+//!   loading over an in-memory [`rocky::FileTree`] ([`rocky::load_project`]), and warehouse type
+//!   strings to `RockyType` ([`rocky::map_warehouse_type`], [`rocky::compare`]).
 //!
 //! # Example
 //!
@@ -66,13 +69,14 @@ pub mod ir;
 pub mod ledger;
 pub mod normalize;
 pub mod records;
+pub mod rocky;
 pub mod run;
 mod siphash;
 pub mod watermark;
 
 pub use error::{
-    ArtifactError, BranchError, CheckError, Error, OpenError, ReadError, RecordError,
-    WatermarkError,
+    ArtifactError, BranchError, CheckError, Error, OpenError, ProjectError, ReadError, RecordError,
+    TemplateError, WatermarkError,
 };
 pub use ledger::{Ledger, WriterClock};
 pub use run::{ConfigFile, ModelDraft, RecordedRun, RunDraft};

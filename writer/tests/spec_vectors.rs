@@ -24,6 +24,10 @@ use rocky_writer::records::{
 };
 use rocky_writer::run::{base_run_id, free_run_id};
 
+/// Rocky's templates and type mapping (`rocky_types.json`, `sql_templates.json`).
+#[path = "spec_vectors/rocky.rs"]
+mod rocky;
+
 /// This crate's folder, read at run time: several checkouts share one target dir, so cargo may
 /// reuse a test binary built in another checkout, and the compile-time path would point there.
 fn manifest_dir() -> PathBuf {
@@ -74,10 +78,6 @@ fn hex_decode(s: &str) -> Result<Vec<u8>, Failed> {
         .collect()
 }
 
-/// Vector files whose cases the writer lists as skipped, by name, until its own implementation
-/// of Rocky's templates lands.
-const WRITER_TEMPLATES_PENDING: &[&str] = &["rocky_types", "sql_templates"];
-
 /// A case handler.
 type Handler = fn(&Value) -> Outcome;
 
@@ -96,6 +96,8 @@ fn handler_for(file_stem: &str) -> Option<Handler> {
         "run_id" => run_id,
         "timestamps" => timestamps,
         "content_address" => content_address,
+        "rocky_types" => rocky::rocky_types,
+        "sql_templates" => rocky::sql_templates,
         _ => return None,
     })
 }
@@ -499,18 +501,6 @@ fn load_trials() -> Vec<Trial> {
         let handler = handler_for(&stem);
         for case in cases {
             let name = case["name"].as_str().unwrap_or("<unnamed>").to_owned();
-            // Rocky's type mapping and statement templates (spec/warehouse.md, spec/hashes.md
-            // section 12) are implemented on the writer side independently, by another hand.
-            if WRITER_TEMPLATES_PENDING.contains(&stem.as_str()) {
-                trials.push(
-                    Trial::test(
-                        format!("{stem}::{name} [writer-side templates not implemented yet]"),
-                        || Ok(()),
-                    )
-                    .with_ignored_flag(true),
-                );
-                continue;
-            }
             match handler {
                 Some(h) => trials.push(Trial::test(format!("{stem}::{name}"), move || h(&case))),
                 None => trials.push(
