@@ -20,7 +20,8 @@ pub mod git;
 pub mod ledger;
 pub mod warehouse;
 
-// Commands, reports and the command line.
+// Checks, commands, reports and the command line.
+pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod error;

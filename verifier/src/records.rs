@@ -19,6 +19,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeZ
 use serde_json::{Map, Value};
 
 use crate::canon::{self, CanonError};
+use crate::checks::catalogue::Code;
 
 // ---------------------------------------------------------------------------------------------
 // Timestamps
@@ -44,8 +45,8 @@ pub struct TimestampError {
 
 impl TimestampError {
     /// The finding code, `timestamp_invalid`.
-    pub fn code(&self) -> &'static str {
-        "timestamp_invalid"
+    pub fn code(&self) -> Code {
+        Code::TimestampInvalid
     }
 }
 
@@ -334,18 +335,18 @@ impl RecordType {
     /// The finding code for an undecodable record of this type (`spec/report.md`). Parts of a
     /// record report their container's code: `UpstreamIdentity` as `provenance_record_invalid`,
     /// `CheckSnapshot` as `check_history_invalid`.
-    pub fn invalid_code(self) -> &'static str {
+    pub fn invalid_code(self) -> Code {
         match self {
-            RecordType::RunRecord => "run_record_invalid",
-            RecordType::ModelExecution => "model_execution_invalid",
-            RecordType::ArtifactRecord => "artifact_record_invalid",
+            RecordType::RunRecord => Code::RunRecordInvalid,
+            RecordType::ModelExecution => Code::ModelExecutionInvalid,
+            RecordType::ArtifactRecord => Code::ArtifactRecordInvalid,
             RecordType::ProvenanceRecord | RecordType::UpstreamIdentity => {
-                "provenance_record_invalid"
+                Code::ProvenanceRecordInvalid
             }
-            RecordType::InputIndexEntry => "input_index_entry_invalid",
-            RecordType::WatermarkState => "watermark_state_invalid",
-            RecordType::CheckSnapshot | RecordType::CheckHistory => "check_history_invalid",
-            RecordType::BranchRecord => "branch_record_invalid",
+            RecordType::InputIndexEntry => Code::InputIndexEntryInvalid,
+            RecordType::WatermarkState => Code::WatermarkStateInvalid,
+            RecordType::CheckSnapshot | RecordType::CheckHistory => Code::CheckHistoryInvalid,
+            RecordType::BranchRecord => Code::BranchRecordInvalid,
         }
     }
 }
@@ -419,7 +420,7 @@ pub struct RecordError {
 
 impl RecordError {
     /// The finding code from `spec/report.md`, e.g. `run_record_invalid`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         self.record.invalid_code()
     }
 }
@@ -1887,7 +1888,7 @@ mod tests {
             "\u{ff12}026-05-30T11:04:22Z",
         ] {
             let e = ts(text).unwrap_err();
-            assert_eq!(e.code(), "timestamp_invalid", "{text}");
+            assert_eq!(e.code(), Code::TimestampInvalid, "{text}");
         }
         assert!(ts("2028-02-29T00:00:00Z").is_ok());
         assert!(ts("2016-12-31T23:59:60Z").is_ok(), "leap second");
@@ -1946,7 +1947,7 @@ mod tests {
     fn errors_name_the_field_and_the_problem() {
         let bad = PINNED_EXECUTION.replace("\"status\":\"success\"", "\"status\":\"ok\"");
         let e = decode_model_execution(bad.as_bytes()).unwrap_err();
-        assert_eq!(e.code(), "model_execution_invalid");
+        assert_eq!(e.code(), Code::ModelExecutionInvalid);
         assert_eq!(e.field, "status");
         assert_eq!(
             e.to_string(),
@@ -1957,7 +1958,7 @@ mod tests {
             r#"{{"run_id":"r","started_at":"2026-01-01T00:00:00Z","finished_at":"2026-01-01T00:00:00Z","status":"Success","models_executed":[{PINNED_EXECUTION},{bad}],"trigger":"Manual","config_hash":"unknown"}}"#
         );
         let e = decode_run_record(run.as_bytes()).unwrap_err();
-        assert_eq!(e.code(), "run_record_invalid");
+        assert_eq!(e.code(), Code::RunRecordInvalid);
         assert_eq!(e.field, "models_executed[1].status");
     }
 

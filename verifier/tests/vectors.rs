@@ -623,7 +623,7 @@ fn records_case(case: &Value) -> Outcome {
             Ok(_) => return Err(format!("decoded, but must be rejected with {code}").into()),
             Err(e) => e,
         };
-        eq("finding code", err.code(), code)?;
+        eq("finding code", err.code().as_str(), code)?;
         // The schema, a second reading of the same spec, must reject it too.
         if let Ok(instance) = serde_json::from_str::<Value>(input)
             && validate_schema(schema, &instance).is_ok()
@@ -689,7 +689,7 @@ fn records_case(case: &Value) -> Outcome {
 fn timestamps_case(case: &Value) -> Outcome {
     let input = text(case, "/input/text")?;
     match (expected_error(case), Timestamp::parse(input)) {
-        (Some(code), Err(e)) => eq("finding code", e.code(), code),
+        (Some(code), Err(e)) => eq("finding code", e.code().as_str(), code),
         (Some(code), Ok(t)) => Err(format!(
             "accepted as {}, must be rejected with {code}",
             t.normalized()

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::view::RunView;
 use super::{Ctx, decode};
+use crate::checks::catalogue::{CheckId, Code};
 use crate::report::{Check, Proof, Subject};
 
 const STATUSES: &[&str] = &[
@@ -23,9 +24,9 @@ pub fn check_run(ctx: &mut Ctx<'_>, run_bytes: Option<&[u8]>, has_rows: bool) {
     let Some(bytes) = run_bytes else {
         if has_rows {
             ctx.report.push(Check::fail(
-                "run.record",
+                CheckId::RunRecord,
                 subject,
-                "run_record_missing",
+                Code::RunRecordMissing,
                 Proof::Recomputed,
                 Value::Null,
                 json!(ctx.run_id),
@@ -40,9 +41,9 @@ pub fn check_run(ctx: &mut Ctx<'_>, run_bytes: Option<&[u8]>, has_rows: bool) {
     };
     if let Some(reason) = decode::beyond_limits(bytes) {
         ctx.report.push(Check::unknown(
-            "run.record",
+            CheckId::RunRecord,
             subject,
-            "run_record_invalid",
+            Code::RunRecordInvalid,
             Proof::Recomputed,
             reason,
         ));
@@ -50,9 +51,9 @@ pub fn check_run(ctx: &mut Ctx<'_>, run_bytes: Option<&[u8]>, has_rows: bool) {
     }
     let Some(value) = decode::value(bytes).filter(Value::is_object) else {
         ctx.report.push(Check::fail(
-            "run.record",
+            CheckId::RunRecord,
             subject,
-            "run_record_invalid",
+            Code::RunRecordInvalid,
             Proof::Recomputed,
             Value::Null,
             Value::Null,
@@ -72,7 +73,7 @@ pub fn check_run(ctx: &mut Ctx<'_>, run_bytes: Option<&[u8]>, has_rows: bool) {
             let bytes = serde_json::to_vec(m).unwrap_or_default();
             if let Err(bad) = decode::model_execution(&bytes) {
                 ctx.report.push(bad.check(
-                    "model.record",
+                    CheckId::ModelRecord,
                     Subject::model(&ctx.run_id, &name),
                     format!("models_executed[{i}] does not decode: {}", bad.reason),
                 ));
@@ -86,7 +87,7 @@ pub fn check_run(ctx: &mut Ctx<'_>, run_bytes: Option<&[u8]>, has_rows: bool) {
             check_enums(ctx, &run);
         }
         Err(bad) => ctx.report.push(bad.check(
-            "run.record",
+            CheckId::RunRecord,
             subject.clone(),
             format!("the run record does not decode: {}", bad.reason),
         )),
@@ -95,9 +96,9 @@ pub fn check_run(ctx: &mut Ctx<'_>, run_bytes: Option<&[u8]>, has_rows: bool) {
     // The key and the value must carry the same run id.
     if run.run_id.as_deref() != Some(ctx.run_id.as_str()) {
         ctx.report.push(Check::fail(
-            "ledger.keys",
+            CheckId::LedgerKeys,
             subject.clone(),
-            "ledger_key_mismatch",
+            Code::LedgerKeyMismatch,
             Proof::Recomputed,
             json!(ctx.run_id),
             super::opt(run.run_id.as_deref()),
@@ -133,7 +134,7 @@ fn check_enums(ctx: &mut Ctx<'_>, run: &RunView) {
     });
     ctx.report.push(if bad.is_empty() {
         Check::pass(
-            "run.record",
+            CheckId::RunRecord,
             subject,
             Proof::Recomputed,
             Value::Null,
@@ -147,9 +148,9 @@ fn check_enums(ctx: &mut Ctx<'_>, run: &RunView) {
         )
     } else {
         Check::fail(
-            "run.record",
+            CheckId::RunRecord,
             subject,
-            "run_record_invalid",
+            Code::RunRecordInvalid,
             Proof::Recomputed,
             Value::Null,
             actual,
@@ -162,9 +163,9 @@ fn check_identity(ctx: &mut Ctx<'_>, run: &RunView) {
     let subject = Subject::run(&ctx.run_id);
     ctx.report.push(match run.triggering_identity.as_deref() {
         Some(who) if !who.is_empty() => Check::unverifiable(
-            "run.identity",
+            CheckId::RunIdentity,
             subject,
-            "triggering_identity_unexpected",
+            Code::TriggeringIdentityUnexpected,
             Proof::Unverifiable,
             json!(who),
             format!(
@@ -173,9 +174,9 @@ fn check_identity(ctx: &mut Ctx<'_>, run: &RunView) {
             ),
         ),
         _ => Check::unverifiable(
-            "run.identity",
+            CheckId::RunIdentity,
             subject,
-            "triggering_identity_missing",
+            Code::TriggeringIdentityMissing,
             Proof::Unverifiable,
             Value::Null,
             "no triggering_identity was recorded",
@@ -230,16 +231,16 @@ fn check_run_id(ctx: &mut Ctx<'_>, run: &RunView) {
     let id = ctx.run_id.clone();
     let check = match (parse_run_id(&id), run.started.as_ref()) {
         (Err(()), _) => Check::fail(
-            "run.id",
+            CheckId::RunId,
             subject,
-            "run_id_mismatch",
+            Code::RunIdMismatch,
             Proof::Recomputed,
             Value::Null,
             json!(id),
             "the run id is neither run-YYYYmmdd-HHMMSS-mmm[-N] nor run-apply-<uuid>",
         ),
         (Ok(None), _) => Check::pass(
-            "run.id",
+            CheckId::RunId,
             subject,
             Proof::Recomputed,
             Value::Null,
@@ -251,7 +252,7 @@ fn check_run_id(ctx: &mut Ctx<'_>, run: &RunView) {
             let want = id_stamp(*started);
             if stamp == want {
                 Check::pass(
-                    "run.id",
+                    CheckId::RunId,
                     subject,
                     Proof::Recomputed,
                     json!(format!("run-{want}")),
@@ -260,9 +261,9 @@ fn check_run_id(ctx: &mut Ctx<'_>, run: &RunView) {
                 )
             } else {
                 Check::fail(
-                    "run.id",
+                    CheckId::RunId,
                     subject,
-                    "run_id_mismatch",
+                    Code::RunIdMismatch,
                     Proof::Recomputed,
                     json!(format!("run-{want}")),
                     json!(id),
@@ -281,7 +282,7 @@ fn check_window(ctx: &mut Ctx<'_>, run: &RunView) {
     };
     ctx.report.push(if start <= finish {
         Check::pass(
-            "run.window",
+            CheckId::RunWindow,
             subject,
             Proof::Recomputed,
             Value::Null,
@@ -290,9 +291,9 @@ fn check_window(ctx: &mut Ctx<'_>, run: &RunView) {
         )
     } else {
         Check::fail(
-            "run.window",
+            CheckId::RunWindow,
             subject,
-            "run_window_invalid",
+            Code::RunWindowInvalid,
             Proof::Recomputed,
             Value::Null,
             json!({"started_at": s_text, "finished_at": f_text}),
@@ -309,9 +310,9 @@ fn check_window(ctx: &mut Ctx<'_>, run: &RunView) {
             json!({"started_at": ms_text, "finished_at": mf_text, "duration_ms": m.duration_ms});
         if ms < start || mf > finish || ms > mf {
             ctx.report.push(Check::fail(
-                "model.window",
+                CheckId::ModelWindow,
                 subject,
-                "model_window_invalid",
+                Code::ModelWindowInvalid,
                 Proof::Recomputed,
                 json!({"started_at": s_text, "finished_at": f_text}),
                 actual,
@@ -327,7 +328,7 @@ fn check_window(ctx: &mut Ctx<'_>, run: &RunView) {
         let matches = i64::try_from(d).ok().and_then(TimeDelta::try_milliseconds) == Some(delta);
         ctx.report.push(if matches || failed_entry {
             Check::pass(
-                "model.window",
+                CheckId::ModelWindow,
                 subject,
                 Proof::Recomputed,
                 json!({"started_at": s_text, "finished_at": f_text}),
@@ -340,9 +341,9 @@ fn check_window(ctx: &mut Ctx<'_>, run: &RunView) {
             )
         } else {
             Check::fail(
-                "model.window",
+                CheckId::ModelWindow,
                 subject,
-                "model_duration_mismatch",
+                Code::ModelDurationMismatch,
                 Proof::Recomputed,
                 json!(delta.num_milliseconds()),
                 json!(d),
