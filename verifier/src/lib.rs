@@ -10,6 +10,7 @@
 // Pure, spec-derived logic (no I/O).
 pub mod canon;
 pub mod identity;
+pub mod model;
 pub mod normalize;
 pub mod records;
 pub mod siphash;

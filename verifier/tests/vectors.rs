@@ -12,7 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use rocky_verify::records::{self, RecordError, RunIdForm, Timestamp};
+// The very parsers the binary uses: `run.id`, `latest` and every record field go through these.
+use rocky_verify::model::run_id::{self, RunIdForm};
+use rocky_verify::model::timestamp::Timestamp;
+use rocky_verify::records::{self, RecordError};
 use rocky_verify::{artifact, canon, commands, identity, normalize, siphash};
 use serde_json::{Map, Value, json};
 
@@ -726,10 +729,10 @@ fn run_id_case(case: &Value) -> Outcome {
     let want = text(case, "/expected")?;
     match case.pointer("/input/existing_ids") {
         None => {
-            eq("run id", records::rocky_run_id(&started.utc).as_str(), want)?;
+            eq("run id", run_id::rocky_run_id(&started.utc).as_str(), want)?;
             eq(
                 "classified",
-                records::classify_run_id(want, &started.utc),
+                run_id::classify_run_id(want, &started.utc),
                 RunIdForm::Timestamped {
                     matches: true,
                     suffix: None,
@@ -741,7 +744,7 @@ fn run_id_case(case: &Value) -> Outcome {
             if existing.iter().any(|e| e.as_str() == Some(want)) {
                 return Err("vector: expected id is already taken".into());
             }
-            match records::classify_run_id(want, &started.utc) {
+            match run_id::classify_run_id(want, &started.utc) {
                 RunIdForm::Timestamped { matches: true, .. } => Ok(()),
                 other => Err(format!("verifier does not accept {want}: {other:?}").into()),
             }

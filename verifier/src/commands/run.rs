@@ -32,6 +32,7 @@ use serde_json::Value;
 use crate::checks::catalogue::{CheckId, Code};
 use crate::error::VerifyError;
 use crate::ledger::{self, Ledger};
+use crate::model::run_id::RunIdShape;
 use crate::report::{Check, Outcome, Proof, Report, Subject};
 use crate::warehouse::Warehouse;
 use view::{ArtifactRow, ProvRow, RunView};
@@ -571,22 +572,13 @@ fn run_keys_to_consider(ledger: &Ledger, run_id: &str) -> Result<Vec<String>, Ve
     Ok(keys)
 }
 
-/// The time part and collision suffix of a Rocky timestamp-form run id
+/// The time part and collision suffix (0 for none) of a timestamp-form run id
 /// (`run-YYYYmmdd-HHMMSS-mmm[-N]`), which orders runs by start time.
 fn id_time(key: &str) -> Option<(&str, u64)> {
-    let rest = key.strip_prefix("run-")?;
-    let (time, suffix) = match rest.get(19..) {
-        Some("") => (rest, 0),
-        Some(s) => (rest.get(..19)?, s.strip_prefix('-')?.parse().ok()?),
-        None => return None,
-    };
-    let b = time.as_bytes();
-    let shape_ok = b.len() == 19
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 15 => *c == b'-',
-            _ => c.is_ascii_digit(),
-        });
-    shape_ok.then_some((time, suffix))
+    match RunIdShape::of(key) {
+        RunIdShape::Timestamped { stamp, suffix } => Some((stamp, suffix.unwrap_or(0))),
+        RunIdShape::Apply | RunIdShape::Other => None,
+    }
 }
 
 /// Keys of the runs that may have started after `after` (every run for `None`): the
@@ -841,6 +833,9 @@ mod key_order_tests {
         assert_eq!(id_time("run-20260530-110422-64"), None);
         assert_eq!(id_time("run-20260530-110422-643-x"), None);
         assert_eq!(id_time("golden-run"), None);
+        // A sign or a leading zero is no collision suffix rocky-writer writes (was read as 5).
+        assert_eq!(id_time("run-20260530-110422-643-+5"), None);
+        assert_eq!(id_time("run-20260530-110422-643-05"), None);
     }
 
     #[test]

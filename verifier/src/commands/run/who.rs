@@ -1,11 +1,12 @@
 //! Who and when: the run record itself, its enums, its id, and the time windows.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use serde_json::{Value, json};
 
 use super::view::RunView;
 use super::{Ctx, decode};
 use crate::checks::catalogue::{CheckId, Code};
+use crate::model::run_id::{RunIdShape, id_stamp};
 use crate::report::{Check, Proof, Subject};
 
 const STATUSES: &[&str] = &[
@@ -184,53 +185,11 @@ fn check_identity(ctx: &mut Ctx<'_>, run: &RunView) {
     });
 }
 
-/// `run-YYYYmmdd-HHMMSS-mmm` with an optional `-N`, or `run-apply-<uuid>` (`spec/hashes.md`
-/// section 11). Returns the timestamp part for the first form, `Ok(None)` for apply ids.
-fn parse_run_id(id: &str) -> Result<Option<&str>, ()> {
-    let rest = id.strip_prefix("run-").ok_or(())?;
-    if let Some(uuid) = rest.strip_prefix("apply-") {
-        let ok = uuid.len() == 36
-            && uuid.char_indices().all(|(i, c)| {
-                if matches!(i, 8 | 13 | 18 | 23) {
-                    c == '-'
-                } else {
-                    c.is_ascii_hexdigit()
-                }
-            });
-        return if ok { Ok(None) } else { Err(()) };
-    }
-    if rest.len() < 19 {
-        return Err(());
-    }
-    let (stamp, suffix) = rest.split_at(19);
-    let shape_ok = stamp.char_indices().all(|(i, c)| {
-        if matches!(i, 8 | 15) {
-            c == '-'
-        } else {
-            c.is_ascii_digit()
-        }
-    });
-    let suffix_ok = suffix.is_empty()
-        || suffix.strip_prefix('-').is_some_and(|n| {
-            !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0')
-        });
-    if shape_ok && suffix_ok {
-        Ok(Some(stamp))
-    } else {
-        Err(())
-    }
-}
-
-fn id_stamp(t: DateTime<Utc>) -> String {
-    // %3f truncates to milliseconds (never rounds), as Rocky's generator does.
-    t.format("%Y%m%d-%H%M%S-%3f").to_string()
-}
-
 fn check_run_id(ctx: &mut Ctx<'_>, run: &RunView) {
     let subject = Subject::run(&ctx.run_id);
     let id = ctx.run_id.clone();
-    let check = match (parse_run_id(&id), run.started.as_ref()) {
-        (Err(()), _) => Check::fail(
+    let check = match (RunIdShape::of(&id), run.started.as_ref()) {
+        (RunIdShape::Other, _) => Check::fail(
             CheckId::RunId,
             subject,
             Code::RunIdMismatch,
@@ -239,7 +198,7 @@ fn check_run_id(ctx: &mut Ctx<'_>, run: &RunView) {
             json!(id),
             "the run id is neither run-YYYYmmdd-HHMMSS-mmm[-N] nor run-apply-<uuid>",
         ),
-        (Ok(None), _) => Check::pass(
+        (RunIdShape::Apply, _) => Check::pass(
             CheckId::RunId,
             subject,
             Proof::Recomputed,
@@ -247,9 +206,10 @@ fn check_run_id(ctx: &mut Ctx<'_>, run: &RunView) {
             json!(id),
             "a run-apply-<uuid> id (carries no time to compare)",
         ),
-        (Ok(Some(_)), None) => return, // no usable started_at: the record check reported it
-        (Ok(Some(stamp)), Some((_, started))) => {
-            let want = id_stamp(*started);
+        // No usable started_at: the record check reported it.
+        (RunIdShape::Timestamped { .. }, None) => return,
+        (RunIdShape::Timestamped { stamp, .. }, Some((_, started))) => {
+            let want = id_stamp(started);
             if stamp == want {
                 Check::pass(
                     CheckId::RunId,
@@ -353,36 +313,5 @@ fn check_window(ctx: &mut Ctx<'_>, run: &RunView) {
                 ),
             )
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn run_id_forms() {
-        assert_eq!(
-            parse_run_id("run-20260530-110422-643"),
-            Ok(Some("20260530-110422-643"))
-        );
-        assert_eq!(
-            parse_run_id("run-20260530-110422-643-2"),
-            Ok(Some("20260530-110422-643"))
-        );
-        assert!(parse_run_id("run-20260530-110422-643-0").is_err());
-        assert!(parse_run_id("run-20260530-110422-643x").is_err());
-        assert_eq!(
-            parse_run_id("run-apply-3f0c1a2b-1c2d-4e5f-8a9b-0c1d2e3f4a5b"),
-            Ok(None)
-        );
-        assert!(parse_run_id("golden-run").is_err());
-        assert!(parse_run_id("run_2026-05-30T11-04-22Z_8f1a").is_err());
-    }
-
-    #[test]
-    fn id_stamp_truncates_milliseconds() {
-        let t = super::super::view::parse_ts("2026-05-30T11:04:22.643994123Z").unwrap();
-        assert_eq!(id_stamp(t), "20260530-110422-643");
     }
 }
