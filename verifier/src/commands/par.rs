@@ -72,10 +72,17 @@ mod tests {
     #[test]
     fn a_single_thread_pool_gives_the_same_result() {
         // The one-CPU case, forced: a pool of one thread runs every item, fallbacks included.
-        let pool = rayon_core::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let pool = rayon_core::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
         let items: Vec<u32> = (0..300).collect();
         let out = pool.install(|| {
-            super::map(&items, |x| if *x == 0 { panic!("boom") } else { *x }, |_| 99)
+            super::map(
+                &items,
+                |x| if *x == 0 { panic!("boom") } else { *x },
+                |_| 99,
+            )
         });
         assert_eq!(out[0], 99);
         assert_eq!(out[1..], items[1..]);
