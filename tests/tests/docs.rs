@@ -1,7 +1,7 @@
 //! Documentation must not drift from the product: the README's main-job and tamper commands are
 //! run exactly as written, in a fresh export of the repository, and their output is checked.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use rocky_e2e::repo_root;
@@ -29,13 +29,14 @@ fn readme_commands() -> Vec<String> {
     commands
 }
 
-/// Exports the committed tree (what a fresh clone has) into a fixed scratch folder.
-fn fresh_export() -> PathBuf {
-    let dir = std::env::temp_dir().join("rocky-verify-readme-test");
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-    std::fs::create_dir_all(&dir).unwrap();
+/// Exports the committed tree (what a fresh clone has) into a new temporary folder of its own,
+/// removed when the returned guard drops: two checkouts testing at once never share it.
+fn fresh_export() -> tempfile::TempDir {
+    let scratch = tempfile::Builder::new()
+        .prefix("rocky-verify-readme-test")
+        .tempdir()
+        .unwrap();
+    let dir = scratch.path();
     let archive = Command::new("git")
         .arg("-C")
         .arg(repo_root())
@@ -46,7 +47,7 @@ fn fresh_export() -> PathBuf {
     let mut tar = Command::new("tar")
         .arg("-x")
         .arg("-C")
-        .arg(&dir)
+        .arg(dir)
         .stdin(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -57,7 +58,7 @@ fn fresh_export() -> PathBuf {
         .write_all(&archive.stdout)
         .unwrap();
     assert!(tar.wait().unwrap().success());
-    dir
+    scratch
 }
 
 fn sh(dir: &Path, command: &str) -> (i32, String, String) {
@@ -94,7 +95,8 @@ fn readme_opens_with_the_main_job_and_the_test_command() {
 #[test]
 fn readme_main_job_and_tamper_commands_run_as_written() {
     let main_job = readme_commands().into_iter().next().unwrap();
-    let dir = fresh_export();
+    let scratch = fresh_export();
+    let dir = scratch.path().to_path_buf();
 
     let (code, stdout, stderr) = sh(&dir, &main_job);
     assert_eq!(
