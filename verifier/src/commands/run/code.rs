@@ -123,7 +123,7 @@ pub fn check(ctx: &mut Ctx<'_>) {
                 run_subject.clone(),
                 Code::GitBranchMissing,
                 Proof::BytesVerified,
-                reason,
+                reason.to_string(),
             ),
         };
         ctx.report.push(check);
@@ -186,7 +186,7 @@ fn check_config(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, run: &super::view:
                 subject_file,
                 Code::ConfigFileMissing,
                 Proof::BytesVerified,
-                reason,
+                reason.to_string(),
             ));
             return;
         }
@@ -319,7 +319,7 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, m: &super::view::M
                     subject,
                     Code::ModelSourceMissing,
                     Proof::BytesVerified,
-                    reason,
+                    reason.to_string(),
                 ));
                 return;
             }
@@ -348,7 +348,7 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, m: &super::view::M
                     subject,
                     Code::ModelSourceMissing,
                     Proof::BytesVerified,
-                    reason,
+                    reason.to_string(),
                 ));
                 return;
             }
