@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use crate::checks::catalogue::Code;
 use miette::Diagnostic;
 use thiserror::Error;
 
@@ -78,14 +79,14 @@ pub enum VerifyError {
 
 impl VerifyError {
     /// The finding code (`spec/report.md`) of the `unknown` check this error becomes.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            VerifyError::Io { .. } | VerifyError::LedgerInvalid { .. } => "ledger_invalid",
-            VerifyError::LedgerLocked { .. } => "ledger_locked_unexpected",
-            VerifyError::RunNotFound { .. } => "run_record_missing",
-            VerifyError::Git(_) => "repo_missing",
-            VerifyError::Warehouse(_) => "warehouse_invalid",
-            VerifyError::Internal(_) => "ledger_invalid",
+            VerifyError::Io { .. } | VerifyError::LedgerInvalid { .. } => Code::LedgerInvalid,
+            VerifyError::LedgerLocked { .. } => Code::LedgerLockedUnexpected,
+            VerifyError::RunNotFound { .. } => Code::RunRecordMissing,
+            VerifyError::Git(_) => Code::RepoMissing,
+            VerifyError::Warehouse(_) => Code::WarehouseInvalid,
+            VerifyError::Internal(_) => Code::LedgerInvalid,
         }
     }
 }

@@ -13,6 +13,23 @@ use git2::{ObjectType, Oid, Repository, RepositoryOpenFlags};
 
 use crate::error::VerifyError;
 
+/// A read of the repository that failed (the object database or the commit graph), as opposed
+/// to an answer ("no such commit", "no such file"): the check it served becomes `unknown`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct GitError {
+    /// libgit2's message.
+    pub message: String,
+}
+
+impl From<git2::Error> for GitError {
+    fn from(e: git2::Error) -> Self {
+        GitError {
+            message: e.message().to_owned(),
+        }
+    }
+}
+
 /// A repository opened read-only.
 pub struct Repo {
     repo: Repository,
@@ -76,15 +93,15 @@ impl Repo {
     /// # Errors
     ///
     /// A reason when the object database itself cannot be read.
-    pub fn has_commit(&self, hex: &str) -> Result<bool, String> {
+    pub fn has_commit(&self, hex: &str) -> Result<bool, GitError> {
         if !is_full_oid(hex) {
             return Ok(false);
         }
-        let oid = Oid::from_str(hex).map_err(|e| e.message().to_owned())?;
+        let oid = Oid::from_str(hex).map_err(GitError::from)?;
         match self.repo.find_object(oid, None) {
             Ok(obj) => Ok(obj.kind() == Some(ObjectType::Commit)),
             Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(false),
-            Err(e) => Err(e.message().to_owned()),
+            Err(e) => Err(GitError::from(e)),
         }
     }
 
@@ -93,25 +110,19 @@ impl Repo {
     /// # Errors
     ///
     /// A reason when the commit or the object database cannot be read.
-    pub fn blob_at(&self, hex: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
-        let oid = Oid::from_str(hex).map_err(|e| e.message().to_owned())?;
-        let commit = self
-            .repo
-            .find_commit(oid)
-            .map_err(|e| e.message().to_owned())?;
-        let tree = commit.tree().map_err(|e| e.message().to_owned())?;
+    pub fn blob_at(&self, hex: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {
+        let oid = Oid::from_str(hex).map_err(GitError::from)?;
+        let commit = self.repo.find_commit(oid).map_err(GitError::from)?;
+        let tree = commit.tree().map_err(GitError::from)?;
         let entry = match tree.get_path(Path::new(path)) {
             Ok(entry) => entry,
             Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
-            Err(e) => return Err(e.message().to_owned()),
+            Err(e) => return Err(GitError::from(e)),
         };
         if entry.kind() != Some(ObjectType::Blob) {
             return Ok(None);
         }
-        let blob = self
-            .repo
-            .find_blob(entry.id())
-            .map_err(|e| e.message().to_owned())?;
+        let blob = self.repo.find_blob(entry.id()).map_err(GitError::from)?;
         Ok(Some(blob.content().to_vec()))
     }
 
@@ -122,13 +133,10 @@ impl Repo {
     /// # Errors
     ///
     /// A one-line reason when the commit or its tree cannot be read.
-    pub fn files_named(&self, hex: &str, names: &[String]) -> Result<Vec<String>, String> {
-        let oid = Oid::from_str(hex).map_err(|e| e.message().to_owned())?;
-        let commit = self
-            .repo
-            .find_commit(oid)
-            .map_err(|e| e.message().to_owned())?;
-        let tree = commit.tree().map_err(|e| e.message().to_owned())?;
+    pub fn files_named(&self, hex: &str, names: &[String]) -> Result<Vec<String>, GitError> {
+        let oid = Oid::from_str(hex).map_err(GitError::from)?;
+        let commit = self.repo.find_commit(oid).map_err(GitError::from)?;
+        let tree = commit.tree().map_err(GitError::from)?;
         let mut found = Vec::new();
         tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
             if entry.kind() == Some(ObjectType::Blob)
@@ -139,7 +147,7 @@ impl Repo {
             }
             git2::TreeWalkResult::Ok
         })
-        .map_err(|e| e.message().to_owned())?;
+        .map_err(GitError::from)?;
         found.sort();
         Ok(found)
     }
@@ -150,8 +158,8 @@ impl Repo {
     /// # Errors
     ///
     /// A reason when the commit graph cannot be walked.
-    pub fn branch_contains(&self, name: &str, hex: &str) -> Result<BranchState, String> {
-        let commit = Oid::from_str(hex).map_err(|e| e.message().to_owned())?;
+    pub fn branch_contains(&self, name: &str, hex: &str) -> Result<BranchState, GitError> {
+        let commit = Oid::from_str(hex).map_err(GitError::from)?;
         let mut candidates = vec![format!("refs/heads/{name}")];
         if let Ok(remotes) = self.repo.remotes() {
             for remote in remotes.iter().flatten().flatten() {
@@ -171,7 +179,7 @@ impl Repo {
                 || self
                     .repo
                     .graph_descendant_of(tip, commit)
-                    .map_err(|e| e.message().to_owned())?;
+                    .map_err(GitError::from)?;
             if contains {
                 return Ok(BranchState::Contains(refname));
             }

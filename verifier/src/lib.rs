@@ -6,10 +6,33 @@
 //!
 //! The formats are those of `spec/` at the repository root. This crate shares no code with the
 //! writer.
+//!
+//! ## Module map: data flows one way
+//!
+//! ```text
+//! sources            model                 checks                 report      output
+//! ledger/ git        model/ (run ids,      checks/catalogue.rs    report.rs   render.rs (run,
+//! warehouse          timestamps) +         (CheckId, Code) and    (Check,     artifact, runs,
+//! artifact     --->  records.rs      --->  commands/run/* (the --> Report) --> record), formats/
+//! (read-only)        (strict typed         checks of one run),                (gate: human, junit,
+//!                    decoding)             commands/gate/*                    sarif, github, md)
+//! ```
+//!
+//! - A new **evidence source** (Delta logs, evidence bundles, remote ledgers) goes beside
+//!   `ledger/`, `git.rs`, `warehouse.rs` and `artifact.rs`: opened read-only, its failures typed
+//!   errors that become `unknown` checks, never `fail`.
+//! - A new **decoded fact** goes in `model/` (one parser, shared by the binary and
+//!   `tests/vectors.rs`) or `records.rs` (ledger record types).
+//! - A new **check** gets its `CheckId` (and any new `Code`) in `checks/catalogue.rs` and a row in
+//!   `spec/report.md` first (`tests/catalogue.rs` compares them), then its logic next to the
+//!   checks of the same evidence under `commands/run/`.
+//! - `rocky/` (being added): Rocky's own semantics (pure): type mapping, project discovery,
+//!   statement templates.
 
 // Pure, spec-derived logic (no I/O).
 pub mod canon;
 pub mod identity;
+pub mod model;
 pub mod normalize;
 pub mod records;
 pub mod rocky;
@@ -21,7 +44,8 @@ pub mod git;
 pub mod ledger;
 pub mod warehouse;
 
-// Commands, reports and the command line.
+// Checks, commands, reports and the command line.
+pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod error;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 
+use rocky_verify::checks::catalogue::CheckId;
 use rocky_verify::cli::{Args, Command, Config, Output};
 use rocky_verify::commands::{artifact, gate, record, run, runs};
 use rocky_verify::report::{Check, EXIT_INCOMPLETE, Outcome, Report};
@@ -45,23 +46,14 @@ fn stopping(check: &Check) -> Option<Stopped> {
         return None;
     }
     let code = check.code?;
-    let help = match (check.check.as_str(), code) {
-        ("ledger.open", "ledger_locked_unexpected") => {
-            Some("a writer has the ledger open; verify a copy, or wait for the run to finish")
-        }
-        ("ledger.open", _) => {
-            Some("--ledger must name a redb 2 ledger (Rocky's .rocky-state.redb)")
-        }
-        ("ledger.schema_version", _) => {
-            Some("this rocky-verify reads ledgers up to schema version 22")
-        }
-        ("run.record", "run_record_missing") => Some("`rocky-verify runs` lists the ledger's runs"),
-        ("artifact.file", _) if check.subject.run_id.is_none() => Some("check the file path"),
-        _ => return None,
-    };
+    // A missing artifact of a run is one finding among many; only `artifact <file>` stops on it.
+    if check.check == CheckId::ArtifactFile && check.subject.run_id.is_some() {
+        return None;
+    }
+    let help = Some(check.check.stop_help(code)?);
     Some(Stopped {
         message: check.reason.clone().unwrap_or_default(),
-        code,
+        code: code.as_str(),
         help,
     })
 }

@@ -15,276 +15,13 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeZone, Utc};
 use serde_json::{Map, Value};
 
 use crate::canon::{self, CanonError};
+use crate::checks::catalogue::Code;
 
-// ---------------------------------------------------------------------------------------------
-// Timestamps
-
-/// A timestamp as recorded: the exact text, and the instant it denotes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Timestamp {
-    /// The text exactly as found in the record.
-    pub text: String,
-    /// The instant, in UTC.
-    pub utc: DateTime<Utc>,
-}
-
-/// Why a timestamp text was refused (finding code `timestamp_invalid`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{problem}: {text:?}")]
-pub struct TimestampError {
-    /// The text (truncated to 64 characters).
-    pub text: String,
-    /// What is wrong.
-    pub problem: &'static str,
-}
-
-impl TimestampError {
-    /// The finding code, `timestamp_invalid`.
-    pub fn code(&self) -> &'static str {
-        "timestamp_invalid"
-    }
-}
-
-impl Timestamp {
-    /// Parses RFC 3339 date-time text: `YYYY-MM-DDTHH:MM:SS`, an optional fraction of 1 to 9
-    /// digits, and `Z` or a numeric offset `+HH:MM` / `-HH:MM`. Impossible dates and times are
-    /// refused; second 60 is accepted as a leap second. Any offset is converted to UTC; use
-    /// [`Timestamp::is_utc_text`] to see whether the text itself was UTC.
-    ///
-    /// # Errors
-    ///
-    /// [`TimestampError`] for any other text.
-    pub fn parse(text: &str) -> Result<Timestamp, TimestampError> {
-        let parsed = parse_rfc3339(text).map_err(|problem| TimestampError {
-            text: text.chars().take(64).collect(),
-            problem,
-        })?;
-        Ok(Timestamp {
-            text: text.to_owned(),
-            utc: parsed.utc,
-        })
-    }
-
-    /// Parses a timestamp in one of the forms Rocky writes into records: UTC as `Z` or `+00:00`,
-    /// with 0, 3, 6 or 9 fraction digits (chrono's `SecondsFormat::AutoSi`; `to_rfc3339()`).
-    ///
-    /// # Errors
-    ///
-    /// [`TimestampError`] for any other text, including valid RFC 3339 with another offset or
-    /// fraction length.
-    pub fn parse_record(text: &str) -> Result<Timestamp, TimestampError> {
-        let err = |problem| TimestampError {
-            text: text.chars().take(64).collect(),
-            problem,
-        };
-        let parsed = parse_rfc3339(text).map_err(err)?;
-        if !matches!(parsed.fraction_digits, 0 | 3 | 6 | 9) {
-            return Err(err("fraction is not 0, 3, 6 or 9 digits"));
-        }
-        if !parsed.utc_text {
-            return Err(err("offset is not UTC (Z or +00:00)"));
-        }
-        Ok(Timestamp {
-            text: text.to_owned(),
-            utc: parsed.utc,
-        })
-    }
-
-    /// Whether the text is written in UTC (`Z` or `+00:00`).
-    pub fn is_utc_text(&self) -> bool {
-        self.text.ends_with('Z') || self.text.ends_with("+00:00")
-    }
-
-    /// The instant in chrono's serde form (`Z`, and the shortest of 0, 3, 6 or 9 fraction digits
-    /// that is exact): how Rocky writes a `DateTime<Utc>`.
-    pub fn normalized(&self) -> String {
-        self.utc.to_rfc3339_opts(SecondsFormat::AutoSi, true)
-    }
-}
-
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-struct ParsedRfc3339 {
-    utc: DateTime<Utc>,
-    fraction_digits: usize,
-    utc_text: bool,
-}
-
-fn parse_rfc3339(text: &str) -> Result<ParsedRfc3339, &'static str> {
-    let b = text.as_bytes();
-    let digits = |range: std::ops::Range<usize>| -> Result<u32, &'static str> {
-        let part = b.get(range).ok_or("too short")?;
-        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
-            return Err("expected digits");
-        }
-        Ok(part
-            .iter()
-            .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')))
-    };
-    let expect = |at: usize, c: u8, problem: &'static str| -> Result<(), &'static str> {
-        if b.get(at) == Some(&c) {
-            Ok(())
-        } else {
-            Err(problem)
-        }
-    };
-    let year = digits(0..4)?;
-    expect(4, b'-', "expected '-' after the year")?;
-    let month = digits(5..7)?;
-    expect(7, b'-', "expected '-' after the month")?;
-    let day = digits(8..10)?;
-    expect(10, b'T', "expected 'T' between date and time")?;
-    let hour = digits(11..13)?;
-    expect(13, b':', "expected ':' after the hour")?;
-    let minute = digits(14..16)?;
-    expect(16, b':', "expected ':' after the minute")?;
-    let second = digits(17..19)?;
-    let mut at = 19;
-    let mut nanos = 0u32;
-    let mut fraction_digits = 0;
-    if b.get(at) == Some(&b'.') {
-        at += 1;
-        let start = at;
-        while b.get(at).is_some_and(u8::is_ascii_digit) {
-            at += 1;
-        }
-        fraction_digits = at - start;
-        if !(1..=9).contains(&fraction_digits) {
-            return Err("fraction must have 1 to 9 digits");
-        }
-        nanos = digits(start..at)? * 10u32.pow(u32::try_from(9 - fraction_digits).unwrap_or(0));
-    }
-    let (offset_seconds, utc_text) = match &b[at..] {
-        b"Z" => (0i32, true),
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let hh = digits(at + 1..at + 3)?;
-            let mm = digits(at + 4..at + 6)?;
-            let _ = (h1, h2, m1, m2);
-            if hh > 23 || mm > 59 {
-                return Err("offset out of range");
-            }
-            let magnitude =
-                i32::try_from(hh * 3600 + mm * 60).map_err(|_| "offset out of range")?;
-            let zero = magnitude == 0;
-            (
-                if *sign == b'-' { -magnitude } else { magnitude },
-                zero && *sign == b'+',
-            )
-        }
-        [] => return Err("no time zone"),
-        _ => return Err("expected 'Z' or an offset +HH:MM"),
-    };
-    let year = i32::try_from(year).map_err(|_| "year out of range")?;
-    let date = NaiveDate::from_ymd_opt(year, month, day).ok_or("no such date")?;
-    if hour > 23 || minute > 59 || second > 60 {
-        return Err("no such time");
-    }
-    // RFC 3339 writes a leap second as :60; chrono represents it as :59 with nanos >= 1e9.
-    let time = if second == 60 {
-        NaiveTime::from_hms_nano_opt(hour, minute, 59, 1_000_000_000 + nanos)
-    } else {
-        NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)
-    }
-    .ok_or("no such time")?;
-    let local = NaiveDateTime::new(date, time);
-    let naive_utc = local
-        .checked_sub_signed(chrono::TimeDelta::seconds(i64::from(offset_seconds)))
-        .ok_or("out of range")?;
-    Ok(ParsedRfc3339 {
-        utc: Utc.from_utc_datetime(&naive_utc),
-        fraction_digits,
-        utc_text,
-    })
-}
-
-/// The run id Rocky derives from a run's start: `run-` + UTC `%Y%m%d-%H%M%S-%3f` (milliseconds
-/// truncated, not rounded).
-pub fn rocky_run_id(started_at: &DateTime<Utc>) -> String {
-    format!("run-{}", started_at.format("%Y%m%d-%H%M%S-%3f"))
-}
-
-/// How a run id relates to its run's `started_at`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunIdForm {
-    /// `run-YYYYmmdd-HHMMSS-mmm`, optionally with rocky-writer's `-N` suffix (`N >= 1`); `matches`
-    /// tells whether the time equals `started_at` truncated to milliseconds.
-    Timestamped {
-        /// Whether the id's time is `started_at` truncated to milliseconds.
-        matches: bool,
-        /// rocky-writer's collision suffix, if any.
-        suffix: Option<u64>,
-    },
-    /// `run-apply-<uuid>`: carries no time.
-    Apply,
-    /// Anything else (test ids such as `golden-run`, hand-written ids).
-    Other,
-}
-
-/// Classifies `run_id` against `started_at` (`spec/hashes.md` section 11).
-pub fn classify_run_id(run_id: &str, started_at: &DateTime<Utc>) -> RunIdForm {
-    if let Some(uuid) = run_id.strip_prefix("run-apply-") {
-        let groups: Vec<&str> = uuid.split('-').collect();
-        let shape = [8, 4, 4, 4, 12];
-        let is_uuid = groups.len() == 5
-            && groups.iter().zip(shape).all(|(g, n)| {
-                g.len() == n
-                    && g.bytes()
-                        .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-            });
-        return if is_uuid {
-            RunIdForm::Apply
-        } else {
-            RunIdForm::Other
-        };
-    }
-    let expected = rocky_run_id(started_at);
-    // `run-` + 8 + `-` + 6 + `-` + 3 = 23 bytes.
-    let shaped = |s: &str| {
-        let b = s.as_bytes();
-        b.len() == 23
-            && s.starts_with("run-")
-            && b[12] == b'-'
-            && b[19] == b'-'
-            && b[4..12]
-                .iter()
-                .chain(&b[13..19])
-                .chain(&b[20..23])
-                .all(u8::is_ascii_digit)
-    };
-    let (base, suffix) = match run_id.get(..23) {
-        Some(base) if shaped(base) => (base, &run_id[23..]),
-        _ => return RunIdForm::Other,
-    };
-    let suffix = if suffix.is_empty() {
-        None
-    } else {
-        match suffix.strip_prefix('-') {
-            Some(n)
-                if !n.is_empty()
-                    && !n.starts_with('0')
-                    && n.bytes().all(|c| c.is_ascii_digit()) =>
-            {
-                match n.parse::<u64>() {
-                    Ok(n) => Some(n),
-                    Err(_) => return RunIdForm::Other,
-                }
-            }
-            _ => return RunIdForm::Other,
-        }
-    };
-    RunIdForm::Timestamped {
-        matches: base == expected,
-        suffix,
-    }
-}
+pub use crate::model::run_id::{RunIdForm, classify_run_id, rocky_run_id};
+pub use crate::model::timestamp::{Timestamp, TimestampError};
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -334,18 +71,18 @@ impl RecordType {
     /// The finding code for an undecodable record of this type (`spec/report.md`). Parts of a
     /// record report their container's code: `UpstreamIdentity` as `provenance_record_invalid`,
     /// `CheckSnapshot` as `check_history_invalid`.
-    pub fn invalid_code(self) -> &'static str {
+    pub fn invalid_code(self) -> Code {
         match self {
-            RecordType::RunRecord => "run_record_invalid",
-            RecordType::ModelExecution => "model_execution_invalid",
-            RecordType::ArtifactRecord => "artifact_record_invalid",
+            RecordType::RunRecord => Code::RunRecordInvalid,
+            RecordType::ModelExecution => Code::ModelExecutionInvalid,
+            RecordType::ArtifactRecord => Code::ArtifactRecordInvalid,
             RecordType::ProvenanceRecord | RecordType::UpstreamIdentity => {
-                "provenance_record_invalid"
+                Code::ProvenanceRecordInvalid
             }
-            RecordType::InputIndexEntry => "input_index_entry_invalid",
-            RecordType::WatermarkState => "watermark_state_invalid",
-            RecordType::CheckSnapshot | RecordType::CheckHistory => "check_history_invalid",
-            RecordType::BranchRecord => "branch_record_invalid",
+            RecordType::InputIndexEntry => Code::InputIndexEntryInvalid,
+            RecordType::WatermarkState => Code::WatermarkStateInvalid,
+            RecordType::CheckSnapshot | RecordType::CheckHistory => Code::CheckHistoryInvalid,
+            RecordType::BranchRecord => Code::BranchRecordInvalid,
         }
     }
 }
@@ -419,7 +156,7 @@ pub struct RecordError {
 
 impl RecordError {
     /// The finding code from `spec/report.md`, e.g. `run_record_invalid`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         self.record.invalid_code()
     }
 }
@@ -1887,7 +1624,7 @@ mod tests {
             "\u{ff12}026-05-30T11:04:22Z",
         ] {
             let e = ts(text).unwrap_err();
-            assert_eq!(e.code(), "timestamp_invalid", "{text}");
+            assert_eq!(e.code(), Code::TimestampInvalid, "{text}");
         }
         assert!(ts("2028-02-29T00:00:00Z").is_ok());
         assert!(ts("2016-12-31T23:59:60Z").is_ok(), "leap second");
@@ -1946,7 +1683,7 @@ mod tests {
     fn errors_name_the_field_and_the_problem() {
         let bad = PINNED_EXECUTION.replace("\"status\":\"success\"", "\"status\":\"ok\"");
         let e = decode_model_execution(bad.as_bytes()).unwrap_err();
-        assert_eq!(e.code(), "model_execution_invalid");
+        assert_eq!(e.code(), Code::ModelExecutionInvalid);
         assert_eq!(e.field, "status");
         assert_eq!(
             e.to_string(),
@@ -1957,7 +1694,7 @@ mod tests {
             r#"{{"run_id":"r","started_at":"2026-01-01T00:00:00Z","finished_at":"2026-01-01T00:00:00Z","status":"Success","models_executed":[{PINNED_EXECUTION},{bad}],"trigger":"Manual","config_hash":"unknown"}}"#
         );
         let e = decode_run_record(run.as_bytes()).unwrap_err();
-        assert_eq!(e.code(), "run_record_invalid");
+        assert_eq!(e.code(), Code::RunRecordInvalid);
         assert_eq!(e.field, "models_executed[1].status");
     }
 

@@ -73,10 +73,10 @@ fn checks_table(checks: &[&Check], report_subject: Option<&str>, color: bool) ->
     let mut t = new_table(color, &["check", "about", "outcome", "code", "message"]);
     for c in checks {
         t.add_row(vec![
-            Cell::new(&c.check),
+            Cell::new(c.check.as_str()),
             Cell::new(subject_text(c, report_subject)),
             outcome_cell(c.outcome, color),
-            Cell::new(c.code.unwrap_or("")),
+            Cell::new(c.code.map_or("", |c| c.as_str())),
             Cell::new(&c.message),
         ]);
     }

@@ -10,6 +10,8 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+pub use crate::checks::catalogue::{CheckId, Code};
+
 /// The report format version written in every `begin` line.
 pub const FORMAT_VERSION: u64 = 1;
 
@@ -124,13 +126,13 @@ impl Subject {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
     /// Stable dotted check id, e.g. `artifact.blake3`.
-    pub check: String,
+    pub check: CheckId,
     /// What the check is about.
     pub subject: Subject,
     /// The outcome.
     pub outcome: Outcome,
     /// Finding code from `spec/report.md`; `None` exactly when the outcome is `Pass`.
-    pub code: Option<&'static str>,
+    pub code: Option<Code>,
     /// Proof level.
     pub proof: Proof,
     /// What the independent source says.
@@ -163,7 +165,7 @@ pub struct WaiverNote {
 impl Check {
     /// A check that agreed with its independent source.
     pub fn pass(
-        check: &str,
+        check: CheckId,
         subject: Subject,
         proof: Proof,
         expected: Value,
@@ -171,7 +173,7 @@ impl Check {
         message: impl Into<String>,
     ) -> Self {
         Check {
-            check: check.to_owned(),
+            check,
             subject,
             outcome: Outcome::Pass,
             code: None,
@@ -186,16 +188,17 @@ impl Check {
 
     /// A check that found the evidence wrong.
     pub fn fail(
-        check: &str,
+        check: CheckId,
         subject: Subject,
-        code: &'static str,
+        code: Code,
         proof: Proof,
         expected: Value,
         actual: Value,
         message: impl Into<String>,
     ) -> Self {
+        documented(check, code);
         Check {
-            check: check.to_owned(),
+            check,
             subject,
             outcome: Outcome::Fail,
             code: Some(code),
@@ -210,15 +213,16 @@ impl Check {
 
     /// A check that should have run but could not.
     pub fn unknown(
-        check: &str,
+        check: CheckId,
         subject: Subject,
-        code: &'static str,
+        code: Code,
         proof: Proof,
         reason: impl Into<String>,
     ) -> Self {
+        documented(check, code);
         let reason = reason.into();
         Check {
-            check: check.to_owned(),
+            check,
             subject,
             outcome: Outcome::Unknown,
             code: Some(code),
@@ -233,16 +237,17 @@ impl Check {
 
     /// A claim that cannot be checked by design.
     pub fn unverifiable(
-        check: &str,
+        check: CheckId,
         subject: Subject,
-        code: &'static str,
+        code: Code,
         proof: Proof,
         actual: Value,
         reason: impl Into<String>,
     ) -> Self {
+        documented(check, code);
         let reason = reason.into();
         Check {
-            check: check.to_owned(),
+            check,
             subject,
             outcome: Outcome::Unverifiable,
             code: Some(code),
@@ -254,6 +259,16 @@ impl Check {
             waiver: None,
         }
     }
+}
+
+/// In debug builds (every test run), refuses a code the catalogue does not pair with its check:
+/// what a report emits is what `spec/report.md` documents (`tests/catalogue.rs`).
+fn documented(check: CheckId, code: Code) {
+    debug_assert!(
+        code.emitted_by(check),
+        "{code} is not a documented code of {check}: add the pair to checks/catalogue.rs and \
+         spec/report.md"
+    );
 }
 
 /// Facts about the ledger file a report read (`begin.ledger`).
@@ -448,23 +463,34 @@ mod tests {
         for o in outcomes {
             let s = Subject::run("r");
             r.push(match o {
-                Outcome::Pass => Check::pass("a.b", s, Proof::Recomputed, json!(1), json!(1), "ok"),
-                Outcome::Fail => Check::fail(
-                    "a.b",
+                Outcome::Pass => Check::pass(
+                    CheckId::ArtifactBlake3,
                     s,
-                    "x_mismatch",
+                    Proof::Recomputed,
+                    json!(1),
+                    json!(1),
+                    "ok",
+                ),
+                Outcome::Fail => Check::fail(
+                    CheckId::ArtifactBlake3,
+                    s,
+                    Code::ArtifactHashMismatch,
                     Proof::Recomputed,
                     json!(1),
                     json!(2),
                     "bad",
                 ),
-                Outcome::Unknown => {
-                    Check::unknown("a.b", s, "x_missing", Proof::Recomputed, "no input")
-                }
-                Outcome::Unverifiable => Check::unverifiable(
-                    "a.b",
+                Outcome::Unknown => Check::unknown(
+                    CheckId::ArtifactBlake3,
                     s,
-                    "x_unexpected",
+                    Code::ArtifactFileMissing,
+                    Proof::Recomputed,
+                    "no input",
+                ),
+                Outcome::Unverifiable => Check::unverifiable(
+                    CheckId::ArtifactBlake3,
+                    s,
+                    Code::ArtifactFileMissing,
                     Proof::FingerprintOnly,
                     json!("abc"),
                     "64-bit fingerprint",
@@ -472,9 +498,9 @@ mod tests {
                 Outcome::Warn => Check {
                     outcome: Outcome::Warn,
                     ..Check::fail(
-                        "a.b",
+                        CheckId::ArtifactBlake3,
                         s,
-                        "x_mismatch",
+                        Code::ArtifactHashMismatch,
                         Proof::Recomputed,
                         json!(1),
                         json!(2),
@@ -555,7 +581,7 @@ mod tests {
             text.lines().all(|l| l.starts_with("{\"type\":\"")),
             "type comes first: {text}"
         );
-        assert_eq!(lines[1]["data"]["code"], "x_mismatch");
+        assert_eq!(lines[1]["data"]["code"], "artifact_hash_mismatch");
         assert_eq!(lines[2]["data"]["reason"], "no input");
         assert_eq!(lines[3]["data"]["verdict"], "fail");
         assert_eq!(lines[3]["data"]["exit_code"], 1);

@@ -159,6 +159,37 @@ fn a_flipped_artifact_byte_is_a_hash_mismatch() {
         |s| util::flip_byte(&s.artifact_file("seed_events"), 8),
         &["artifact_hash_mismatch"],
     );
+    // The first byte (the leading `PAR1` magic) and one in the middle of the data pages (between
+    // the magic and the footer, whose length the 4 bytes before the trailing magic give): the
+    // hash alone catches them.
+    assert_tampered(
+        |s| util::flip_byte(&s.artifact_file("seed_events"), 0),
+        &["artifact_hash_mismatch"],
+    );
+    assert_tampered(
+        |s| {
+            let p = s.artifact_file("seed_events");
+            let b = std::fs::read(&p).unwrap();
+            let n = b.len();
+            let footer = u32::from_le_bytes(b[n - 8..n - 4].try_into().unwrap()) as usize;
+            let data_end = n - 8 - footer;
+            util::flip_byte(&p, ((4 + data_end) / 2) as u64);
+        },
+        &["artifact_hash_mismatch"],
+    );
+}
+
+#[test]
+fn a_flipped_last_byte_breaks_the_hash_and_the_footer() {
+    // The last four bytes are the trailing `PAR1` magic.
+    assert_tampered(
+        |s| {
+            let p = s.artifact_file("seed_events");
+            let n = std::fs::metadata(&p).unwrap().len();
+            util::flip_byte(&p, n - 1);
+        },
+        &["artifact_hash_mismatch", "artifact_parquet_invalid"],
+    );
 }
 
 #[test]

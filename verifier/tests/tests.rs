@@ -13,6 +13,7 @@
 
 mod util;
 
+mod catalogue;
 mod commands;
 mod gate;
 mod generated_docs;

@@ -12,7 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use rocky_verify::records::{self, RecordError, RunIdForm, Timestamp};
+// The very parsers the binary uses: `run.id`, `latest` and every record field go through these.
+use rocky_verify::model::run_id::{self, RunIdForm};
+use rocky_verify::model::timestamp::Timestamp;
+use rocky_verify::records::{self, RecordError};
 use rocky_verify::{artifact, canon, commands, identity, normalize, siphash};
 use serde_json::{Map, Value, json};
 
@@ -628,7 +631,7 @@ fn records_case(case: &Value) -> Outcome {
             Ok(_) => return Err(format!("decoded, but must be rejected with {code}").into()),
             Err(e) => e,
         };
-        eq("finding code", err.code(), code)?;
+        eq("finding code", err.code().as_str(), code)?;
         // The schema, a second reading of the same spec, must reject it too.
         if let Ok(instance) = serde_json::from_str::<Value>(input)
             && validate_schema(schema, &instance).is_ok()
@@ -694,7 +697,7 @@ fn records_case(case: &Value) -> Outcome {
 fn timestamps_case(case: &Value) -> Outcome {
     let input = text(case, "/input/text")?;
     match (expected_error(case), Timestamp::parse(input)) {
-        (Some(code), Err(e)) => eq("finding code", e.code(), code),
+        (Some(code), Err(e)) => eq("finding code", e.code().as_str(), code),
         (Some(code), Ok(t)) => Err(format!(
             "accepted as {}, must be rejected with {code}",
             t.normalized()
@@ -731,10 +734,10 @@ fn run_id_case(case: &Value) -> Outcome {
     let want = text(case, "/expected")?;
     match case.pointer("/input/existing_ids") {
         None => {
-            eq("run id", records::rocky_run_id(&started.utc).as_str(), want)?;
+            eq("run id", run_id::rocky_run_id(&started.utc).as_str(), want)?;
             eq(
                 "classified",
-                records::classify_run_id(want, &started.utc),
+                run_id::classify_run_id(want, &started.utc),
                 RunIdForm::Timestamped {
                     matches: true,
                     suffix: None,
@@ -746,7 +749,7 @@ fn run_id_case(case: &Value) -> Outcome {
             if existing.iter().any(|e| e.as_str() == Some(want)) {
                 return Err("vector: expected id is already taken".into());
             }
-            match records::classify_run_id(want, &started.utc) {
+            match run_id::classify_run_id(want, &started.utc) {
                 RunIdForm::Timestamped { matches: true, .. } => Ok(()),
                 other => Err(format!("verifier does not accept {want}: {other:?}").into()),
             }

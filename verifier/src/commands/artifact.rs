@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::run::open_ledger;
 use crate::artifact::{self, name_hash};
+use crate::checks::catalogue::{CheckId, Code};
 use crate::ledger::{self, split_artifact_key, split_provenance_key};
 use crate::report::{Check, Proof, Report, Subject};
 
@@ -24,9 +25,9 @@ pub fn verify_artifact(file: &Path, ledger_path: Option<&Path>) -> Report {
         Ok(fh) => fh,
         Err(e) => {
             report.push(Check::unknown(
-                "artifact.file",
+                CheckId::ArtifactFile,
                 subject,
-                "artifact_file_missing",
+                Code::ArtifactFileMissing,
                 Proof::BytesVerified,
                 format!("cannot read {display}: {e}"),
             ));
@@ -37,7 +38,7 @@ pub fn verify_artifact(file: &Path, ledger_path: Option<&Path>) -> Report {
     match name_hash(file) {
         Some(named) if named == fh.blake3 => {
             report.push(Check::pass(
-                "artifact.blake3",
+                CheckId::ArtifactBlake3,
                 subject.clone(),
                 Proof::BytesVerified,
                 json!(fh.blake3),
@@ -49,9 +50,9 @@ pub fn verify_artifact(file: &Path, ledger_path: Option<&Path>) -> Report {
                 .push("the file's bytes hash to its name (BLAKE3)".to_owned());
         }
         Some(named) => report.push(Check::fail(
-            "artifact.blake3",
+            CheckId::ArtifactBlake3,
             subject.clone(),
-            "artifact_hash_mismatch",
+            Code::ArtifactHashMismatch,
             Proof::BytesVerified,
             json!(fh.blake3),
             json!(named),
@@ -59,9 +60,9 @@ pub fn verify_artifact(file: &Path, ledger_path: Option<&Path>) -> Report {
         )),
         None => {
             report.push(Check::unverifiable(
-                "artifact.name",
+                CheckId::ArtifactName,
                 subject.clone(),
-                "artifact_name_invalid",
+                Code::ArtifactNameInvalid,
                 Proof::BytesVerified,
                 json!(fh.blake3),
                 format!(
@@ -79,7 +80,7 @@ pub fn verify_artifact(file: &Path, ledger_path: Option<&Path>) -> Report {
         Ok(f) => {
             let codecs: Vec<&str> = f.codecs.iter().map(String::as_str).collect();
             report.push(Check::pass(
-                "artifact.parquet",
+                CheckId::ArtifactParquet,
                 subject.clone(),
                 Proof::BytesVerified,
                 Value::Null,
@@ -102,9 +103,9 @@ pub fn verify_artifact(file: &Path, ledger_path: Option<&Path>) -> Report {
             ));
         }
         Err(reason) => report.push(Check::fail(
-            "artifact.parquet",
+            CheckId::ArtifactParquet,
             subject.clone(),
-            "artifact_parquet_invalid",
+            Code::ArtifactParquetInvalid,
             Proof::BytesVerified,
             Value::Null,
             Value::Null,
@@ -127,7 +128,7 @@ pub fn verify_artifact(file: &Path, ledger_path: Option<&Path>) -> Report {
     super::run::record_digest(&mut report, digest);
     if let Err(e) = found {
         report.push(Check::unknown(
-            "ledger.open",
+            CheckId::LedgerOpen,
             Subject::file(&lp.display().to_string()),
             e.code(),
             Proof::BytesVerified,
@@ -175,7 +176,7 @@ fn ledger_rows(
         let size = v.get("size_bytes").and_then(Value::as_u64);
         report.push(if size == Some(fh.size) {
             Check::pass(
-                "artifact.ledger",
+                CheckId::ArtifactLedger,
                 row_subject,
                 Proof::BytesVerified,
                 json!(fh.size),
@@ -187,9 +188,9 @@ fn ledger_rows(
             )
         } else {
             Check::fail(
-                "artifact.size",
+                CheckId::ArtifactSize,
                 row_subject,
-                "artifact_size_mismatch",
+                Code::ArtifactSizeMismatch,
                 Proof::BytesVerified,
                 json!(fh.size),
                 json!(size),
@@ -202,9 +203,9 @@ fn ledger_rows(
     }
     if rows == 0 {
         report.push(Check::fail(
-            "artifact.ledger",
+            CheckId::ArtifactLedger,
             subject.clone(),
-            "artifact_unexpected",
+            Code::ArtifactUnexpected,
             Proof::BytesVerified,
             Value::Null,
             json!(h),
@@ -248,7 +249,7 @@ fn ledger_rows(
             format!("the content upstream {k}")
         };
         report.push(Check::pass(
-            "artifact.provenance",
+            CheckId::ArtifactProvenance,
             s,
             Proof::BytesVerified,
             json!(h),

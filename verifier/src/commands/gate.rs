@@ -32,6 +32,7 @@ use serde_json::{Value, json};
 
 use super::run::view::RunView;
 use super::run::{self, Ctx, Hooks, RunOptions, RunRows};
+use crate::checks::catalogue::{CheckId, Code};
 use crate::formats::{Locator, join};
 use crate::ledger::{self, Ledger};
 use crate::report::{Check, Outcome, Proof, Report, Subject, WaiverNote};
@@ -154,9 +155,9 @@ fn load_policy(opts: &GateOptions) -> Result<Policy, PolicyFailure> {
     let shown = path.display().to_string();
     let unknown = |reason: String| {
         Check::unknown(
-            "gate.policy",
+            CheckId::GatePolicy,
             Subject::file(&shown),
-            "policy_invalid",
+            Code::PolicyInvalid,
             Proof::Recomputed,
             reason,
         )
@@ -500,9 +501,9 @@ fn gate_with_ledger(
         Ok(s) => s,
         Err(reason) => {
             report.push(Check::unknown(
-                "gate.scope",
+                CheckId::GateScope,
                 Subject::default(),
-                "run_record_missing",
+                Code::RunRecordMissing,
                 Proof::Recomputed,
                 reason,
             ));
@@ -564,9 +565,9 @@ fn gate_with_ledger(
                 Ok(w) => Some(w),
                 Err(e) => {
                     report.push(Check::unknown(
-                        "warehouse.open",
+                        CheckId::WarehouseOpen,
                         Subject::file(&path.display().to_string()),
-                        "warehouse_invalid",
+                        Code::WarehouseInvalid,
                         Proof::Recomputed,
                         e.to_string(),
                     ));
@@ -691,9 +692,9 @@ fn check_checkpoint(
         Ok(c) => c,
         Err(reason) => {
             report.push(Check::unknown(
-                "ledger.checkpoint",
+                CheckId::LedgerCheckpoint,
                 Subject::file(&shown),
-                "checkpoint_invalid",
+                Code::CheckpointInvalid,
                 Proof::BytesVerified,
                 format!("{reason}; it was left as it is"),
             ));
@@ -724,9 +725,9 @@ fn check_checkpoint(
         Ok(()) => true,
         Err(e) => {
             report.push(Check::unknown(
-                "ledger.checkpoint",
+                CheckId::LedgerCheckpoint,
                 Subject::file(&shown),
-                "checkpoint_invalid",
+                Code::CheckpointInvalid,
                 Proof::BytesVerified,
                 format!("cannot write {shown}: {e}"),
             ));
@@ -741,10 +742,10 @@ fn apply_policy(report: &mut Report, policy: &Policy, now: DateTime<Utc>) {
     let mut skipped = vec![0usize; policy.skips.len()];
     report.checks.retain(|c| {
         // Policy and checkpoint checks are the gate's own and cannot be skipped.
-        if c.check.starts_with("gate.") {
+        if c.check.as_str().starts_with("gate.") {
             return true;
         }
-        match policy.skip_index(&c.check, c.subject.model.as_deref()) {
+        match policy.skip_index(c.check.as_str(), c.subject.model.as_deref()) {
             Some(i) => {
                 skipped[i] += 1;
                 false
@@ -774,11 +775,17 @@ fn apply_policy(report: &mut Report, policy: &Policy, now: DateTime<Utc>) {
 
     let mut matched = vec![0usize; policy.waivers.len()];
     for c in &mut report.checks {
-        if !matches!(c.outcome, Outcome::Fail | Outcome::Warn) || c.check.starts_with("gate.") {
+        if !matches!(c.outcome, Outcome::Fail | Outcome::Warn)
+            || c.check.as_str().starts_with("gate.")
+        {
             continue;
         }
-        let Some(i) = policy.waiver_index(&c.check, c.subject.model.as_deref(), c.code, today)
-        else {
+        let Some(i) = policy.waiver_index(
+            c.check.as_str(),
+            c.subject.model.as_deref(),
+            c.code.map(Code::as_str),
+            today,
+        ) else {
             continue;
         };
         let w = &policy.waivers[i];
@@ -805,9 +812,9 @@ fn apply_policy(report: &mut Report, policy: &Policy, now: DateTime<Utc>) {
             ));
         } else {
             report.push(Check::fail(
-                "gate.waiver",
+                CheckId::GateWaiver,
                 Subject::default(),
-                "waiver_expired_unexpected",
+                Code::WaiverExpiredUnexpected,
                 Proof::Recomputed,
                 json!(today.to_string()),
                 json!(w.expires.to_string()),

@@ -1,33 +1,46 @@
-//! An order-keeping parallel map, for the JSON decoding that dominates large ledgers.
+//! An order-keeping parallel map on rayon's pool, for the JSON decoding that dominates large
+//! ledgers.
 
-/// `f` over `items` on every core, results in item order. If a worker panics (no decoder is
-/// known to), its items get `fallback` instead, so no item is ever lost.
+/// `f` over `items` on rayon's pool, results in item order. An item whose `f` panics (no decoder
+/// is known to) gets `fallback` instead, alone: its neighbours keep their results, and no item is
+/// ever lost.
 pub(crate) fn map<T: Sync, U: Send>(
     items: &[T],
     f: impl Fn(&T) -> U + Sync,
-    fallback: impl Fn(&T) -> U,
+    fallback: impl Fn(&T) -> U + Sync,
 ) -> Vec<U> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let chunk = items.len().div_ceil(threads).max(1);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| {
-                // guard: a panic in the worker is caught there, without a message on stderr.
-                let worker =
-                    move || crate::ledger::guard(|| part.iter().map(f).collect::<Vec<U>>());
-                (part, scope.spawn(worker))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|(part, h)| match h.join() {
-                Ok(Ok(out)) => out,
-                _ => part.iter().map(&fallback).collect(),
-            })
-            .collect()
-    })
+    // guard: the panic is caught on the worker, without a message on stderr.
+    let one = |item: &T| crate::ledger::guard(|| f(item)).unwrap_or_else(|_| fallback(item));
+    let mut out = Vec::with_capacity(items.len());
+    split(items, &one, &mut out);
+    out
+}
+
+/// Below this many items a half is decoded in place: splitting further costs more than it saves.
+const LEAF: usize = 64;
+
+/// Divide and conquer on `rayon_core::join`: halves run in parallel when a worker is free (work
+/// stealing), in order on one thread otherwise; results are appended in item order.
+fn split<T: Sync, U: Send>(items: &[T], one: &(impl Fn(&T) -> U + Sync), out: &mut Vec<U>) {
+    if items.len() <= LEAF {
+        out.extend(items.iter().map(one));
+        return;
+    }
+    let (left, right) = items.split_at(items.len() / 2);
+    let (mut a, b) = rayon_core::join(
+        || {
+            let mut a = Vec::with_capacity(left.len());
+            split(left, one, &mut a);
+            a
+        },
+        || {
+            let mut b = Vec::with_capacity(right.len());
+            split(right, one, &mut b);
+            b
+        },
+    );
+    out.append(&mut a);
+    out.extend(b);
 }
 
 #[cfg(test)]
@@ -41,15 +54,37 @@ mod tests {
     }
 
     #[test]
-    fn a_panicking_worker_yields_the_fallback_for_its_items() {
-        let items: Vec<u32> = (0..8).collect();
+    fn a_panicking_item_alone_yields_the_fallback() {
+        // Whatever the number of CPUs (one worker or many), only the panicking items fall back.
+        let items: Vec<u32> = (0..1000).collect();
         let out = super::map(
             &items,
-            |x| if *x == 0 { panic!("boom") } else { *x },
+            |x| if x % 7 == 3 { panic!("boom") } else { *x },
             |_| 99,
         );
-        assert_eq!(out.len(), 8);
-        assert_eq!(out[0], 99, "the panicking item's chunk falls back");
-        assert_eq!(out[7], 7, "other chunks are kept");
+        let want: Vec<u32> = items
+            .iter()
+            .map(|x| if x % 7 == 3 { 99 } else { *x })
+            .collect();
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn a_single_thread_pool_gives_the_same_result() {
+        // The one-CPU case, forced: a pool of one thread runs every item, fallbacks included.
+        let pool = rayon_core::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let items: Vec<u32> = (0..300).collect();
+        let out = pool.install(|| {
+            super::map(
+                &items,
+                |x| if *x == 0 { panic!("boom") } else { *x },
+                |_| 99,
+            )
+        });
+        assert_eq!(out[0], 99);
+        assert_eq!(out[1..], items[1..]);
     }
 }

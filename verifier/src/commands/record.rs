@@ -14,6 +14,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::canon::{self, to_canonical_string};
+use crate::checks::catalogue::{CheckId, Code};
 use crate::identity;
 use crate::records::{ProvenanceRecord, UpstreamIdentity, decode_provenance_record};
 use crate::report::{Check, Outcome, Proof, Report, Subject};
@@ -65,7 +66,7 @@ pub fn check_provenance_with(
             let actual = identity::blake3_hex(ir_bytes);
             checks.push(if recanonical.as_bytes() == ir_bytes {
                 Check::pass(
-                    "provenance.canonical",
+                    CheckId::ProvenanceCanonical,
                     subject.clone(),
                     Proof::Recomputed,
                     json!(expected),
@@ -74,9 +75,9 @@ pub fn check_provenance_with(
                 )
             } else {
                 Check::fail(
-                    "provenance.canonical",
+                    CheckId::ProvenanceCanonical,
                     subject.clone(),
-                    "ir_canonical_json_invalid",
+                    Code::IrCanonicalJsonInvalid,
                     Proof::Recomputed,
                     json!(expected),
                     json!(actual),
@@ -90,9 +91,9 @@ pub fn check_provenance_with(
         }
         Err(e) => {
             checks.push(Check::fail(
-                "provenance.canonical",
+                CheckId::ProvenanceCanonical,
                 subject.clone(),
-                "ir_canonical_json_invalid",
+                Code::IrCanonicalJsonInvalid,
                 Proof::Recomputed,
                 Value::Null,
                 Value::Null,
@@ -107,7 +108,7 @@ pub fn check_provenance_with(
 
     // 3. skip_hash.
     checks.push(match &ir {
-        None => unknown_without_ir("provenance.skip_hash", subject, "skip_hash"),
+        None => unknown_without_ir(CheckId::ProvenanceSkipHash, subject, "skip_hash"),
         Some(ir) => check_skip_hash(rec, subject, ir),
     });
 
@@ -118,20 +119,20 @@ pub fn check_provenance_with(
         .map(UpstreamIdentity::to_json)
         .collect();
     checks.push(match ir.as_ref().map(identity::target_identity) {
-        None => unknown_without_ir("provenance.input_hash", subject, "input_hash"),
+        None => unknown_without_ir(CheckId::ProvenanceInputHash, subject, "input_hash"),
         Some(None) => Check::unknown(
-            "provenance.input_hash",
+            CheckId::ProvenanceInputHash,
             subject.clone(),
-            "input_hash_mismatch",
+            Code::InputHashMismatch,
             Proof::Recomputed,
             "the IR has no target {catalog, schema, table}, so target_identity is unknown",
         ),
         Some(Some(target)) => {
             let recomputed = identity::input_hash(&rec.skip_hash, &target, &upstreams);
             compare(
-                "provenance.input_hash",
+                CheckId::ProvenanceInputHash,
                 subject,
-                "input_hash_mismatch",
+                Code::InputHashMismatch,
                 &recomputed,
                 &rec.input_hash,
                 format!(
@@ -148,9 +149,9 @@ pub fn check_provenance_with(
     let stated = rec.proof_class.as_str();
     checks.push(if stated == "strong" && allowed == "heuristic" {
         Check::fail(
-            "provenance.proof_class",
+            CheckId::ProvenanceProofClass,
             subject.clone(),
-            "proof_class_mismatch",
+            Code::ProofClassMismatch,
             Proof::Recomputed,
             json!(allowed),
             json!(stated),
@@ -166,7 +167,7 @@ pub fn check_provenance_with(
             )
         };
         Check::pass(
-            "provenance.proof_class",
+            CheckId::ProvenanceProofClass,
             subject.clone(),
             Proof::Recomputed,
             json!(allowed),
@@ -179,9 +180,9 @@ pub fn check_provenance_with(
     for upstream in &rec.upstreams {
         if let UpstreamIdentity::Watermark { upstream_key, .. } = upstream {
             checks.push(Check::unverifiable(
-                "provenance.upstream",
+                CheckId::ProvenanceUpstream,
                 subject.clone().with_upstream(upstream_key),
-                "upstream_heuristic_unexpected",
+                Code::UpstreamHeuristicUnexpected,
                 Proof::Heuristic,
                 upstream.to_json(),
                 format!(
@@ -204,9 +205,9 @@ pub fn check_recipe_hash(
     let recomputed = identity::recipe_hash(rec.model_ir_canonical_json.as_bytes());
     match claimed {
         Some(claimed) => compare(
-            "provenance.recipe_hash",
+            CheckId::ProvenanceRecipeHash,
             subject,
-            "recipe_hash_mismatch",
+            Code::RecipeHashMismatch,
             &recomputed,
             claimed,
             "recipe_hash = BLAKE3 of model_ir_canonical_json".to_owned(),
@@ -220,9 +221,9 @@ pub fn check_recipe_hash(
                     "recipe_hash of the IR is {recomputed}; nothing to compare it with"
                 ),
                 ..Check::unverifiable(
-                    "provenance.recipe_hash",
+                    CheckId::ProvenanceRecipeHash,
                     subject.clone(),
-                    "recipe_hash_missing",
+                    Code::RecipeHashMissing,
                     Proof::Recomputed,
                     Value::Null,
                     reason,
@@ -235,17 +236,17 @@ pub fn check_recipe_hash(
 fn check_skip_hash(rec: &ProvenanceRecord, subject: &Subject, ir: &Value) -> Check {
     match identity::try_skip_hash(ir) {
         Ok(Some(recomputed)) => compare(
-            "provenance.skip_hash",
+            CheckId::ProvenanceSkipHash,
             subject,
-            "skip_hash_mismatch",
+            Code::SkipHashMismatch,
             &recomputed,
             &rec.skip_hash,
             "skip_hash recomputed from the IR (normaliser v1, sqlparser 0.62.0)".to_owned(),
         ),
         Ok(None) => Check::fail(
-            "provenance.skip_hash",
+            CheckId::ProvenanceSkipHash,
             subject.clone(),
-            "skip_hash_mismatch",
+            Code::SkipHashMismatch,
             Proof::Recomputed,
             Value::Null,
             json!(rec.skip_hash),
@@ -253,20 +254,20 @@ fn check_skip_hash(rec: &ProvenanceRecord, subject: &Subject, ir: &Value) -> Che
              statement the normaliser parses), yet the record states one",
         ),
         Err(e) => Check::unknown(
-            "provenance.skip_hash",
+            CheckId::ProvenanceSkipHash,
             subject.clone(),
-            "skip_hash_mismatch",
+            Code::SkipHashMismatch,
             Proof::Recomputed,
             format!("the SQL normaliser could not run: {e}"),
         ),
     }
 }
 
-fn unknown_without_ir(check: &str, subject: &Subject, what: &str) -> Check {
+fn unknown_without_ir(check: CheckId, subject: &Subject, what: &str) -> Check {
     Check::unknown(
         check,
         subject.clone(),
-        "ir_canonical_json_invalid",
+        Code::IrCanonicalJsonInvalid,
         Proof::Recomputed,
         format!("{what} cannot be recomputed: model_ir_canonical_json does not parse"),
     )
@@ -274,9 +275,9 @@ fn unknown_without_ir(check: &str, subject: &Subject, what: &str) -> Check {
 
 /// Pass when `recomputed == recorded`, else fail with `code`.
 fn compare(
-    check: &str,
+    check: CheckId,
     subject: &Subject,
-    code: &'static str,
+    code: Code,
     recomputed: &str,
     recorded: &str,
     what: String,
@@ -351,9 +352,9 @@ pub fn verify_record_file(path: &Path, expected_recipe_hash: Option<&str>, stric
         Ok(bytes) => bytes,
         Err(reason) => {
             report.push(Check::unknown(
-                "provenance.record",
+                CheckId::ProvenanceRecord,
                 file_subject,
-                "provenance_record_invalid",
+                Code::ProvenanceRecordInvalid,
                 Proof::Recomputed,
                 reason,
             ));
@@ -367,9 +368,9 @@ pub fn verify_record_file(path: &Path, expected_recipe_hash: Option<&str>, stric
     // verify (exit 2), not a judgement of the record.
     if let Some(reason) = crate::commands::run::decode::beyond_limits(&bytes) {
         report.push(Check::unknown(
-            "provenance.record",
+            CheckId::ProvenanceRecord,
             file_subject,
-            "provenance_record_invalid",
+            Code::ProvenanceRecordInvalid,
             Proof::Recomputed,
             reason,
         ));
@@ -382,7 +383,7 @@ pub fn verify_record_file(path: &Path, expected_recipe_hash: Option<&str>, stric
         Ok(rec) => rec,
         Err(e) => {
             report.push(Check::fail(
-                "provenance.record",
+                CheckId::ProvenanceRecord,
                 file_subject,
                 e.code(),
                 Proof::Recomputed,
@@ -412,31 +413,31 @@ pub fn verify_record_file(path: &Path, expected_recipe_hash: Option<&str>, stric
 
 /// The "what this verified / did not verify" lines, from the checks that actually passed.
 fn fill_summary(report: &mut Report, rec: &ProvenanceRecord, checks: &[Check], claimed: bool) {
-    let passed = |id: &str| {
+    let passed = |id: CheckId| {
         checks
             .iter()
             .any(|c| c.check == id && c.outcome == Outcome::Pass)
     };
     let lines = [
         (
-            "provenance.canonical",
+            CheckId::ProvenanceCanonical,
             "model_ir_canonical_json is canonical JSON (re-encoded byte for byte)",
         ),
         (
-            "provenance.recipe_hash",
+            CheckId::ProvenanceRecipeHash,
             "the IR hashes to the given --recipe-hash",
         ),
         (
-            "provenance.skip_hash",
+            CheckId::ProvenanceSkipHash,
             "skip_hash recomputed from the IR with Rocky's SQL normaliser (sqlparser 0.62.0)",
         ),
         (
-            "provenance.input_hash",
+            CheckId::ProvenanceInputHash,
             "input_hash recomputed from the recorded skip_hash, the IR's target and the recorded \
              upstreams",
         ),
         (
-            "provenance.proof_class",
+            CheckId::ProvenanceProofClass,
             "proof_class is no stronger than the recorded upstreams allow",
         ),
     ];
@@ -503,7 +504,7 @@ mod tests {
             .join(name)
     }
 
-    fn outcome_of<'a>(checks: &'a [Check], id: &str) -> &'a Check {
+    fn outcome_of(checks: &[Check], id: CheckId) -> &Check {
         checks
             .iter()
             .find(|c| c.check == id)
@@ -540,9 +541,9 @@ mod tests {
                 report.checks
             );
             assert_eq!(counts.pass, 4, "{file}");
-            let r = outcome_of(&report.checks, "provenance.recipe_hash");
+            let r = outcome_of(&report.checks, CheckId::ProvenanceRecipeHash);
             assert_eq!(r.outcome, Outcome::Unverifiable);
-            assert_eq!(r.code, Some("recipe_hash_missing"));
+            assert_eq!(r.code, Some(Code::RecipeHashMissing));
             assert_eq!(r.expected, json!(recipe));
             assert!(r.reason.is_some());
             assert_eq!(report.exit_code(), 0);
@@ -554,7 +555,7 @@ mod tests {
 
             let report = verify_record_file(&golden(file), Some(recipe), false);
             assert_eq!(
-                outcome_of(&report.checks, "provenance.recipe_hash").outcome,
+                outcome_of(&report.checks, CheckId::ProvenanceRecipeHash).outcome,
                 Outcome::Pass
             );
             assert_eq!(report.exit_code(), 0);
@@ -565,10 +566,10 @@ mod tests {
 
             let wrong = format!("{}0", &recipe[..63]);
             let report = verify_record_file(&golden(file), Some(&wrong), false);
-            let r = outcome_of(&report.checks, "provenance.recipe_hash");
+            let r = outcome_of(&report.checks, CheckId::ProvenanceRecipeHash);
             assert_eq!(
                 (r.outcome, r.code),
-                (Outcome::Fail, Some("recipe_hash_mismatch"))
+                (Outcome::Fail, Some(Code::RecipeHashMismatch))
             );
             assert_eq!(report.exit_code(), 1);
         }
@@ -578,13 +579,13 @@ mod tests {
         decode_provenance_record(&std::fs::read(golden(file)).unwrap()).unwrap()
     }
 
-    fn only_failure(checks: &[Check]) -> (&str, &'static str) {
+    fn only_failure(checks: &[Check]) -> (CheckId, Code) {
         let failed: Vec<&Check> = checks
             .iter()
             .filter(|c| c.outcome == Outcome::Fail)
             .collect();
         assert_eq!(failed.len(), 1, "{failed:#?}");
-        (failed[0].check.as_str(), failed[0].code.unwrap())
+        (failed[0].check, failed[0].code.unwrap())
     }
 
     #[test]
@@ -599,7 +600,7 @@ mod tests {
             .collect();
         assert_eq!(
             failed,
-            [Some("skip_hash_mismatch"), Some("input_hash_mismatch")]
+            [Some(Code::SkipHashMismatch), Some(Code::InputHashMismatch)]
         );
     }
 
@@ -611,7 +612,7 @@ mod tests {
         }
         assert_eq!(
             only_failure(&check_provenance(&rec, &Subject::default())),
-            ("provenance.input_hash", "input_hash_mismatch")
+            (CheckId::ProvenanceInputHash, Code::InputHashMismatch)
         );
     }
 
@@ -624,14 +625,14 @@ mod tests {
         let checks = check_provenance(&rec, &Subject::default());
         assert_eq!(
             only_failure(&checks),
-            ("provenance.skip_hash", "skip_hash_mismatch")
+            (CheckId::ProvenanceSkipHash, Code::SkipHashMismatch)
         );
 
         let mut rec = golden_record("01-no-upstream.json");
         rec.model_ir_canonical_json.push('\n');
         assert_eq!(
             only_failure(&check_provenance(&rec, &Subject::default())),
-            ("provenance.canonical", "ir_canonical_json_invalid")
+            (CheckId::ProvenanceCanonical, Code::IrCanonicalJsonInvalid)
         );
 
         let mut rec = golden_record("01-no-upstream.json");
@@ -639,14 +640,14 @@ mod tests {
         let checks = check_provenance(&rec, &Subject::default());
         assert_eq!(
             only_failure(&checks),
-            ("provenance.canonical", "ir_canonical_json_invalid")
+            (CheckId::ProvenanceCanonical, Code::IrCanonicalJsonInvalid)
         );
         assert_eq!(
-            outcome_of(&checks, "provenance.skip_hash").outcome,
+            outcome_of(&checks, CheckId::ProvenanceSkipHash).outcome,
             Outcome::Unknown
         );
         assert_eq!(
-            outcome_of(&checks, "provenance.input_hash").outcome,
+            outcome_of(&checks, CheckId::ProvenanceInputHash).outcome,
             Outcome::Unknown
         );
     }
@@ -664,7 +665,7 @@ mod tests {
         );
         assert_eq!(
             only_failure(&checks),
-            ("provenance.recipe_hash", "recipe_hash_mismatch")
+            (CheckId::ProvenanceRecipeHash, Code::RecipeHashMismatch)
         );
     }
 
@@ -672,20 +673,20 @@ mod tests {
     fn watermark_upstreams_are_heuristic_and_a_strong_claim_over_them_fails() {
         let rec = decode_provenance_record(br#"{"run_id":"run-1","model_name":"fct_orders","input_hash":"input-def","skip_hash":"logic-key","model_ir_canonical_json":"{\"a\":1}","upstreams":[{"kind":"watermark","upstream_key":"cat.sch.src","max_ts":"2024-01-01T00:00:00Z","row_count":42}],"output_blake3":["out-hash"],"output_path":["s3://b/p.parquet"],"proof_class":"strong","recorded_at":"2024-01-01T12:00:00Z"}"#).unwrap();
         let checks = check_provenance(&rec, &Subject::default());
-        let up = outcome_of(&checks, "provenance.upstream");
+        let up = outcome_of(&checks, CheckId::ProvenanceUpstream);
         assert_eq!(
             (up.outcome, up.code, up.proof),
             (
                 Outcome::Unverifiable,
-                Some("upstream_heuristic_unexpected"),
+                Some(Code::UpstreamHeuristicUnexpected),
                 Proof::Heuristic
             )
         );
         assert_eq!(up.subject.upstream.as_deref(), Some("cat.sch.src"));
-        let pc = outcome_of(&checks, "provenance.proof_class");
+        let pc = outcome_of(&checks, CheckId::ProvenanceProofClass);
         assert_eq!(
             (pc.outcome, pc.code),
-            (Outcome::Fail, Some("proof_class_mismatch"))
+            (Outcome::Fail, Some(Code::ProofClassMismatch))
         );
     }
 
@@ -699,7 +700,7 @@ mod tests {
         ));
         rec.model_ir_canonical_json = to_canonical_string(&ir);
         let checks = check_provenance(&rec, &Subject::default());
-        let skip = outcome_of(&checks, "provenance.skip_hash");
+        let skip = outcome_of(&checks, CheckId::ProvenanceSkipHash);
         assert_eq!(skip.outcome, Outcome::Unknown);
         assert!(
             skip.reason.as_deref().unwrap_or("").contains("normaliser"),
@@ -707,7 +708,7 @@ mod tests {
         );
         // input_hash takes the recorded skip_hash and needs no normaliser.
         assert_eq!(
-            outcome_of(&checks, "provenance.input_hash").outcome,
+            outcome_of(&checks, CheckId::ProvenanceInputHash).outcome,
             Outcome::Pass
         );
     }
@@ -723,7 +724,7 @@ mod tests {
         std::fs::write(&bad, b"{\"run_id\":").unwrap();
         let report = verify_record_file(&bad, None, false);
         assert_eq!(report.exit_code(), 1);
-        assert_eq!(report.checks[0].code, Some("provenance_record_invalid"));
+        assert_eq!(report.checks[0].code, Some(Code::ProvenanceRecordInvalid));
 
         // Hostile sizes and depths are refused (could not verify, exit 2), never judged.
         let deep = dir.path().join("deep.json");

@@ -29,8 +29,10 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use crate::checks::catalogue::{CheckId, Code};
 use crate::error::VerifyError;
 use crate::ledger::{self, Ledger};
+use crate::model::run_id::RunIdShape;
 use crate::report::{Check, Outcome, Proof, Report, Subject};
 use crate::warehouse::Warehouse;
 use view::{ArtifactRow, ProvRow, RunView};
@@ -63,7 +65,7 @@ pub fn open_ledger(report: &mut Report, path: &std::path::Path) -> Option<Ledger
         Ok(l) => l,
         Err(e) => {
             report.push(Check::unknown(
-                "ledger.open",
+                CheckId::LedgerOpen,
                 Subject::file(&display),
                 e.code(),
                 Proof::BytesVerified,
@@ -75,9 +77,9 @@ pub fn open_ledger(report: &mut Report, path: &std::path::Path) -> Option<Ledger
     report.ledger = Some(ledger.info.clone());
     if let Err(reason) = ledger::check_schema_version(ledger.info.schema_version.as_deref()) {
         report.push(Check::unknown(
-            "ledger.schema_version",
+            CheckId::LedgerSchemaVersion,
             Subject::file(&display),
-            "schema_version_unexpected",
+            Code::SchemaVersionUnexpected,
             Proof::Recomputed,
             reason,
         ));
@@ -94,7 +96,7 @@ pub(crate) fn ledger_read_failed(report: &mut Report, e: &VerifyError) {
         .map(|l| l.path.clone())
         .unwrap_or_default();
     report.push(Check::unknown(
-        "ledger.open",
+        CheckId::LedgerOpen,
         Subject::file(&file),
         e.code(),
         Proof::BytesVerified,
@@ -366,9 +368,9 @@ fn run_with_ledger(
             }
             None => {
                 report.push(Check::unknown(
-                    "run.record",
+                    CheckId::RunRecord,
                     Subject::default(),
-                    "run_record_missing",
+                    Code::RunRecordMissing,
                     Proof::Recomputed,
                     "the ledger holds no decodable run_history row, so there is no latest run",
                 ));
@@ -397,7 +399,7 @@ fn run_with_ledger(
             run_id: run_id.clone(),
         };
         report.push(Check::unknown(
-            "run.record",
+            CheckId::RunRecord,
             Subject::run(&run_id),
             e.code(),
             Proof::Recomputed,
@@ -410,9 +412,9 @@ fn run_with_ledger(
     // run depends on it: report that once (could not verify) instead of judging the rest.
     if let Some(reason) = run_bytes.and_then(decode::beyond_limits) {
         report.push(Check::unknown(
-            "run.record",
+            CheckId::RunRecord,
             Subject::run(&run_id),
-            "run_record_invalid",
+            Code::RunRecordInvalid,
             Proof::Recomputed,
             reason,
         ));
@@ -570,22 +572,13 @@ fn run_keys_to_consider(ledger: &Ledger, run_id: &str) -> Result<Vec<String>, Ve
     Ok(keys)
 }
 
-/// The time part and collision suffix of a Rocky timestamp-form run id
+/// The time part and collision suffix (0 for none) of a timestamp-form run id
 /// (`run-YYYYmmdd-HHMMSS-mmm[-N]`), which orders runs by start time.
 fn id_time(key: &str) -> Option<(&str, u64)> {
-    let rest = key.strip_prefix("run-")?;
-    let (time, suffix) = match rest.get(19..) {
-        Some("") => (rest, 0),
-        Some(s) => (rest.get(..19)?, s.strip_prefix('-')?.parse().ok()?),
-        None => return None,
-    };
-    let b = time.as_bytes();
-    let shape_ok = b.len() == 19
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 15 => *c == b'-',
-            _ => c.is_ascii_digit(),
-        });
-    shape_ok.then_some((time, suffix))
+    match RunIdShape::of(key) {
+        RunIdShape::Timestamped { stamp, suffix } => Some((stamp, suffix.unwrap_or(0))),
+        RunIdShape::Apply | RunIdShape::Other => None,
+    }
 }
 
 /// Keys of the runs that may have started after `after` (every run for `None`): the
@@ -750,50 +743,6 @@ fn join_models(ctx: &mut Ctx<'_>) {
     ctx.prov_of_model = map;
 }
 
-/// What a passing check of each kind established, for the "what this verified" block.
-const VERIFIED_LINES: &[(&str, &str)] = &[
-    ("run.id", "the run id is its started_at"),
-    (
-        "model.window",
-        "model times lie inside the run's window and match duration_ms",
-    ),
-    ("git.branch", "the recorded branch contains the commit"),
-    (
-        "git.config_blake3",
-        "the config file at the commit matches config_blake3 (BLAKE3)",
-    ),
-    (
-        "git.config_hash",
-        "the config file at the commit matches config_hash (64-bit fingerprint only)",
-    ),
-    (
-        "model.sql_hash",
-        "model sources at the commit hash to their sql_hash (BLAKE3 of the bytes)",
-    ),
-    (
-        "warehouse.row_count",
-        "warehouse row counts equal rows_affected",
-    ),
-    (
-        "warehouse.columns",
-        "warehouse columns and types match the IR's typed_columns",
-    ),
-    ("artifact.rows", "artifact files hold rows_affected rows"),
-    ("provenance.skip_hash", "skip_hash recomputes from the IR"),
-    (
-        "provenance.input_hash",
-        "input_hash recomputes from skip_hash, target and upstreams",
-    ),
-    (
-        "provenance.recipe_hash",
-        "recipe_hash is the BLAKE3 of the provenance IR",
-    ),
-    (
-        "provenance.upstream",
-        "content upstreams were produced by ledger rows",
-    ),
-];
-
 fn summarize(ctx: &mut Ctx<'_>) {
     summarize_checks(ctx.report);
     let r = &mut ctx.report;
@@ -822,11 +771,14 @@ fn summarize(ctx: &mut Ctx<'_>) {
 /// The "what this verified" lines for the kinds of check that passed, and one "not verified"
 /// line per kind of check that was unknown or unverifiable.
 pub(crate) fn summarize_checks(r: &mut Report) {
-    for (check, line) in VERIFIED_LINES {
+    for (check, line) in CheckId::ALL
+        .iter()
+        .filter_map(|c| Some((*c, c.verified_line()?)))
+    {
         let n = r
             .checks
             .iter()
-            .filter(|c| c.check == *check && c.outcome == Outcome::Pass)
+            .filter(|c| c.check == check && c.outcome == Outcome::Pass)
             .count();
         if n > 0 {
             r.verified.push(format!("{line} ({n} check(s))"));
@@ -840,7 +792,7 @@ pub(crate) fn summarize_checks(r: &mut Report) {
         .iter()
         .filter(|c| matches!(c.outcome, Outcome::Unverifiable | Outcome::Unknown))
     {
-        if seen.insert((c.check.clone(), c.code)) {
+        if seen.insert((c.check, c.code)) {
             let n = r
                 .checks
                 .iter()
@@ -881,6 +833,9 @@ mod key_order_tests {
         assert_eq!(id_time("run-20260530-110422-64"), None);
         assert_eq!(id_time("run-20260530-110422-643-x"), None);
         assert_eq!(id_time("golden-run"), None);
+        // A sign or a leading zero is no collision suffix rocky-writer writes (was read as 5).
+        assert_eq!(id_time("run-20260530-110422-643-+5"), None);
+        assert_eq!(id_time("run-20260530-110422-643-05"), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::run::{open_ledger, view::RunView};
+use crate::checks::catalogue::{CheckId, Code};
 use crate::ledger;
 use crate::report::{Check, Proof, Report, Subject};
 
@@ -31,7 +32,7 @@ fn list_with_ledger(report: &mut Report, ledger: &ledger::Ledger, path: &Path) {
         Ok(r) => r,
         Err(e) => {
             report.push(Check::unknown(
-                "ledger.open",
+                CheckId::LedgerOpen,
                 Subject::file(&path.display().to_string()),
                 e.code(),
                 Proof::BytesVerified,
@@ -77,7 +78,7 @@ fn describe((key, bytes): &(String, Vec<u8>)) -> (Line, Option<Check>) {
     let view = value.as_ref().map(RunView::from_value).unwrap_or_default();
     let check = decoded.as_ref().err().map(|e| {
         Check::fail(
-            "run.record",
+            CheckId::RunRecord,
             Subject::run(key),
             e.code(),
             Proof::Recomputed,
@@ -122,9 +123,9 @@ fn unreadable((key, _): &(String, Vec<u8>)) -> (Line, Option<Check>) {
         }),
     );
     let check = Check::unknown(
-        "run.record",
+        CheckId::RunRecord,
         Subject::run(key),
-        "run_record_invalid",
+        Code::RunRecordInvalid,
         Proof::Recomputed,
         format!("the decoder gave up on the run_history row {key}"),
     );

@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 
 use super::{Locator, title};
+use crate::checks::catalogue::Code;
 use crate::report::{Outcome, Report};
 
 /// Escapes a command's message (the part after `::`).
@@ -36,7 +37,7 @@ pub fn render(report: &Report, locator: &Locator) -> String {
         if let Some(file) = locator.location(c) {
             props.push(format!("file={}", escape_property(&file)));
         }
-        let code = c.code.unwrap_or("");
+        let code = c.code.map_or("", Code::as_str);
         props.push(format!(
             "title={}",
             escape_property(&format!("rocky-verify {code}: {}", title(c)))

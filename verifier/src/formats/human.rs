@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use comfy_table::Cell;
 
 use super::{cases, check_line};
+use crate::checks::catalogue::Code;
 use crate::render::{new_table, outcome_cell};
 use crate::report::{Outcome, Report};
 
@@ -47,7 +48,11 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
         if o == Outcome::Pass {
             e.1 += 1;
         } else {
-            let codes: Vec<&str> = case.checks.iter().filter_map(|c| c.code).collect();
+            let codes: Vec<&str> = case
+                .checks
+                .iter()
+                .filter_map(|c| c.code.map(Code::as_str))
+                .collect();
             let mut codes = codes;
             codes.sort_unstable();
             codes.dedup();
@@ -80,7 +85,7 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
         for c in findings {
             t.add_row(vec![
                 Cell::new(super::group_of(c)),
-                Cell::new(&c.check),
+                Cell::new(c.check.as_str()),
                 outcome_cell(c.outcome, color),
                 Cell::new(check_line(c)),
             ]);

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::{Case, cases, check_line};
+use crate::checks::catalogue::Code;
 use crate::report::{Outcome, Report};
 
 /// Escapes text for XML content and attribute values. Characters XML 1.0 cannot carry at all
@@ -68,7 +69,7 @@ fn testcase(out: &mut String, case: &Case<'_>) {
         out,
         "    <testcase classname=\"{}\" name=\"{}\"",
         escape(&format!("rocky-verify.{}", case.group)),
-        escape(case.check)
+        escape(case.check.as_str())
     );
     let worst: Vec<_> = case
         .checks
@@ -84,7 +85,7 @@ fn testcase(out: &mut String, case: &Case<'_>) {
         .collect();
     let kind = worst
         .iter()
-        .filter_map(|c| c.code)
+        .filter_map(|c| c.code.map(Code::as_str))
         .collect::<Vec<_>>()
         .join(",");
     let message = first.map(|c| c.message.as_str()).unwrap_or("");

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use super::{cases, check_line};
+use crate::checks::catalogue::Code;
 use crate::render::outcome_word;
 use crate::report::{Outcome, Report};
 
@@ -84,7 +85,10 @@ pub fn render(report: &Report) -> String {
                 .iter()
                 .filter(|c| c.outcome == outcome)
                 .collect();
-            let codes: Vec<&str> = worst.iter().filter_map(|c| c.code).collect();
+            let codes: Vec<&str> = worst
+                .iter()
+                .filter_map(|c| c.code.map(Code::as_str))
+                .collect();
             let mut codes_dedup = codes.clone();
             codes_dedup.dedup();
             let detail: Vec<String> = worst.iter().take(5).map(|c| check_line(c)).collect();
@@ -102,7 +106,7 @@ pub fn render(report: &Report) -> String {
                 "| {}{waived} | {} | {} | {} | {} |",
                 outcome_word(outcome),
                 cell(&case.group),
-                cell(case.check),
+                cell(case.check.as_str()),
                 cell(&codes_dedup.join(", ")),
                 cell(&detail)
             );

@@ -13,6 +13,7 @@ pub mod sarif;
 
 use std::collections::BTreeMap;
 
+use crate::checks::catalogue::{CheckId, Code, Points};
 use crate::report::{Check, Outcome, Report};
 
 /// Where a finding lives on disk, for SARIF locations and GitHub annotations.
@@ -33,7 +34,7 @@ impl Locator {
     /// subject names, the warehouse for warehouse checks, else the ledger.
     pub fn location(&self, c: &Check) -> Option<String> {
         let s = &c.subject;
-        if c.check.starts_with("artifact.")
+        if c.check.points() == Points::ArtifactFile
             && let (Some(dir), Some(h)) = (&self.artifacts, &s.artifact)
         {
             return Some(join(dir, &format!("{h}.parquet")));
@@ -48,7 +49,7 @@ impl Locator {
         {
             return Some(src.clone());
         }
-        if c.check.starts_with("warehouse.")
+        if c.check.points() == Points::Warehouse
             && let Some(w) = &self.warehouse
         {
             return Some(w.clone());
@@ -96,7 +97,7 @@ pub struct Case<'a> {
     /// [`group_of`] the checks.
     pub group: String,
     /// The check id.
-    pub check: &'a str,
+    pub check: CheckId,
     /// The checks, in report order.
     pub checks: Vec<&'a Check>,
 }
@@ -114,15 +115,15 @@ impl Case<'_> {
 
 /// Groups a report's checks into cases, in order of first appearance.
 pub fn cases(report: &Report) -> Vec<Case<'_>> {
-    let mut index: BTreeMap<(String, &str), usize> = BTreeMap::new();
+    let mut index: BTreeMap<(String, CheckId), usize> = BTreeMap::new();
     let mut out: Vec<Case<'_>> = Vec::new();
     for c in &report.checks {
         let group = group_of(c);
-        let key = (group.clone(), c.check.as_str());
+        let key = (group.clone(), c.check);
         let i = *index.entry(key).or_insert_with(|| {
             out.push(Case {
                 group,
-                check: &c.check,
+                check: c.check,
                 checks: Vec::new(),
             });
             out.len() - 1
@@ -155,7 +156,7 @@ pub fn check_line(c: &Check) -> String {
     format!(
         "[{} {}]{about} {}",
         crate::render::outcome_word(c.outcome).to_lowercase(),
-        c.code.unwrap_or("ok"),
+        c.code.map_or("ok", Code::as_str),
         c.message
     )
 }
@@ -165,6 +166,6 @@ pub fn title(c: &Check) -> String {
     match (&c.subject.model, &c.subject.run_id) {
         (Some(m), _) => format!("{} {m}", c.check),
         (None, Some(r)) => format!("{} {r}", c.check),
-        (None, None) => c.check.clone(),
+        (None, None) => c.check.as_str().to_owned(),
     }
 }

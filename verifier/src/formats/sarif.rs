@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::Locator;
+use crate::checks::catalogue::Code;
 use crate::report::{Check, Outcome, Report};
 
 /// The `$schema` URI the document names (a name, never fetched).
@@ -42,26 +43,15 @@ pub fn path_uri(path: &str) -> String {
     }
 }
 
-/// One-line descriptions of the codes `gate` emits most, for the rule table.
+/// The rule description of a finding code (the catalogue's, else a pointer to the spec).
 fn describe(code: &str) -> &'static str {
-    match code {
-        "warehouse_table_missing" => "the table a model wrote is not in the warehouse",
-        "row_count_mismatch" => "the warehouse row count differs from what the ledger recorded",
-        "column_missing" => "a column of the model's IR is not in the warehouse table",
-        "column_unexpected" => "the warehouse table has a column the model's IR does not",
-        "column_type_mismatch" => "a warehouse column's type differs from the model's IR",
-        "artifact_file_missing" => "a ledger row names an artifact file that does not exist",
-        "artifact_hash_mismatch" => "an artifact's bytes do not hash to its recorded BLAKE3",
-        "artifact_orphan_unexpected" => "a content-addressed file has no ledger row",
-        "run_record_missing" => "a run record vanished from the ledger since the checkpoint",
-        "run_record_mismatch" => "a run record changed since the checkpoint",
-        "waiver_expired_unexpected" => "a policy waiver has expired",
-        _ => "a rocky-verify finding (see spec/report.md)",
-    }
+    Code::parse(code)
+        .and_then(Code::rule)
+        .unwrap_or("a rocky-verify finding (see spec/report.md)")
 }
 
 fn result(c: &Check, rule_index: usize, locator: &Locator) -> Value {
-    let code = c.code.unwrap_or("unknown");
+    let code = c.code.map_or("unknown", Code::as_str);
     let lvl = match &c.waiver {
         Some(w) => level(w.outcome),
         None => level(c.outcome),
@@ -114,7 +104,9 @@ pub fn render(report: &Report, locator: &Locator) -> Value {
     let mut rule_ids: BTreeMap<&str, usize> = BTreeMap::new();
     for c in &findings {
         let n = rule_ids.len();
-        rule_ids.entry(c.code.unwrap_or("unknown")).or_insert(n);
+        rule_ids
+            .entry(c.code.map_or("unknown", Code::as_str))
+            .or_insert(n);
     }
     // Rules in first-seen order, so ruleIndex is stable for a given report.
     let mut rules: Vec<(&str, usize)> = rule_ids.iter().map(|(k, v)| (*k, *v)).collect();
@@ -132,7 +124,7 @@ pub fn render(report: &Report, locator: &Locator) -> Value {
         .collect();
     let results: Vec<Value> = findings
         .iter()
-        .map(|c| result(c, rule_ids[c.code.unwrap_or("unknown")], locator))
+        .map(|c| result(c, rule_ids[c.code.map_or("unknown", Code::as_str)], locator))
         .collect();
     let code = report.exit_code();
     json!({

@@ -13,6 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::checks::catalogue::{CheckId, Code};
 use crate::report::{Check, Proof, Subject};
 
 /// The checkpoint format version.
@@ -167,9 +168,9 @@ pub fn compare(
     }
     let Some(old) = old else {
         checks.push(Check::unverifiable(
-            "ledger.checkpoint",
+            CheckId::LedgerCheckpoint,
             subject,
-            "checkpoint_missing",
+            Code::CheckpointMissing,
             Proof::Unverifiable,
             json!(now_runs.len()),
             format!(
@@ -193,9 +194,9 @@ pub fn compare(
             Some(seen) if seen.blake3 == entry.blake3 => unchanged += 1,
             Some(seen) => {
                 checks.push(Check::fail(
-                    "ledger.checkpoint",
+                    CheckId::LedgerCheckpoint,
                     run,
-                    "run_record_mismatch",
+                    Code::RunRecordMismatch,
                     Proof::BytesVerified,
                     json!(entry.blake3),
                     json!(seen.blake3),
@@ -218,7 +219,7 @@ pub fn compare(
                     (Some(cut), Some(s)) if s < cut => {
                         retired += 1;
                         checks.push(Check::pass(
-                            "ledger.checkpoint",
+                            CheckId::LedgerCheckpoint,
                             run,
                             Proof::Recomputed,
                             json!(null),
@@ -247,9 +248,9 @@ pub fn compare(
                             }
                         };
                         checks.push(Check::fail(
-                            "ledger.checkpoint",
+                            CheckId::LedgerCheckpoint,
                             run,
-                            "run_record_missing",
+                            Code::RunRecordMissing,
                             Proof::BytesVerified,
                             json!(entry.blake3),
                             json!(null),
@@ -269,7 +270,7 @@ pub fn compare(
         .filter(|id| !old.runs.contains_key(*id))
         .count();
     checks.push(Check::pass(
-        "ledger.checkpoint",
+        CheckId::LedgerCheckpoint,
         subject,
         Proof::BytesVerified,
         json!(old.runs.len()),
@@ -303,7 +304,7 @@ mod tests {
         let (checks, next) = compare("cp.json", None, &runs, None, now());
         assert_eq!(checks.len(), 1);
         assert_eq!(checks[0].outcome, Outcome::Unverifiable);
-        assert_eq!(checks[0].code, Some("checkpoint_missing"));
+        assert_eq!(checks[0].code, Some(Code::CheckpointMissing));
         assert_eq!(
             next.runs["a"].blake3,
             blake3::hash(b"x").to_hex().to_string()
@@ -335,12 +336,12 @@ mod tests {
                 (
                     Some("deleted".into()),
                     Outcome::Fail,
-                    Some("run_record_missing")
+                    Some(Code::RunRecordMissing)
                 ),
                 (
                     Some("edited".into()),
                     Outcome::Fail,
-                    Some("run_record_mismatch")
+                    Some(Code::RunRecordMismatch)
                 ),
                 (Some("old".into()), Outcome::Pass, None),
                 (None, Outcome::Pass, None),
@@ -358,7 +359,7 @@ mod tests {
         let old_runs = BTreeMap::from([("old".to_owned(), seen(b"4", "2020-01-01T00:00:00Z"))]);
         let (_, cp) = compare("cp", None, &old_runs, None, now());
         let (checks, _) = compare("cp", Some(&cp), &BTreeMap::new(), None, now());
-        assert_eq!(checks[0].code, Some("run_record_missing"));
+        assert_eq!(checks[0].code, Some(Code::RunRecordMissing));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::artifact::{is_hex64, name_hash};
+use crate::checks::catalogue::{CheckId, Code};
 use crate::error::VerifyError;
 use crate::ledger::{self, JsonTable, Ledger, split_artifact_key};
 use crate::report::{Check, Proof, Report, Subject};
@@ -28,9 +29,9 @@ pub fn check(report: &mut Report, ledger: &Ledger, dir: &Path) -> Result<(), Ver
         Ok(e) => e,
         Err(e) => {
             report.push(Check::unknown(
-                "artifact.orphan",
+                CheckId::ArtifactOrphan,
                 Subject::file(&shown),
-                "artifact_file_missing",
+                Code::ArtifactFileMissing,
                 Proof::BytesVerified,
                 format!("--artifacts {shown} is not a readable folder: {e}"),
             ));
@@ -72,7 +73,7 @@ pub fn check(report: &mut Report, ledger: &Ledger, dir: &Path) -> Result<(), Ver
     let covered: BTreeSet<String> = report
         .checks
         .iter()
-        .filter(|c| c.check == "artifact.file" || c.check == "artifact.blake3")
+        .filter(|c| c.check == CheckId::ArtifactFile || c.check == CheckId::ArtifactBlake3)
         .filter_map(|c| c.subject.artifact.clone())
         .collect();
 
@@ -86,7 +87,7 @@ pub fn check(report: &mut Report, ledger: &Ledger, dir: &Path) -> Result<(), Ver
             present += 1;
         } else if let Some(at) = evicted.get(h) {
             report.push(Check::pass(
-                "artifact.file",
+                CheckId::ArtifactFile,
                 subject,
                 Proof::Recomputed,
                 json!(at),
@@ -96,9 +97,9 @@ pub fn check(report: &mut Report, ledger: &Ledger, dir: &Path) -> Result<(), Ver
         } else {
             missing += 1;
             report.push(Check::fail(
-                "artifact.file",
+                CheckId::ArtifactFile,
                 subject,
-                "artifact_file_missing",
+                Code::ArtifactFileMissing,
                 Proof::BytesVerified,
                 json!(format!("{h}.parquet")),
                 Value::Null,
@@ -114,13 +115,13 @@ pub fn check(report: &mut Report, ledger: &Ledger, dir: &Path) -> Result<(), Ver
         orphans += 1;
         let file = crate::formats::join(&shown, &format!("{h}.parquet"));
         report.push(Check::fail(
-            "artifact.orphan",
+            CheckId::ArtifactOrphan,
             Subject {
                 artifact: Some(h.clone()),
                 file: Some(file.clone()),
                 ..Subject::default()
             },
-            "artifact_orphan_unexpected",
+            Code::ArtifactOrphanUnexpected,
             Proof::BytesVerified,
             Value::Null,
             json!(file),
@@ -134,7 +135,7 @@ pub fn check(report: &mut Report, ledger: &Ledger, dir: &Path) -> Result<(), Ver
         return Ok(());
     }
     report.push(Check::pass(
-        "artifact.orphan",
+        CheckId::ArtifactOrphan,
         Subject::file(&shown),
         Proof::BytesVerified,
         json!(rows.len()),

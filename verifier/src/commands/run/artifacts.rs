@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::view::ArtifactRow;
 use super::{Ctx, decode};
 use crate::artifact::{self, basename, is_hex64, locate, unsafe_path_reason};
+use crate::checks::catalogue::{CheckId, Code};
 use crate::ledger::split_artifact_key;
 use crate::report::{Check, Proof, Subject};
 
@@ -19,7 +20,7 @@ pub fn load(ctx: &mut Ctx<'_>, rows: &[(String, Vec<u8>)]) {
         let value = decode::value(bytes);
         if let Err(bad) = decode::artifact_record(bytes) {
             ctx.report.push(bad.check(
-                "artifact.record",
+                CheckId::ArtifactRecord,
                 Subject {
                     file: Some(k_path.to_owned()),
                     ..subject
@@ -33,9 +34,9 @@ pub fn load(ctx: &mut Ctx<'_>, rows: &[(String, Vec<u8>)]) {
         let run_in_value = super::view::str_field(&value, "run_id").unwrap_or_default();
         if k_run != run_in_value || k_model != row.model_name || k_path != row.file_path {
             ctx.report.push(Check::fail(
-                "ledger.keys",
+                CheckId::LedgerKeys,
                 subject.with_artifact(&row.blake3_hash),
-                "ledger_key_mismatch",
+                Code::LedgerKeyMismatch,
                 Proof::Recomputed,
                 json!(key),
                 json!(format!(
@@ -56,9 +57,9 @@ pub fn check(ctx: &mut Ctx<'_>) {
         && !d.is_dir()
     {
         ctx.report.push(Check::unknown(
-            "artifact.file",
+            CheckId::ArtifactFile,
             Subject::run(&ctx.run_id),
-            "artifact_file_missing",
+            Code::ArtifactFileMissing,
             Proof::BytesVerified,
             format!("--artifacts {} is not a readable folder", d.display()),
         ));
@@ -80,9 +81,9 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
         let subject = Subject::model(&ctx.run_id, &row.model_name).with_artifact(h);
         if !is_hex64(h) {
             ctx.report.push(Check::fail(
-                "artifact.record",
+                CheckId::ArtifactRecord,
                 subject,
-                "artifact_hash_invalid",
+                Code::ArtifactHashInvalid,
                 Proof::Recomputed,
                 Value::Null,
                 json!(h),
@@ -97,9 +98,9 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
         // The recorded path: it is never followed, but evidence that tries to escape is wrong.
         if let Some(why) = unsafe_path_reason(&row.file_path) {
             ctx.report.push(Check::fail(
-                "artifact.path",
+                CheckId::ArtifactPath,
                 subject.clone(),
-                "artifact_path_invalid",
+                Code::ArtifactPathInvalid,
                 Proof::Recomputed,
                 Value::Null,
                 json!(row.file_path),
@@ -107,9 +108,9 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
             ));
         } else if basename(&row.file_path) != format!("{h}.parquet") {
             ctx.report.push(Check::fail(
-                "artifact.path",
+                CheckId::ArtifactPath,
                 subject.clone(),
-                "artifact_path_mismatch",
+                Code::ArtifactPathMismatch,
                 Proof::Recomputed,
                 json!(format!("{h}.parquet")),
                 json!(row.file_path),
@@ -117,7 +118,7 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
             ));
         } else {
             ctx.report.push(Check::pass(
-                "artifact.path",
+                CheckId::ArtifactPath,
                 subject.clone(),
                 Proof::Recomputed,
                 json!(format!("{h}.parquet")),
@@ -130,9 +131,9 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
         let Some(path) = locate(dir, h) else { continue };
         if !path.is_file() {
             ctx.report.push(Check::fail(
-                "artifact.file",
+                CheckId::ArtifactFile,
                 subject,
-                "artifact_file_missing",
+                Code::ArtifactFileMissing,
                 Proof::BytesVerified,
                 json!(format!("{h}.parquet")),
                 Value::Null,
@@ -144,9 +145,9 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
             Ok(fh) => fh,
             Err(e) => {
                 ctx.report.push(Check::unknown(
-                    "artifact.blake3",
+                    CheckId::ArtifactBlake3,
                     subject,
-                    "artifact_file_missing",
+                    Code::ArtifactFileMissing,
                     Proof::BytesVerified,
                     format!("{h}.parquet cannot be read: {e}"),
                 ));
@@ -156,7 +157,7 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
         if fh.blake3 == h {
             verified_files += 1;
             ctx.report.push(Check::pass(
-                "artifact.blake3",
+                CheckId::ArtifactBlake3,
                 subject.clone(),
                 Proof::BytesVerified,
                 json!(fh.blake3),
@@ -165,9 +166,9 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
             ));
         } else {
             ctx.report.push(Check::fail(
-                "artifact.blake3",
+                CheckId::ArtifactBlake3,
                 subject.clone(),
-                "artifact_hash_mismatch",
+                Code::ArtifactHashMismatch,
                 Proof::BytesVerified,
                 json!(fh.blake3),
                 json!(h),
@@ -176,7 +177,7 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
         }
         match row.size_bytes {
             Some(size) if size == fh.size => ctx.report.push(Check::pass(
-                "artifact.size",
+                CheckId::ArtifactSize,
                 subject.clone(),
                 Proof::BytesVerified,
                 json!(fh.size),
@@ -184,9 +185,9 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
                 format!("{size} bytes, as recorded"),
             )),
             recorded => ctx.report.push(Check::fail(
-                "artifact.size",
+                CheckId::ArtifactSize,
                 subject.clone(),
-                "artifact_size_mismatch",
+                Code::ArtifactSizeMismatch,
                 Proof::BytesVerified,
                 json!(fh.size),
                 json!(recorded),
@@ -199,7 +200,7 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
         let facts = match artifact::read_footer(&path) {
             Ok(f) => {
                 ctx.report.push(Check::pass(
-                    "artifact.parquet",
+                    CheckId::ArtifactParquet,
                     subject.clone(),
                     Proof::BytesVerified,
                     Value::Null,
@@ -215,9 +216,9 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
             }
             Err(reason) => {
                 ctx.report.push(Check::fail(
-                    "artifact.parquet",
+                    CheckId::ArtifactParquet,
                     subject,
-                    "artifact_parquet_invalid",
+                    Code::ArtifactParquetInvalid,
                     Proof::BytesVerified,
                     Value::Null,
                     Value::Null,
@@ -232,9 +233,9 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
             .and_then(|m| m.rows_affected);
         let check = match (model, rows_affected) {
             (None, _) => Check::unknown(
-                "artifact.rows",
+                CheckId::ArtifactRows,
                 subject,
-                "rows_affected_missing",
+                Code::RowsAffectedMissing,
                 Proof::BytesVerified,
                 format!(
                     "no model execution of this run joins to model {:?}",
@@ -242,14 +243,14 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
                 ),
             ),
             (Some(_), None) => Check::unknown(
-                "artifact.rows",
+                CheckId::ArtifactRows,
                 subject,
-                "rows_affected_missing",
+                Code::RowsAffectedMissing,
                 Proof::BytesVerified,
                 "rows_affected is null: the run recorded no row count to compare",
             ),
             (Some(_), Some(n)) if i64::try_from(n) == Ok(facts.rows) => Check::pass(
-                "artifact.rows",
+                CheckId::ArtifactRows,
                 subject,
                 Proof::BytesVerified,
                 json!(facts.rows),
@@ -257,9 +258,9 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
                 format!("the file holds {n} rows, as rows_affected says"),
             ),
             (Some(_), Some(n)) => Check::fail(
-                "artifact.rows",
+                CheckId::ArtifactRows,
                 subject,
-                "artifact_row_count_mismatch",
+                Code::ArtifactRowCountMismatch,
                 Proof::BytesVerified,
                 json!(facts.rows),
                 json!(n),

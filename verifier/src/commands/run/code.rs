@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use crate::artifact::is_hex64;
+use crate::checks::catalogue::{CheckId, Code};
 use crate::git::{BranchState, Repo};
 use crate::report::{Check, Proof, Subject};
 use crate::{identity, siphash};
@@ -35,9 +36,9 @@ pub fn check(ctx: &mut Ctx<'_>) {
         Ok(r) => r,
         Err(e) => {
             ctx.report.push(Check::unknown(
-                "git.repo",
+                CheckId::GitRepo,
                 run_subject,
-                "repo_missing",
+                Code::RepoMissing,
                 Proof::BytesVerified,
                 e.to_string(),
             ));
@@ -49,9 +50,9 @@ pub fn check(ctx: &mut Ctx<'_>) {
         // Rocky records null when it ran outside a git work tree: there is no claim to check,
         // which is not the same as a check that could not run.
         ctx.report.push(Check::unverifiable(
-            "git.commit",
+            CheckId::GitCommit,
             run_subject,
-            "git_commit_missing",
+            Code::GitCommitMissing,
             Proof::Unverifiable,
             Value::Null,
             "the run recorded no git_commit: its code cannot be tied to a commit",
@@ -60,7 +61,7 @@ pub fn check(ctx: &mut Ctx<'_>) {
     };
     match repo.has_commit(&commit) {
         Ok(true) => ctx.report.push(Check::pass(
-            "git.commit",
+            CheckId::GitCommit,
             run_subject.clone(),
             Proof::BytesVerified,
             json!(commit),
@@ -69,9 +70,9 @@ pub fn check(ctx: &mut Ctx<'_>) {
         )),
         Ok(false) => {
             ctx.report.push(Check::fail(
-                "git.commit",
+                CheckId::GitCommit,
                 run_subject,
-                "git_commit_missing",
+                Code::GitCommitMissing,
                 Proof::BytesVerified,
                 Value::Null,
                 json!(commit),
@@ -81,9 +82,9 @@ pub fn check(ctx: &mut Ctx<'_>) {
         }
         Err(reason) => {
             ctx.report.push(Check::unknown(
-                "git.commit",
+                CheckId::GitCommit,
                 run_subject,
-                "git_commit_missing",
+                Code::GitCommitMissing,
                 Proof::BytesVerified,
                 format!("the repository could not be read: {reason}"),
             ));
@@ -94,7 +95,7 @@ pub fn check(ctx: &mut Ctx<'_>) {
     if let Some(branch) = run.git_branch.as_deref() {
         let check = match repo.branch_contains(branch, &commit) {
             Ok(BranchState::Contains(r)) => Check::pass(
-                "git.branch",
+                CheckId::GitBranch,
                 run_subject.clone(),
                 Proof::BytesVerified,
                 json!(r),
@@ -102,27 +103,27 @@ pub fn check(ctx: &mut Ctx<'_>) {
                 format!("{r} contains the commit"),
             ),
             Ok(BranchState::DoesNotContain(r, tip)) => Check::fail(
-                "git.branch",
+                CheckId::GitBranch,
                 run_subject.clone(),
-                "git_branch_mismatch",
+                Code::GitBranchMismatch,
                 Proof::BytesVerified,
                 json!(tip),
                 json!(branch),
                 format!("{r} (at {tip}) does not contain {commit}"),
             ),
             Ok(BranchState::Missing) => Check::unknown(
-                "git.branch",
+                CheckId::GitBranch,
                 run_subject.clone(),
-                "git_branch_missing",
+                Code::GitBranchMissing,
                 Proof::BytesVerified,
                 format!("no branch {branch:?} in the repository"),
             ),
             Err(reason) => Check::unknown(
-                "git.branch",
+                CheckId::GitBranch,
                 run_subject.clone(),
-                "git_branch_missing",
+                Code::GitBranchMissing,
                 Proof::BytesVerified,
-                reason,
+                reason.to_string(),
             ),
         };
         ctx.report.push(check);
@@ -154,9 +155,9 @@ fn check_config(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, run: &super::view:
     let recorded = run.config_hash.clone();
     if recorded.as_deref() == Some("unknown") {
         ctx.report.push(Check::unverifiable(
-            "git.config_hash",
+            CheckId::GitConfigHash,
             subject_file.clone(),
-            "config_hash_unexpected",
+            Code::ConfigHashUnexpected,
             Proof::FingerprintOnly,
             json!("unknown"),
             "config_hash is \"unknown\": Rocky could not read its config when it ran",
@@ -169,9 +170,9 @@ fn check_config(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, run: &super::view:
         Ok(Some(b)) => b,
         Ok(None) => {
             ctx.report.push(Check::fail(
-                "git.config_hash",
+                CheckId::GitConfigHash,
                 subject_file,
-                "config_file_missing",
+                Code::ConfigFileMissing,
                 Proof::BytesVerified,
                 Value::Null,
                 super::opt(recorded.as_deref()),
@@ -181,11 +182,11 @@ fn check_config(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, run: &super::view:
         }
         Err(reason) => {
             ctx.report.push(Check::unknown(
-                "git.config_hash",
+                CheckId::GitConfigHash,
                 subject_file,
-                "config_file_missing",
+                Code::ConfigFileMissing,
                 Proof::BytesVerified,
-                reason,
+                reason.to_string(),
             ));
             return;
         }
@@ -194,7 +195,7 @@ fn check_config(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, run: &super::view:
         let got = siphash::config_fingerprint(&bytes);
         ctx.report.push(if got == rec {
             Check::pass(
-                "git.config_hash",
+                CheckId::GitConfigHash,
                 subject_file.clone(),
                 Proof::FingerprintOnly,
                 json!(got),
@@ -203,9 +204,9 @@ fn check_config(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, run: &super::view:
             )
         } else {
             Check::fail(
-                "git.config_hash",
+                CheckId::GitConfigHash,
                 subject_file.clone(),
-                "config_hash_mismatch",
+                Code::ConfigHashMismatch,
                 Proof::FingerprintOnly,
                 json!(got),
                 json!(rec),
@@ -217,7 +218,7 @@ fn check_config(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, run: &super::view:
         let got = identity::blake3_hex(&bytes);
         ctx.report.push(if got == rec {
             Check::pass(
-                "git.config_blake3",
+                CheckId::GitConfigBlake3,
                 subject_file,
                 Proof::Recomputed,
                 json!(got),
@@ -226,9 +227,9 @@ fn check_config(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, run: &super::view:
             )
         } else {
             Check::fail(
-                "git.config_blake3",
+                CheckId::GitConfigBlake3,
                 subject_file,
-                "config_hash_mismatch",
+                Code::ConfigHashMismatch,
                 Proof::Recomputed,
                 json!(got),
                 json!(rec),
@@ -247,9 +248,9 @@ fn check_sql_hash_form(ctx: &mut Ctx<'_>, m: &super::view::ModelView) {
     let strong = m.hash_scheme.as_deref() == Some(STRONG_SCHEME);
     let check = if is_hex16(h) {
         Check::unverifiable(
-            "model.sql_hash",
+            CheckId::ModelSqlHash,
             subject,
-            "sql_hash_unexpected",
+            Code::SqlHashUnexpected,
             Proof::FingerprintOnly,
             json!(h),
             "sql_hash is a 64-bit SipHash fingerprint of SQL Rocky generated; it cannot be recomputed",
@@ -258,9 +259,9 @@ fn check_sql_hash_form(ctx: &mut Ctx<'_>, m: &super::view::ModelView) {
         return; // the strong form: checked against the source blob in check_source
     } else if strong {
         Check::fail(
-            "model.sql_hash",
+            CheckId::ModelSqlHash,
             subject,
-            "sql_hash_invalid",
+            Code::SqlHashInvalid,
             Proof::BytesVerified,
             Value::Null,
             json!(h),
@@ -268,18 +269,18 @@ fn check_sql_hash_form(ctx: &mut Ctx<'_>, m: &super::view::ModelView) {
         )
     } else if h.is_empty() {
         Check::unverifiable(
-            "model.sql_hash",
+            CheckId::ModelSqlHash,
             subject,
-            "sql_hash_unexpected",
+            Code::SqlHashUnexpected,
             Proof::Unverifiable,
             json!(h),
             "sql_hash is empty (Rocky records \"\" for replication, local DuckDB and failed entries)",
         )
     } else {
         Check::unverifiable(
-            "model.sql_hash",
+            CheckId::ModelSqlHash,
             subject,
-            "sql_hash_unexpected",
+            Code::SqlHashUnexpected,
             Proof::Unverifiable,
             json!(h),
             format!(
@@ -314,11 +315,11 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, m: &super::view::M
             Ok(None) => {}
             Err(reason) => {
                 ctx.report.push(Check::unknown(
-                    "model.source",
+                    CheckId::ModelSource,
                     subject,
-                    "model_source_missing",
+                    Code::ModelSourceMissing,
                     Proof::BytesVerified,
-                    reason,
+                    reason.to_string(),
                 ));
                 return;
             }
@@ -343,11 +344,11 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, m: &super::view::M
             }
             Err(reason) => {
                 ctx.report.push(Check::unknown(
-                    "model.source",
+                    CheckId::ModelSource,
                     subject,
-                    "model_source_missing",
+                    Code::ModelSourceMissing,
                     Proof::BytesVerified,
-                    reason,
+                    reason.to_string(),
                 ));
                 return;
             }
@@ -356,9 +357,9 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, m: &super::view::M
     let Some((path, bytes)) = found else {
         ctx.report.push(if recorded {
             Check::fail(
-                "model.source",
+                CheckId::ModelSource,
                 subject,
-                "model_source_missing",
+                Code::ModelSourceMissing,
                 Proof::BytesVerified,
                 Value::Null,
                 json!(candidates[0]),
@@ -370,9 +371,9 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, m: &super::view::M
         } else {
             // Not a recorded claim (Rocky records no path), so its absence is not evidence.
             Check::unverifiable(
-                "model.source",
+                CheckId::ModelSource,
                 subject,
-                "model_source_missing",
+                Code::ModelSourceMissing,
                 Proof::Heuristic,
                 Value::Null,
                 format!(
@@ -389,7 +390,7 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, m: &super::view::M
         ..subject.clone()
     };
     ctx.report.push(Check::pass(
-        "model.source",
+        CheckId::ModelSource,
         file_subject.clone(),
         if recorded {
             Proof::BytesVerified
@@ -412,7 +413,7 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, m: &super::view::M
     let got = identity::blake3_hex(&bytes);
     ctx.report.push(if got == h {
         Check::pass(
-            "model.sql_hash",
+            CheckId::ModelSqlHash,
             file_subject,
             Proof::BytesVerified,
             json!(got),
@@ -421,9 +422,9 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, commit: &str, m: &super::view::M
         )
     } else {
         Check::fail(
-            "model.sql_hash",
+            CheckId::ModelSqlHash,
             file_subject,
-            "sql_hash_mismatch",
+            Code::SqlHashMismatch,
             Proof::BytesVerified,
             json!(got),
             json!(h),
@@ -447,7 +448,7 @@ fn check_env_hash(ctx: &mut Ctx<'_>, m: &super::view::ModelView, version: Option
         .find(|a| identity::env_hash(version, a) == recorded);
     ctx.report.push(match hit {
         Some(adapter) => Check::pass(
-            "model.env_hash",
+            CheckId::ModelEnvHash,
             subject,
             Proof::Recomputed,
             json!(identity::env_hash(version, adapter)),
@@ -458,9 +459,9 @@ fn check_env_hash(ctx: &mut Ctx<'_>, m: &super::view::ModelView, version: Option
             ),
         ),
         None => Check::fail(
-            "model.env_hash",
+            CheckId::ModelEnvHash,
             subject,
-            "env_hash_mismatch",
+            Code::EnvHashMismatch,
             Proof::Recomputed,
             json!(identity::env_hash(version, "duckdb")),
             json!(recorded),

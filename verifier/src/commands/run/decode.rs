@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use crate::checks::catalogue::{CheckId, Code};
 use crate::report::{Check, Proof, Subject};
 
 /// The largest single ledger value the verifier decodes. Real records are kilobytes; a value
@@ -15,7 +16,7 @@ pub const MAX_DEPTH: usize = 127;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
     /// `*_invalid` finding code.
-    pub code: &'static str,
+    pub code: Code,
     /// Why.
     pub reason: String,
     /// The value exceeds the verifier's limits, so it was not judged: could not verify, not
@@ -26,7 +27,7 @@ pub struct Invalid {
 impl Invalid {
     /// The check for this record: `unknown` when it was beyond the verifier's limits, else
     /// `fail` (the evidence is malformed).
-    pub fn check(&self, check: &str, subject: Subject, message: String) -> Check {
+    pub fn check(&self, check: CheckId, subject: Subject, message: String) -> Check {
         if self.beyond_limits {
             Check::unknown(check, subject, self.code, Proof::Recomputed, message)
         } else {
@@ -87,9 +88,9 @@ pub fn value(bytes: &[u8]) -> Option<Value> {
 
 fn gate<T, E>(
     bytes: &[u8],
-    code_if_too_big: &'static str,
+    code_if_too_big: Code,
     decode: impl FnOnce(&[u8]) -> Result<T, E>,
-    code: impl Fn(&E) -> &'static str,
+    code: impl Fn(&E) -> Code,
     fmt: impl Fn(&E) -> String,
 ) -> Result<T, Invalid> {
     if let Some(reason) = beyond_limits(bytes) {
@@ -111,7 +112,7 @@ pub fn run_record(bytes: &[u8]) -> Result<(), Invalid> {
     let r = crate::records::decode_run_record;
     gate(
         bytes,
-        "run_record_invalid",
+        Code::RunRecordInvalid,
         r,
         |e| e.code(),
         |e| e.to_string(),
@@ -124,7 +125,7 @@ pub fn model_execution(bytes: &[u8]) -> Result<(), Invalid> {
     let r = crate::records::decode_model_execution;
     gate(
         bytes,
-        "model_execution_invalid",
+        Code::ModelExecutionInvalid,
         r,
         |e| e.code(),
         |e| e.to_string(),
@@ -137,7 +138,7 @@ pub fn artifact_record(bytes: &[u8]) -> Result<(), Invalid> {
     let r = crate::records::decode_artifact_record;
     gate(
         bytes,
-        "artifact_record_invalid",
+        Code::ArtifactRecordInvalid,
         r,
         |e| e.code(),
         |e| e.to_string(),
@@ -150,7 +151,7 @@ pub fn provenance_record(bytes: &[u8]) -> Result<crate::records::ProvenanceRecor
     let r = crate::records::decode_provenance_record;
     gate(
         bytes,
-        "provenance_record_invalid",
+        Code::ProvenanceRecordInvalid,
         r,
         |e| e.code(),
         |e| e.to_string(),

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use super::view::ModelView;
+use crate::checks::catalogue::{CheckId, Code};
 use crate::report::{Check, Proof, Subject};
 use crate::warehouse::{TableRef, Warehouse, duckdb_type};
 
@@ -51,9 +52,9 @@ pub fn check(ctx: &mut Ctx<'_>) {
         Ok(w) => w,
         Err(e) => {
             ctx.report.push(Check::unknown(
-                "warehouse.open",
+                CheckId::WarehouseOpen,
                 Subject::run(&ctx.run_id),
-                "warehouse_invalid",
+                Code::WarehouseInvalid,
                 Proof::Recomputed,
                 e.to_string(),
             ));
@@ -92,9 +93,9 @@ fn check_models(
             Ok(t) => t,
             Err(reason) => {
                 ctx.report.push(Check::unknown(
-                    "warehouse.table",
+                    CheckId::WarehouseTable,
                     subject,
-                    "target_table_missing",
+                    Code::TargetTableMissing,
                     Proof::Heuristic,
                     reason,
                 ));
@@ -104,7 +105,7 @@ fn check_models(
         let subject = subject.with_table(&target.table.to_string());
         match wh.table_exists(&target.table) {
             Ok(true) => ctx.report.push(Check::pass(
-                "warehouse.table",
+                CheckId::WarehouseTable,
                 subject.clone(),
                 target.proof,
                 json!(target.table.to_string()),
@@ -113,9 +114,9 @@ fn check_models(
             )),
             Ok(false) => {
                 ctx.report.push(Check::fail(
-                    "warehouse.table",
+                    CheckId::WarehouseTable,
                     subject,
-                    "warehouse_table_missing",
+                    Code::WarehouseTableMissing,
                     target.proof,
                     Value::Null,
                     json!(target.table.to_string()),
@@ -125,9 +126,9 @@ fn check_models(
             }
             Err(reason) => {
                 ctx.report.push(Check::unknown(
-                    "warehouse.table",
+                    CheckId::WarehouseTable,
                     subject,
-                    "warehouse_invalid",
+                    Code::WarehouseInvalid,
                     target.proof,
                     reason,
                 ));
@@ -249,9 +250,9 @@ fn check_count(
 ) {
     if let Some(later) = superseded_by(ctx, m, &target.table) {
         ctx.report.push(Check::unverifiable(
-            "warehouse.row_count",
+            CheckId::WarehouseRowCount,
             subject.clone(),
-            "row_count_unexpected",
+            Code::RowCountUnexpected,
             Proof::Unverifiable,
             json!(m.rows_affected),
             format!(
@@ -266,9 +267,9 @@ fn check_count(
             return check_tolerant_count(ctx, wh, m, target, subject, tolerance, &reason);
         }
         ctx.report.push(Check::unverifiable(
-            "warehouse.row_count",
+            CheckId::WarehouseRowCount,
             subject.clone(),
-            "row_count_unexpected",
+            Code::RowCountUnexpected,
             Proof::Unverifiable,
             json!(m.rows_affected),
             reason,
@@ -277,9 +278,9 @@ fn check_count(
     }
     let Some(rows) = m.rows_affected else {
         ctx.report.push(Check::unknown(
-            "warehouse.row_count",
+            CheckId::WarehouseRowCount,
             subject.clone(),
-            "rows_affected_missing",
+            Code::RowsAffectedMissing,
             Proof::Recomputed,
             "rows_affected is null: the run recorded no row count to compare",
         ));
@@ -287,7 +288,7 @@ fn check_count(
     };
     match wh.count(&target.table) {
         Ok(n) if n == rows => ctx.report.push(Check::pass(
-            "warehouse.row_count",
+            CheckId::WarehouseRowCount,
             subject.clone(),
             Proof::Recomputed,
             json!(n),
@@ -295,9 +296,9 @@ fn check_count(
             format!("COUNT(*) of {} is {n}, as recorded", target.table),
         )),
         Ok(n) => ctx.report.push(Check::fail(
-            "warehouse.row_count",
+            CheckId::WarehouseRowCount,
             subject.clone(),
-            "row_count_mismatch",
+            Code::RowCountMismatch,
             Proof::Recomputed,
             json!(n),
             json!(rows),
@@ -307,9 +308,9 @@ fn check_count(
             ),
         )),
         Err(reason) => ctx.report.push(Check::unknown(
-            "warehouse.row_count",
+            CheckId::WarehouseRowCount,
             subject.clone(),
-            "warehouse_invalid",
+            Code::WarehouseInvalid,
             Proof::Recomputed,
             reason,
         )),
@@ -330,9 +331,9 @@ fn check_tolerant_count(
     let table = target.table.to_string();
     let unverifiable = |reason: String| {
         Check::unverifiable(
-            "warehouse.row_count",
+            CheckId::WarehouseRowCount,
             subject.clone(),
-            "row_count_unexpected",
+            Code::RowCountUnexpected,
             Proof::Unverifiable,
             json!(m.rows_affected),
             reason,
@@ -357,9 +358,9 @@ fn check_tolerant_count(
         Ok(n) => n,
         Err(reason) => {
             ctx.report.push(Check::unknown(
-                "warehouse.row_count",
+                CheckId::WarehouseRowCount,
                 subject.clone(),
-                "warehouse_invalid",
+                Code::WarehouseInvalid,
                 Proof::Recomputed,
                 reason,
             ));
@@ -378,9 +379,9 @@ fn check_tolerant_count(
     );
     let check = if drift > error {
         Check::fail(
-            "warehouse.row_count",
+            CheckId::WarehouseRowCount,
             subject.clone(),
-            "row_count_mismatch",
+            Code::RowCountMismatch,
             Proof::Recomputed,
             json!(n),
             json!(recorded),
@@ -390,9 +391,9 @@ fn check_tolerant_count(
         Check {
             outcome: crate::report::Outcome::Warn,
             ..Check::fail(
-                "warehouse.row_count",
+                CheckId::WarehouseRowCount,
                 subject.clone(),
-                "row_count_mismatch",
+                Code::RowCountMismatch,
                 Proof::Recomputed,
                 json!(n),
                 json!(recorded),
@@ -401,7 +402,7 @@ fn check_tolerant_count(
         }
     } else {
         Check::pass(
-            "warehouse.row_count",
+            CheckId::WarehouseRowCount,
             subject.clone(),
             Proof::Recomputed,
             json!(n),
@@ -429,9 +430,9 @@ fn check_columns(
     // A later run rewrote the table: its columns now answer to that run's IR, not this one's.
     if let Some(later) = superseded_by(ctx, m, &target.table) {
         ctx.report.push(Check::unverifiable(
-            "warehouse.columns",
+            CheckId::WarehouseColumns,
             subject.clone(),
-            "table_superseded_unexpected",
+            Code::TableSupersededUnexpected,
             Proof::Unverifiable,
             Value::Null,
             format!(
@@ -445,9 +446,9 @@ fn check_columns(
         Ok(c) => c,
         Err(reason) => {
             ctx.report.push(Check::unknown(
-                "warehouse.columns",
+                CheckId::WarehouseColumns,
                 subject.clone(),
-                "warehouse_invalid",
+                Code::WarehouseInvalid,
                 Proof::Recomputed,
                 reason,
             ));
@@ -463,9 +464,9 @@ fn check_columns(
             None => {
                 failures += 1;
                 checks.push(Check::fail(
-                    "warehouse.columns",
+                    CheckId::WarehouseColumns,
                     col_subject,
-                    "column_missing",
+                    Code::ColumnMissing,
                     Proof::Recomputed,
                     Value::Null,
                     json!({"name": name, "data_type": rocky_type}),
@@ -477,9 +478,9 @@ fn check_columns(
                     Some(want) if want != *db_type => {
                         failures += 1;
                         checks.push(Check::fail(
-                        "warehouse.columns",
+                        CheckId::WarehouseColumns,
                         col_subject,
-                        "column_type_mismatch",
+                        Code::ColumnTypeMismatch,
                         Proof::Recomputed,
                         json!(db_type),
                         json!(want),
@@ -497,9 +498,9 @@ fn check_columns(
         if !names.contains(name.as_str()) {
             failures += 1;
             checks.push(Check::fail(
-                "warehouse.columns",
+                CheckId::WarehouseColumns,
                 subject.clone().with_column(name),
-                "column_unexpected",
+                Code::ColumnUnexpected,
                 Proof::Recomputed,
                 json!({"name": name, "data_type": db_type}),
                 Value::Null,
@@ -512,7 +513,7 @@ fn check_columns(
     }
     if failures == 0 {
         ctx.report.push(Check::pass(
-            "warehouse.columns",
+            CheckId::WarehouseColumns,
             subject.clone(),
             Proof::Recomputed,
             json!(

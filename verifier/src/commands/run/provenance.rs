@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::view::{ProvRow, Upstream};
 use super::{Ctx, decode};
 use crate::artifact::{self, locate};
+use crate::checks::catalogue::{CheckId, Code};
 use crate::commands::record::check_provenance_with;
 use crate::error::VerifyError;
 use crate::ledger::{Ledger, split_provenance_key};
@@ -22,7 +23,7 @@ pub fn load(ctx: &mut Ctx<'_>, rows: &[(String, Vec<u8>)]) {
             Ok(r) => r,
             Err(bad) => {
                 ctx.report.push(bad.check(
-                    "provenance.record",
+                    CheckId::ProvenanceRecord,
                     subject,
                     format!("the input_provenance row does not decode: {}", bad.reason),
                 ));
@@ -36,9 +37,9 @@ pub fn load(ctx: &mut Ctx<'_>, rows: &[(String, Vec<u8>)]) {
         let run_in_value = super::view::str_field(&value, "run_id").unwrap_or_default();
         if k_run != run_in_value || k_model != row.model_name {
             ctx.report.push(Check::fail(
-                "ledger.keys",
+                CheckId::LedgerKeys,
                 subject.clone(),
-                "ledger_key_mismatch",
+                Code::LedgerKeyMismatch,
                 Proof::Recomputed,
                 json!(key),
                 json!(format!("{}|{}", run_in_value, row.model_name)),
@@ -82,7 +83,7 @@ pub fn check(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError> {
         if ctx.run.is_some() && p.target().is_some() {
             match model {
                 Some(_) => ctx.report.push(Check::pass(
-                    "provenance.model",
+                    CheckId::ProvenanceModel,
                     subject.clone(),
                     Proof::Recomputed,
                     Value::Null,
@@ -90,9 +91,9 @@ pub fn check(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError> {
                     "the provenance's target joins to a model execution of this run",
                 )),
                 None => ctx.report.push(Check::fail(
-                    "provenance.model",
+                    CheckId::ProvenanceModel,
                     subject.clone(),
-                    "model_execution_missing",
+                    Code::ModelExecutionMissing,
                     Proof::Recomputed,
                     Value::Null,
                     json!(p.target().map(|t| t.to_string())),
@@ -111,7 +112,7 @@ pub fn check(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError> {
         let claimed: BTreeSet<&str> = p.output_blake3.iter().map(String::as_str).collect();
         ctx.report.push(if mine == claimed {
             Check::pass(
-                "provenance.outputs",
+                CheckId::ProvenanceOutputs,
                 subject.clone(),
                 Proof::Recomputed,
                 json!(mine),
@@ -120,9 +121,9 @@ pub fn check(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError> {
             )
         } else {
             Check::fail(
-                "provenance.outputs",
+                CheckId::ProvenanceOutputs,
                 subject.clone(),
-                "provenance_output_mismatch",
+                Code::ProvenanceOutputMismatch,
                 Proof::Recomputed,
                 json!(mine),
                 json!(claimed),
@@ -158,9 +159,9 @@ fn check_upstream(ctx: &mut Ctx<'_>, subject: &Subject, u: &Upstream) {
         .unwrap_or_default();
     if producers.is_empty() {
         ctx.report.push(Check::fail(
-            "provenance.upstream",
+            CheckId::ProvenanceUpstream,
             subject,
-            "upstream_artifact_missing",
+            Code::UpstreamArtifactMissing,
             Proof::Recomputed,
             Value::Null,
             json!(hash),
@@ -171,7 +172,7 @@ fn check_upstream(ctx: &mut Ctx<'_>, subject: &Subject, u: &Upstream) {
     let who: Vec<String> = producers.iter().map(|(r, m)| format!("{r}/{m}")).collect();
     let Some(dir) = ctx.opts.artifacts.clone().filter(|d| d.is_dir()) else {
         ctx.report.push(Check::pass(
-            "provenance.upstream",
+            CheckId::ProvenanceUpstream,
             subject,
             Proof::Recomputed,
             json!(who),
@@ -182,9 +183,9 @@ fn check_upstream(ctx: &mut Ctx<'_>, subject: &Subject, u: &Upstream) {
     };
     let Some(path) = locate(&dir, hash) else {
         ctx.report.push(Check::fail(
-            "provenance.upstream",
+            CheckId::ProvenanceUpstream,
             subject,
-            "upstream_hash_mismatch",
+            Code::UpstreamHashMismatch,
             Proof::Recomputed,
             Value::Null,
             json!(hash),
@@ -194,9 +195,9 @@ fn check_upstream(ctx: &mut Ctx<'_>, subject: &Subject, u: &Upstream) {
     };
     if !path.is_file() {
         ctx.report.push(Check::fail(
-            "provenance.upstream",
+            CheckId::ProvenanceUpstream,
             subject,
-            "artifact_file_missing",
+            Code::ArtifactFileMissing,
             Proof::BytesVerified,
             json!(format!("{hash}.parquet")),
             Value::Null,
@@ -206,7 +207,7 @@ fn check_upstream(ctx: &mut Ctx<'_>, subject: &Subject, u: &Upstream) {
     }
     ctx.report.push(match artifact::hash_file(&path) {
         Ok(fh) if fh.blake3 == *hash => Check::pass(
-            "provenance.upstream",
+            CheckId::ProvenanceUpstream,
             subject,
             Proof::BytesVerified,
             json!(fh.blake3),
@@ -217,18 +218,18 @@ fn check_upstream(ctx: &mut Ctx<'_>, subject: &Subject, u: &Upstream) {
             ),
         ),
         Ok(fh) => Check::fail(
-            "provenance.upstream",
+            CheckId::ProvenanceUpstream,
             subject,
-            "upstream_hash_mismatch",
+            Code::UpstreamHashMismatch,
             Proof::BytesVerified,
             json!(fh.blake3),
             json!(hash),
             format!("upstream {key}'s file hashes to {}", fh.blake3),
         ),
         Err(e) => Check::unknown(
-            "provenance.upstream",
+            CheckId::ProvenanceUpstream,
             subject,
-            "artifact_file_missing",
+            Code::ArtifactFileMissing,
             Proof::BytesVerified,
             format!("{hash}.parquet cannot be read: {e}"),
         ),
@@ -256,7 +257,7 @@ fn check_index(
         Ok(e) => e,
         Err(e) => {
             ctx.report.push(Check::fail(
-                "provenance.index",
+                CheckId::ProvenanceIndex,
                 subject.clone(),
                 e.code(),
                 Proof::Recomputed,
@@ -279,7 +280,7 @@ fn check_index(
     ctx.report
         .push(if claimed == indexed && entry.input_hash == key {
             Check::pass(
-                "provenance.index",
+                CheckId::ProvenanceIndex,
                 subject.clone(),
                 Proof::Recomputed,
                 json!(indexed),
@@ -288,9 +289,9 @@ fn check_index(
             )
         } else {
             Check::fail(
-                "provenance.index",
+                CheckId::ProvenanceIndex,
                 subject.clone(),
-                "provenance_output_mismatch",
+                Code::ProvenanceOutputMismatch,
                 Proof::Recomputed,
                 json!(indexed),
                 json!(claimed),

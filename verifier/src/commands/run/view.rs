@@ -18,11 +18,11 @@ pub fn u64_field(v: &Value, key: &str) -> Option<u64> {
     v.get(key).and_then(Value::as_u64)
 }
 
-/// Parses timestamp text (RFC 3339) to UTC.
+/// Parses timestamp text (RFC 3339, the model's one grammar) to UTC.
 pub fn parse_ts(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
+    crate::model::timestamp::Timestamp::parse(text)
         .ok()
-        .map(|t| t.with_timezone(&Utc))
+        .map(|t| t.utc)
 }
 
 /// A timestamp field.

@@ -1,10 +1,12 @@
 //! Who and when: the run record itself, its enums, its id, and the time windows.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use serde_json::{Value, json};
 
 use super::view::RunView;
 use super::{Ctx, decode};
+use crate::checks::catalogue::{CheckId, Code};
+use crate::model::run_id::{RunIdShape, id_stamp};
 use crate::report::{Check, Proof, Subject};
 
 const STATUSES: &[&str] = &[
@@ -23,9 +25,9 @@ pub fn check_run(ctx: &mut Ctx<'_>, run_bytes: Option<&[u8]>, has_rows: bool) {
     let Some(bytes) = run_bytes else {
         if has_rows {
             ctx.report.push(Check::fail(
-                "run.record",
+                CheckId::RunRecord,
                 subject,
-                "run_record_missing",
+                Code::RunRecordMissing,
                 Proof::Recomputed,
                 Value::Null,
                 json!(ctx.run_id),
@@ -40,9 +42,9 @@ pub fn check_run(ctx: &mut Ctx<'_>, run_bytes: Option<&[u8]>, has_rows: bool) {
     };
     if let Some(reason) = decode::beyond_limits(bytes) {
         ctx.report.push(Check::unknown(
-            "run.record",
+            CheckId::RunRecord,
             subject,
-            "run_record_invalid",
+            Code::RunRecordInvalid,
             Proof::Recomputed,
             reason,
         ));
@@ -50,9 +52,9 @@ pub fn check_run(ctx: &mut Ctx<'_>, run_bytes: Option<&[u8]>, has_rows: bool) {
     }
     let Some(value) = decode::value(bytes).filter(Value::is_object) else {
         ctx.report.push(Check::fail(
-            "run.record",
+            CheckId::RunRecord,
             subject,
-            "run_record_invalid",
+            Code::RunRecordInvalid,
             Proof::Recomputed,
             Value::Null,
             Value::Null,
@@ -72,7 +74,7 @@ pub fn check_run(ctx: &mut Ctx<'_>, run_bytes: Option<&[u8]>, has_rows: bool) {
             let bytes = serde_json::to_vec(m).unwrap_or_default();
             if let Err(bad) = decode::model_execution(&bytes) {
                 ctx.report.push(bad.check(
-                    "model.record",
+                    CheckId::ModelRecord,
                     Subject::model(&ctx.run_id, &name),
                     format!("models_executed[{i}] does not decode: {}", bad.reason),
                 ));
@@ -86,7 +88,7 @@ pub fn check_run(ctx: &mut Ctx<'_>, run_bytes: Option<&[u8]>, has_rows: bool) {
             check_enums(ctx, &run);
         }
         Err(bad) => ctx.report.push(bad.check(
-            "run.record",
+            CheckId::RunRecord,
             subject.clone(),
             format!("the run record does not decode: {}", bad.reason),
         )),
@@ -95,9 +97,9 @@ pub fn check_run(ctx: &mut Ctx<'_>, run_bytes: Option<&[u8]>, has_rows: bool) {
     // The key and the value must carry the same run id.
     if run.run_id.as_deref() != Some(ctx.run_id.as_str()) {
         ctx.report.push(Check::fail(
-            "ledger.keys",
+            CheckId::LedgerKeys,
             subject.clone(),
-            "ledger_key_mismatch",
+            Code::LedgerKeyMismatch,
             Proof::Recomputed,
             json!(ctx.run_id),
             super::opt(run.run_id.as_deref()),
@@ -133,7 +135,7 @@ fn check_enums(ctx: &mut Ctx<'_>, run: &RunView) {
     });
     ctx.report.push(if bad.is_empty() {
         Check::pass(
-            "run.record",
+            CheckId::RunRecord,
             subject,
             Proof::Recomputed,
             Value::Null,
@@ -147,9 +149,9 @@ fn check_enums(ctx: &mut Ctx<'_>, run: &RunView) {
         )
     } else {
         Check::fail(
-            "run.record",
+            CheckId::RunRecord,
             subject,
-            "run_record_invalid",
+            Code::RunRecordInvalid,
             Proof::Recomputed,
             Value::Null,
             actual,
@@ -162,9 +164,9 @@ fn check_identity(ctx: &mut Ctx<'_>, run: &RunView) {
     let subject = Subject::run(&ctx.run_id);
     ctx.report.push(match run.triggering_identity.as_deref() {
         Some(who) if !who.is_empty() => Check::unverifiable(
-            "run.identity",
+            CheckId::RunIdentity,
             subject,
-            "triggering_identity_unexpected",
+            Code::TriggeringIdentityUnexpected,
             Proof::Unverifiable,
             json!(who),
             format!(
@@ -173,9 +175,9 @@ fn check_identity(ctx: &mut Ctx<'_>, run: &RunView) {
             ),
         ),
         _ => Check::unverifiable(
-            "run.identity",
+            CheckId::RunIdentity,
             subject,
-            "triggering_identity_missing",
+            Code::TriggeringIdentityMissing,
             Proof::Unverifiable,
             Value::Null,
             "no triggering_identity was recorded",
@@ -183,75 +185,34 @@ fn check_identity(ctx: &mut Ctx<'_>, run: &RunView) {
     });
 }
 
-/// `run-YYYYmmdd-HHMMSS-mmm` with an optional `-N`, or `run-apply-<uuid>` (`spec/hashes.md`
-/// section 11). Returns the timestamp part for the first form, `Ok(None)` for apply ids.
-fn parse_run_id(id: &str) -> Result<Option<&str>, ()> {
-    let rest = id.strip_prefix("run-").ok_or(())?;
-    if let Some(uuid) = rest.strip_prefix("apply-") {
-        let ok = uuid.len() == 36
-            && uuid.char_indices().all(|(i, c)| {
-                if matches!(i, 8 | 13 | 18 | 23) {
-                    c == '-'
-                } else {
-                    c.is_ascii_hexdigit()
-                }
-            });
-        return if ok { Ok(None) } else { Err(()) };
-    }
-    if rest.len() < 19 {
-        return Err(());
-    }
-    let (stamp, suffix) = rest.split_at(19);
-    let shape_ok = stamp.char_indices().all(|(i, c)| {
-        if matches!(i, 8 | 15) {
-            c == '-'
-        } else {
-            c.is_ascii_digit()
-        }
-    });
-    let suffix_ok = suffix.is_empty()
-        || suffix.strip_prefix('-').is_some_and(|n| {
-            !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0')
-        });
-    if shape_ok && suffix_ok {
-        Ok(Some(stamp))
-    } else {
-        Err(())
-    }
-}
-
-fn id_stamp(t: DateTime<Utc>) -> String {
-    // %3f truncates to milliseconds (never rounds), as Rocky's generator does.
-    t.format("%Y%m%d-%H%M%S-%3f").to_string()
-}
-
 fn check_run_id(ctx: &mut Ctx<'_>, run: &RunView) {
     let subject = Subject::run(&ctx.run_id);
     let id = ctx.run_id.clone();
-    let check = match (parse_run_id(&id), run.started.as_ref()) {
-        (Err(()), _) => Check::fail(
-            "run.id",
+    let check = match (RunIdShape::of(&id), run.started.as_ref()) {
+        (RunIdShape::Other, _) => Check::fail(
+            CheckId::RunId,
             subject,
-            "run_id_mismatch",
+            Code::RunIdMismatch,
             Proof::Recomputed,
             Value::Null,
             json!(id),
             "the run id is neither run-YYYYmmdd-HHMMSS-mmm[-N] nor run-apply-<uuid>",
         ),
-        (Ok(None), _) => Check::pass(
-            "run.id",
+        (RunIdShape::Apply, _) => Check::pass(
+            CheckId::RunId,
             subject,
             Proof::Recomputed,
             Value::Null,
             json!(id),
             "a run-apply-<uuid> id (carries no time to compare)",
         ),
-        (Ok(Some(_)), None) => return, // no usable started_at: the record check reported it
-        (Ok(Some(stamp)), Some((_, started))) => {
-            let want = id_stamp(*started);
+        // No usable started_at: the record check reported it.
+        (RunIdShape::Timestamped { .. }, None) => return,
+        (RunIdShape::Timestamped { stamp, .. }, Some((_, started))) => {
+            let want = id_stamp(started);
             if stamp == want {
                 Check::pass(
-                    "run.id",
+                    CheckId::RunId,
                     subject,
                     Proof::Recomputed,
                     json!(format!("run-{want}")),
@@ -260,9 +221,9 @@ fn check_run_id(ctx: &mut Ctx<'_>, run: &RunView) {
                 )
             } else {
                 Check::fail(
-                    "run.id",
+                    CheckId::RunId,
                     subject,
-                    "run_id_mismatch",
+                    Code::RunIdMismatch,
                     Proof::Recomputed,
                     json!(format!("run-{want}")),
                     json!(id),
@@ -281,7 +242,7 @@ fn check_window(ctx: &mut Ctx<'_>, run: &RunView) {
     };
     ctx.report.push(if start <= finish {
         Check::pass(
-            "run.window",
+            CheckId::RunWindow,
             subject,
             Proof::Recomputed,
             Value::Null,
@@ -290,9 +251,9 @@ fn check_window(ctx: &mut Ctx<'_>, run: &RunView) {
         )
     } else {
         Check::fail(
-            "run.window",
+            CheckId::RunWindow,
             subject,
-            "run_window_invalid",
+            Code::RunWindowInvalid,
             Proof::Recomputed,
             Value::Null,
             json!({"started_at": s_text, "finished_at": f_text}),
@@ -309,9 +270,9 @@ fn check_window(ctx: &mut Ctx<'_>, run: &RunView) {
             json!({"started_at": ms_text, "finished_at": mf_text, "duration_ms": m.duration_ms});
         if ms < start || mf > finish || ms > mf {
             ctx.report.push(Check::fail(
-                "model.window",
+                CheckId::ModelWindow,
                 subject,
-                "model_window_invalid",
+                Code::ModelWindowInvalid,
                 Proof::Recomputed,
                 json!({"started_at": s_text, "finished_at": f_text}),
                 actual,
@@ -327,7 +288,7 @@ fn check_window(ctx: &mut Ctx<'_>, run: &RunView) {
         let matches = i64::try_from(d).ok().and_then(TimeDelta::try_milliseconds) == Some(delta);
         ctx.report.push(if matches || failed_entry {
             Check::pass(
-                "model.window",
+                CheckId::ModelWindow,
                 subject,
                 Proof::Recomputed,
                 json!({"started_at": s_text, "finished_at": f_text}),
@@ -340,9 +301,9 @@ fn check_window(ctx: &mut Ctx<'_>, run: &RunView) {
             )
         } else {
             Check::fail(
-                "model.window",
+                CheckId::ModelWindow,
                 subject,
-                "model_duration_mismatch",
+                Code::ModelDurationMismatch,
                 Proof::Recomputed,
                 json!(delta.num_milliseconds()),
                 json!(d),
@@ -352,36 +313,5 @@ fn check_window(ctx: &mut Ctx<'_>, run: &RunView) {
                 ),
             )
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn run_id_forms() {
-        assert_eq!(
-            parse_run_id("run-20260530-110422-643"),
-            Ok(Some("20260530-110422-643"))
-        );
-        assert_eq!(
-            parse_run_id("run-20260530-110422-643-2"),
-            Ok(Some("20260530-110422-643"))
-        );
-        assert!(parse_run_id("run-20260530-110422-643-0").is_err());
-        assert!(parse_run_id("run-20260530-110422-643x").is_err());
-        assert_eq!(
-            parse_run_id("run-apply-3f0c1a2b-1c2d-4e5f-8a9b-0c1d2e3f4a5b"),
-            Ok(None)
-        );
-        assert!(parse_run_id("golden-run").is_err());
-        assert!(parse_run_id("run_2026-05-30T11-04-22Z_8f1a").is_err());
-    }
-
-    #[test]
-    fn id_stamp_truncates_milliseconds() {
-        let t = super::super::view::parse_ts("2026-05-30T11:04:22.643994123Z").unwrap();
-        assert_eq!(id_stamp(t), "20260530-110422-643");
     }
 }

@@ -1,0 +1,3 @@
+//! What the verifier checks: the catalogue of check ids and finding codes.
+
+pub mod catalogue;
