@@ -42,6 +42,7 @@ pub mod siphash;
 pub mod artifact;
 pub mod git;
 pub mod ledger;
+pub mod regular_file;
 pub mod warehouse;
 
 // Checks, commands, reports and the command line.
