@@ -35,6 +35,10 @@ const TRINO: Spec = Spec {
     name: "trino-shop",
     adapter: "trino",
 };
+const DATABRICKS: Spec = Spec {
+    name: "databricks-shop",
+    adapter: "databricks",
+};
 
 /// One unpacked scenario.
 struct Unpacked {
@@ -221,7 +225,7 @@ fn ingest_run_findings_today() -> Vec<(String, String, String, String)> {
 /// The clean scenarios: no `fail` anywhere, for every run and for the gate over every run.
 #[test]
 fn clean_rocky_ledgers_have_no_failures() {
-    for spec in [DUCKDB, TRINO] {
+    for spec in [DUCKDB, TRINO, DATABRICKS] {
         let s = Unpacked::new(&spec);
         let (repo, wh) = (s.path("."), s.path("warehouse.duckdb"));
         let runs = s.runs();
@@ -261,15 +265,29 @@ fn gate_default_scope_on_clean_rocky_ledgers() {
     assert_eq!(g.summary()["gate"]["runs"], 1, "{}", g.dump());
     assert_eq!(g.code, 2, "{}", g.dump());
 
-    let s = Unpacked::new(&TRINO);
-    let g = s.gate(&s.path("warehouse.duckdb"), &[]);
-    // BLOCKED on issue 12 (item 2): on a transformation-only ledger the default gate checks
-    // nothing at all and passes: 0 runs, 0 models, 0 checks, exit 0. A vacuous pass; the
-    // acceptance is every model of the latest run checked.
-    assert_eq!(g.summary()["gate"]["models"], 0, "{}", g.dump());
-    assert_eq!(g.summary()["gate"]["runs"], 0, "{}", g.dump());
-    assert!(g.checks().is_empty(), "{}", g.dump());
-    assert_eq!(g.code, 0, "{}", g.dump());
+    for spec in [TRINO, DATABRICKS] {
+        let s = Unpacked::new(&spec);
+        let g = s.gate(&s.path("warehouse.duckdb"), &[]);
+        // BLOCKED on issue 12 (item 2): on a transformation-only ledger the default gate checks
+        // nothing at all and passes: 0 runs, 0 models, 0 checks, exit 0. A vacuous pass; the
+        // acceptance is every model of the latest run checked.
+        assert_eq!(
+            g.summary()["gate"]["models"],
+            0,
+            "{}: {}",
+            spec.name,
+            g.dump()
+        );
+        assert_eq!(
+            g.summary()["gate"]["runs"],
+            0,
+            "{}: {}",
+            spec.name,
+            g.dump()
+        );
+        assert!(g.checks().is_empty(), "{}: {}", spec.name, g.dump());
+        assert_eq!(g.code, 0, "{}: {}", spec.name, g.dump());
+    }
 }
 
 /// The fixtures' central property, checked without the verifier: every transformation model's
@@ -278,7 +296,7 @@ fn gate_default_scope_on_clean_rocky_ledgers() {
 /// replication entry records "". The verifier does not recompute them yet.
 #[test]
 fn every_transformation_sql_hash_recomputes_from_git() {
-    for spec in [DUCKDB, TRINO] {
+    for spec in [DUCKDB, TRINO, DATABRICKS] {
         let s = Unpacked::new(&spec);
         let repo = git2::Repository::open(&s.project).unwrap();
         let mut recomputed = 0;
@@ -356,7 +374,7 @@ fn every_transformation_sql_hash_recomputes_from_git() {
 /// Issue 12's acceptance: deleting 10% of a full-refresh table's rows fails `run` and `gate`.
 #[test]
 fn ten_percent_deletion_in_a_full_refresh_table() {
-    for spec in [DUCKDB, TRINO] {
+    for spec in [DUCKDB, TRINO, DATABRICKS] {
         let s = Unpacked::new(&spec);
         let (repo, wh) = (s.path("."), s.path("warehouse.duckdb"));
         let control = (s.run("latest", &repo, &wh), s.gate(&wh, &[]));
@@ -368,7 +386,7 @@ fn ten_percent_deletion_in_a_full_refresh_table() {
         let tampered = (s.run("latest", &repo, &wh), s.gate(&wh, &[]));
         // BLOCKED on issue 12 (items 2 and 4): the deletion goes unnoticed: both reports are the
         // untampered control's, finding for finding (run exits 2; the gate exits 2 on duckdb-shop
-        // and 0 on trino-shop). The acceptance is exit 1 with row_count_mismatch on raw_orders.
+        // and 0 on the transformation-only scenarios). The acceptance is exit 1 with row_count_mismatch on raw_orders.
         for (what, c, t) in [
             ("run", &control.0, &tampered.0),
             ("gate", &control.1, &tampered.1),
