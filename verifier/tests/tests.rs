@@ -10,6 +10,9 @@
 //! - `commands`: `artifact`, `runs`, `record`, usage errors, colour, broken pipes.
 //! - `generated_docs`: completions and man pages name every subcommand.
 //! - `independence`: no networking crate and no writer / outside path crate in the build graph.
+//! - `rocky_generated`: ledgers, repositories and warehouses written by Rocky's own CLI
+//!   (fixtures/rocky/generated): no false failures, sql_hash recomputed from git, and issue 12's
+//!   acceptance cases (row deletion, shallow clone) pinned at today's behaviour.
 
 mod util;
 
@@ -19,4 +22,5 @@ mod gate;
 mod generated_docs;
 mod hostile;
 mod independence;
+mod rocky_generated;
 mod run_cmd;
