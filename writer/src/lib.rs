@@ -32,6 +32,8 @@
 //!   `recipe_hash`, `skip_hash`, `input_hash`, `env_hash`, `proof_class`.
 //! - [`normalize::normalize`]: the `skip_hash` SQL normaliser; [`canon::to_canonical_string`]:
 //!   canonical JSON; [`ir::ModelIr`]: the model IR.
+//! - `remote` (cargo feature `remote`): the ledger kept in S3, Valkey or both between runs, as
+//!   Rocky's remote state (`StateSync`; spec/remote-state.md).
 //!
 //! # Example
 //!
@@ -66,6 +68,8 @@ pub mod ir;
 pub mod ledger;
 pub mod normalize;
 pub mod records;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod run;
 mod siphash;
 pub mod watermark;
