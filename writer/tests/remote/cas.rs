@@ -183,7 +183,7 @@ fn cas_on_tiered_commits_to_s3_and_caches_a_generation_framed_entry() {
     // not written under cas.
     let ckey = valkey_coherent_key("rocky:state:", "state.redb");
     assert_eq!(ckey, "rocky:state:cas:v22:state.redb");
-    assert_eq!(servers::redis_keys(v.port), [ckey.clone()]);
+    assert_eq!(servers::redis_keys(v.port), std::slice::from_ref(&ckey));
     let framed = servers::redis_get(v.port, &ckey).unwrap();
     let (generation, blob) = parse_coherent(&framed).unwrap();
     let (_, headers, body) =

@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -179,21 +179,6 @@ impl Server {
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
-    }
-
-    /// `redis://127.0.0.1:<port>`.
-    pub fn redis_url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// `http://127.0.0.1:<port>`.
-    pub fn http_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// The server's folder.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 }
 
