@@ -113,15 +113,27 @@ impl Drop for Scratch {
 }
 
 /// Checks that `bytes` are a complete ledger this writer can use: redb's magic, redb opens it
-/// and its integrity check passes, and its schema marker (if any) is at most 22. `None` when it
-/// is; otherwise why not. Works on a scratch copy, so a repair never touches the original.
+/// and its integrity check passes, and its schema marker (if any) is at most 22; otherwise
+/// says why not. Works on a scratch copy in `scratch_dir`, so a repair never touches `bytes`'
+/// origin.
+///
+/// # Errors
+///
+/// The reason, as text.
 pub fn check_ledger_bytes(bytes: &[u8], scratch_dir: &Path) -> Result<(), String> {
+    stage_checked(bytes, scratch_dir).map(drop)
+}
+
+/// Writes `bytes` to a hidden staging file in `dir` (the ledger's folder, so it can later be
+/// renamed over the ledger) and checks it as [`check_ledger_bytes`] does.
+pub(crate) fn stage_checked(bytes: &[u8], dir: &Path) -> Result<Scratch, String> {
     if !bytes.starts_with(&REDB_MAGIC) {
         return Err("not a redb file (magic number missing)".into());
     }
-    let scratch = Scratch(scratch_path(scratch_dir, "check", true));
-    fs::write(&scratch.0, bytes).map_err(|e| e.to_string())?;
-    check_ledger_file(&scratch.0)
+    let staged = Scratch(scratch_path(dir, "download", true));
+    fs::write(&staged.0, bytes).map_err(|e| format!("{}: {e}", staged.0.display()))?;
+    check_ledger_file(&staged.0)?;
+    Ok(staged)
 }
 
 /// As [`check_ledger_bytes`], on a file (which redb may repair in place).
@@ -205,7 +217,7 @@ fn publish(staged: &Path, ledger: &Path) -> Result<(), SyncError> {
     Ok(())
 }
 
-/// Installs a downloaded ledger (`Some(bytes)`, already checked) or the fact that there is none
+/// Installs a downloaded ledger (`Some(staged)`, from [`stage_checked`]) or the fact that there is none
 /// (`None`) as the local file, under the writer lock, as Rocky's `publish_merged` does:
 ///
 /// - restored, local file present: the remote replicated tables plus the local-only tables of
@@ -217,7 +229,7 @@ fn publish(staged: &Path, ledger: &Path) -> Result<(), SyncError> {
 ///
 /// The new file is built under a staging name beside the ledger and renamed over it, so a
 /// crash leaves the old file or the new one.
-pub(crate) fn install(ledger: &Path, remote: Option<&[u8]>) -> Result<(), SyncError> {
+pub(crate) fn install(ledger: &Path, remote: Option<Scratch>) -> Result<(), SyncError> {
     let dir = ledger_dir(ledger);
     fs::create_dir_all(&dir).map_err(local_err(&dir))?;
     let _lock = WriterLock::acquire(ledger)?;
@@ -225,10 +237,10 @@ pub(crate) fn install(ledger: &Path, remote: Option<&[u8]>) -> Result<(), SyncEr
     if remote.is_none() && !exists {
         return Ok(());
     }
-    let staged = Scratch(scratch_path(&dir, "download", true));
-    if let Some(bytes) = remote {
-        fs::write(&staged.0, bytes).map_err(local_err(&staged.0))?;
-    }
+    let staged = match remote {
+        Some(staged) => staged,
+        None => Scratch(scratch_path(&dir, "download", true)),
+    };
     replace_local_only(exists.then_some(ledger), &staged.0)?;
     publish(&staged.0, ledger)
 }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::config::{Backend, ConcurrencyControl, OnDownloadFailure, OnUploadFailure, StateConfig};
 use super::error::SyncError;
-use super::file::{self, check_ledger_bytes};
+use super::file::{self, Scratch, stage_checked};
 use super::keys::{self, Generation};
 use super::policy::{BreakerState, LegFailure, Policy, TierError};
 use super::report::{
@@ -72,7 +72,8 @@ impl Session {
 }
 
 enum Fetch {
-    Found(Bytes, Base),
+    /// A checked ledger, staged beside the local one.
+    Found(Scratch, Base),
     Absent(Base),
 }
 
@@ -191,7 +192,15 @@ impl StateSync {
         let scratch_dir = file::ledger_dir(&ledger);
         let mut legs = Vec::new();
         let cas = self.cas();
-        let fetched = {
+        // A fresh runner may not have the ledger's folder yet; staging files go there.
+        let made = std::fs::create_dir_all(&scratch_dir).map_err(|source| LegFailure {
+            outcome: Outcome::Error,
+            error: SyncError::Local {
+                path: scratch_dir.clone(),
+                source,
+            },
+        });
+        let fetched = made.and_then(|()| {
             let StateSync {
                 runtime,
                 s3,
@@ -208,10 +217,10 @@ impl StateSync {
                 &scratch_dir,
                 &mut legs,
             ))
-        };
+        });
         let installed = fetched.and_then(|fetch| {
             let (bytes, base, authority) = match fetch {
-                Fetch::Found(bytes, base) => (Some(bytes), base, Authority::Restored),
+                Fetch::Found(staged, base) => (Some(staged), base, Authority::Restored),
                 Fetch::Absent(base) => (None, base, Authority::FreshStart),
             };
             let outcome = if bytes.is_some() {
@@ -219,7 +228,7 @@ impl StateSync {
             } else {
                 Outcome::Absent
             };
-            match file::install(&ledger, bytes.as_deref()) {
+            match file::install(&ledger, bytes) {
                 Ok(()) => Ok((base, authority, outcome)),
                 Err(error) => Err(LegFailure {
                     outcome: Outcome::Error,
@@ -482,14 +491,14 @@ fn push_upload_leg(legs: &mut Vec<Leg>, leg: Leg) {
     legs.push(leg);
 }
 
-/// One S3 GET leg, with the downloaded ledger checked.
+/// One S3 GET leg, with the downloaded ledger checked and staged in `scratch`.
 async fn s3_get(
     policy: &mut Policy,
     s3: &S3Tier,
     key: &str,
     scratch: &Path,
     legs: &mut Vec<Leg>,
-) -> Result<Option<(Bytes, Option<Generation>)>, LegFailure> {
+) -> Result<Option<(Scratch, Option<Generation>)>, LegFailure> {
     let (mut leg, result) = policy
         .run_leg(
             Tier::S3,
@@ -508,8 +517,8 @@ async fn s3_get(
             leg.outcome = Outcome::Absent;
             Ok(None)
         }
-        Ok(Some((bytes, generation))) => match check_ledger_bytes(&bytes, scratch) {
-            Ok(()) => Ok(Some((bytes, generation))),
+        Ok(Some((bytes, generation))) => match stage_checked(&bytes, scratch) {
+            Ok(staged) => Ok(Some((staged, generation))),
             Err(reason) => invalid(&mut leg, Tier::S3, key, reason),
         },
         Err(f) => Err(f),
@@ -518,16 +527,16 @@ async fn s3_get(
     result
 }
 
-/// One Valkey GET leg. `check` says whether the value must be a ledger (not for the framed
-/// cache entry, which is checked after unframing).
-async fn valkey_get(
+/// One Valkey GET leg; `post` turns the value into what the caller needs (a refusal marks the
+/// leg `error`).
+async fn valkey_get<T>(
     policy: &mut Policy,
     valkey: &ValkeyTier,
     key: &str,
     retry: bool,
-    check: Option<&Path>,
+    post: impl FnOnce(Bytes) -> Result<T, String>,
     legs: &mut Vec<Leg>,
-) -> Result<Option<Bytes>, LegFailure> {
+) -> Result<Option<T>, LegFailure> {
     let (mut leg, result) = policy
         .run_leg(
             Tier::Valkey,
@@ -546,9 +555,9 @@ async fn valkey_get(
             leg.outcome = Outcome::Absent;
             Ok(None)
         }
-        Ok(Some(value)) => match check.map(|dir| check_ledger_bytes(&value, dir)) {
-            Some(Err(reason)) => invalid(&mut leg, Tier::Valkey, key, reason),
-            _ => Ok(Some(Bytes::from(value))),
+        Ok(Some(value)) => match post(Bytes::from(value)) {
+            Ok(v) => Ok(Some(v)),
+            Err(reason) => invalid(&mut leg, Tier::Valkey, key, reason),
         },
         Err(f) => Err(f),
     };
@@ -587,39 +596,37 @@ async fn download(
         (Some(s3), None) => {
             let key = keys::s3_state_key(&s3.prefix, name);
             Ok(match s3_get(policy, s3, &key, scratch, legs).await? {
-                Some((bytes, generation)) => Fetch::Found(bytes, s3_base(generation)),
+                Some((staged, generation)) => Fetch::Found(staged, s3_base(generation)),
                 None => Fetch::Absent(s3_base(None)),
             })
         }
         (None, Some(v)) => {
             let key = keys::valkey_state_key(&v.prefix, name);
-            Ok(
-                match valkey_get(policy, v, &key, true, Some(scratch), legs).await? {
-                    Some(bytes) => {
-                        let base = if cas {
-                            Base::Valkey(valkey::digest(&bytes))
-                        } else {
-                            Base::Unconditional
-                        };
-                        Fetch::Found(bytes, base)
-                    }
-                    None => Fetch::Absent(if cas {
-                        Base::ValkeyAbsent
-                    } else {
-                        Base::Unconditional
-                    }),
-                },
-            )
+            let post = |bytes: Bytes| {
+                let digest = cas.then(|| valkey::digest(&bytes));
+                stage_checked(&bytes, scratch).map(|staged| (staged, digest))
+            };
+            Ok(match valkey_get(policy, v, &key, true, post, legs).await? {
+                Some((staged, digest)) => {
+                    Fetch::Found(staged, digest.map_or(Base::Unconditional, Base::Valkey))
+                }
+                None => Fetch::Absent(if cas {
+                    Base::ValkeyAbsent
+                } else {
+                    Base::Unconditional
+                }),
+            })
         }
         (Some(s3), Some(v)) if !cas => {
             // Valkey first; a miss, an error or an unusable value falls through to S3.
             let key = keys::valkey_state_key(&v.prefix, name);
-            if let Ok(Some(bytes)) = valkey_get(policy, v, &key, true, Some(scratch), legs).await {
-                return Ok(Fetch::Found(bytes, Base::Unconditional));
+            let post = |bytes: Bytes| stage_checked(&bytes, scratch);
+            if let Ok(Some(staged)) = valkey_get(policy, v, &key, true, post, legs).await {
+                return Ok(Fetch::Found(staged, Base::Unconditional));
             }
             let key = keys::s3_state_key(&s3.prefix, name);
             Ok(match s3_get(policy, s3, &key, scratch, legs).await? {
-                Some((bytes, _)) => Fetch::Found(bytes, Base::Unconditional),
+                Some((staged, _)) => Fetch::Found(staged, Base::Unconditional),
                 None => Fetch::Absent(Base::Unconditional),
             })
         }
@@ -642,15 +649,20 @@ async fn download(
                 }
                 Ok(Some(Some(current))) => {
                     let ckey = keys::valkey_coherent_key(&v.prefix, name);
-                    if let Ok(Some(value)) = valkey_get(policy, v, &ckey, false, None, legs).await {
-                        match keys::parse_coherent(&value) {
-                            Some((g, blob))
-                                if g == current && check_ledger_bytes(blob, scratch).is_ok() =>
-                            {
-                                let blob = value.slice(value.len() - blob.len()..);
-                                return Ok(Fetch::Found(blob, Base::S3(current)));
+                    // A frame that does not parse or carries another generation is a miss; one
+                    // whose ledger is unusable is refused like any other download.
+                    let post = |value: Bytes| {
+                        Ok(match keys::parse_coherent(&value) {
+                            Some((g, blob)) if g == current => Some(stage_checked(blob, scratch)?),
+                            _ => None,
+                        })
+                    };
+                    if let Ok(Some(hit)) = valkey_get(policy, v, &ckey, false, post, legs).await {
+                        match hit {
+                            Some(staged) => {
+                                return Ok(Fetch::Found(staged, Base::S3(current)));
                             }
-                            _ => {
+                            None => {
                                 // Stale or foreign: drop it (hygiene only; a stale entry can
                                 // never validate against a newer generation anyway).
                                 let _ = policy
@@ -669,7 +681,7 @@ async fn download(
                 Ok(Some(None)) | Err(_) => {}
             }
             Ok(match s3_get(policy, s3, &key, scratch, legs).await? {
-                Some((bytes, generation)) => Fetch::Found(bytes, s3_base(generation)),
+                Some((staged, generation)) => Fetch::Found(staged, s3_base(generation)),
                 None => Fetch::Absent(Base::S3Absent),
             })
         }

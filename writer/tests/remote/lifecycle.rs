@@ -15,7 +15,8 @@ fn two_runs_from_wiped_folders(backend: Backend) -> Vec<String> {
     let mut ids = Vec::new();
     for (i, model) in ["orders", "revenue"].into_iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = dir.path().join(".rocky-state.redb");
+        // The ledger's folder does not exist yet on a fresh runner.
+        let ledger = dir.path().join("checkout").join(".rocky-state.redb");
         let session = sync.acquire(&ledger).unwrap();
         let expected = if i == 0 {
             Authority::FreshStart
