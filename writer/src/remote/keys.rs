@@ -181,6 +181,22 @@ mod tests {
     }
 
     #[test]
+    fn coherent_frame_matches_the_spec_example() {
+        // spec/remote-state.md section 5.
+        let generation = Generation {
+            e_tag: Some("\"f97c5d29941bfb1b2fdab0874906ab82\"".into()),
+            version: None,
+        };
+        let framed = frame_coherent(&generation, b"BLOB");
+        let header = br#"{"e_tag":"\"f97c5d29941bfb1b2fdab0874906ab82\"","version":null}"#;
+        assert_eq!(header.len(), 63);
+        let mut expected = b"RKYSGEN1\x3f\x00\x00\x00".to_vec();
+        expected.extend_from_slice(header);
+        expected.extend_from_slice(b"BLOB");
+        assert_eq!(framed, expected);
+    }
+
+    #[test]
     fn coherent_frame_round_trips_and_rejects_garbage() {
         let generation = Generation {
             e_tag: Some("\"abc\"".into()),
