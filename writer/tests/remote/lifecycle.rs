@@ -287,3 +287,26 @@ fn state_rw_probe_passes_on_live_servers_cleans_up_and_fails_on_a_refused_port()
         .probe()
         .unwrap();
 }
+
+#[test]
+fn a_missing_bucket_is_an_error_not_a_fresh_start() {
+    // "No such bucket" must not read as "no state yet": the run would start fresh over state
+    // that lives in the bucket it failed to name.
+    let s3 = Server::moto(BUCKET);
+    let mut location = s3_at(s3.port);
+    location.bucket = "no-such-bucket".into();
+    let mut sync = StateSync::new(quick(Backend::S3(location))).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let session = sync.acquire(dir.path().join(".rocky-state.redb")).unwrap();
+    assert_eq!(session.authority(), Authority::Indeterminate);
+    let download = sync.report().download.clone().unwrap();
+    assert_eq!(
+        (download.outcome, download.cause),
+        (Outcome::ErrorThenFresh, Some(Outcome::Error)),
+        "{download:?}"
+    );
+    // The control: the real bucket, empty, is a fresh start.
+    let mut sync = StateSync::new(quick(Backend::S3(s3_at(s3.port)))).unwrap();
+    let session = sync.acquire(dir.path().join("b").join(".rocky-state.redb")).unwrap();
+    assert_eq!(session.authority(), Authority::FreshStart);
+}
