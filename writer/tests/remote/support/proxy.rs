@@ -111,9 +111,11 @@ impl Proxy {
         }));
     }
 
-    /// Changes what happens to new connections.
+    /// Changes what happens to connections from now on. Open connections are reset, so a
+    /// client's pooled connection cannot bypass the new mode (as when a network starts failing).
     pub fn set_mode(&self, mode: Mode) {
         *self.shared.mode.lock().unwrap() = mode;
+        self.reset_all();
     }
 
     /// Client-to-server bytes forwarded so far.
