@@ -219,16 +219,13 @@ impl StateSync {
             ))
         });
         let installed = fetched.and_then(|fetch| {
-            let (bytes, base, authority) = match fetch {
-                Fetch::Found(staged, base) => (Some(staged), base, Authority::Restored),
-                Fetch::Absent(base) => (None, base, Authority::FreshStart),
+            let (staged, base, authority, outcome) = match fetch {
+                Fetch::Found(staged, base) => {
+                    (Some(staged), base, Authority::Restored, Outcome::Ok)
+                }
+                Fetch::Absent(base) => (None, base, Authority::FreshStart, Outcome::Absent),
             };
-            let outcome = if bytes.is_some() {
-                Outcome::Ok
-            } else {
-                Outcome::Absent
-            };
-            match file::install(&ledger, bytes) {
+            match file::install(&ledger, staged) {
                 Ok(()) => Ok((base, authority, outcome)),
                 Err(error) => Err(LegFailure {
                     outcome: Outcome::Error,

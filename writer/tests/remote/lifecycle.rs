@@ -307,6 +307,8 @@ fn a_missing_bucket_is_an_error_not_a_fresh_start() {
     );
     // The control: the real bucket, empty, is a fresh start.
     let mut sync = StateSync::new(quick(Backend::S3(s3_at(s3.port)))).unwrap();
-    let session = sync.acquire(dir.path().join("b").join(".rocky-state.redb")).unwrap();
+    let session = sync
+        .acquire(dir.path().join("b").join(".rocky-state.redb"))
+        .unwrap();
     assert_eq!(session.authority(), Authority::FreshStart);
 }
