@@ -1,7 +1,8 @@
 //! The remote demo end to end, on real servers started here (`redis-server`, moto's S3 server;
 //! `scripts/servers install`): two runs, each on a wiped runner folder, with the ledger kept in
 //! S3 + Valkey (tiered). The second run must start from the first run's state, the remote object
-//! must hold both runs, and `rocky-verify` must pass the second runner's evidence.
+//! must hold both runs, and `rocky-verify` must pass the second runner's evidence, read from the
+//! local ledger and from the uploaded object as it is (without the local-only tables).
 
 #[allow(dead_code)]
 #[path = "../../writer/tests/remote/support/servers.rs"]
@@ -77,6 +78,22 @@ fn remote_demo_state_survives_wiped_runners_and_verifies() {
         Command::new(verifier_bin())
             .args(["run", &runs[1].run_id, "--json", "--ledger"])
             .arg(work.ledger())
+            .arg("--repo")
+            .arg(work.project())
+            .arg("--warehouse")
+            .arg(work.warehouse())
+            .arg("--artifacts")
+            .arg(work.artifacts()),
+    );
+    assert_eq!(verdict.code, 0, "{}", verdict.explain());
+
+    // The uploaded object itself (no local-only tables) verifies the same way.
+    drop(read);
+    drop(db);
+    let verdict = Verdict::run(
+        Command::new(verifier_bin())
+            .args(["run", &runs[1].run_id, "--json", "--ledger"])
+            .arg(&copy)
             .arg("--repo")
             .arg(work.project())
             .arg("--warehouse")
