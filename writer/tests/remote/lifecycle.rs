@@ -312,3 +312,20 @@ fn a_missing_bucket_is_an_error_not_a_fresh_start() {
         .unwrap();
     assert_eq!(session.authority(), Authority::FreshStart);
 }
+
+#[test]
+fn no_remote_state_resets_the_replicated_tables_and_keeps_the_local_only_ones() {
+    // Rocky's rule: remote state is the authority, so a fresh start is fresh even on a machine
+    // that kept an old local file; per-machine tables survive.
+    let v = Server::redis();
+    let mut sync = StateSync::new(quick(Backend::Valkey(valkey_at(v.port)))).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join(".rocky-state.redb");
+    record_run(&ledger, "stale", 1);
+    put_local_only(&ledger, "jobs", "job-1", b"{}");
+    let session = sync.acquire(&ledger).unwrap();
+    assert_eq!(session.authority(), Authority::FreshStart);
+    assert_eq!(run_ids(&ledger), Vec::<String>::new());
+    assert_eq!(rows(&ledger, "jobs").unwrap(), ["job-1"]);
+    sync.finalize(session).unwrap();
+}
