@@ -40,6 +40,7 @@ pub mod siphash;
 
 // Evidence sources, all opened read-only.
 pub mod artifact;
+pub mod column_hash;
 pub mod git;
 pub mod ledger;
 pub mod warehouse;
