@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array,
-    Float64Array, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray,
+    ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array,
+    Int32Array, Int64Array, StringArray, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, TimeUnit};
 use libtest_mimic::Failed;
@@ -30,8 +30,8 @@ pub fn column_hashes_case(case: &Value) -> Outcome {
                 .as_array()
                 .ok_or("vector shape: values")?;
             let array = rocky_array(&dt, values)?;
-            let (hash, len) = column_hash::hash_column(&dt, nullable, &[array])
-                .map_err(|e| e.to_string())?;
+            let (hash, len) =
+                column_hash::hash_column(&dt, nullable, &[array]).map_err(|e| e.to_string())?;
             eq(
                 "(hash, ipc_bytes)",
                 (hash.as_str(), len),
@@ -108,7 +108,8 @@ fn opt<T>(values: &[Value], f: impl Fn(&Value) -> Option<T>) -> Result<Vec<Optio
 }
 
 fn hex(s: &str) -> Option<Vec<u8>> {
-    (s.len() % 2 == 0)
+    s.len()
+        .is_multiple_of(2)
         .then(|| {
             (0..s.len())
                 .step_by(2)
