@@ -9,6 +9,7 @@
 //!   checkpoint, on clean and drifted evidence.
 //! - `commands`: `artifact`, `runs`, `record`, usage errors, colour, broken pipes.
 //! - `generated_docs`: completions and man pages name every subcommand.
+//! - `lake`: column hashes and the Delta log on a Rocky-shaped content-addressed pipeline.
 //! - `independence`: no networking crate and no writer / outside path crate in the build graph.
 
 mod util;
@@ -19,4 +20,5 @@ mod gate;
 mod generated_docs;
 mod hostile;
 mod independence;
+mod lake;
 mod run_cmd;
