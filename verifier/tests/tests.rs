@@ -9,6 +9,7 @@
 //!   checkpoint, on clean and drifted evidence.
 //! - `commands`: `artifact`, `runs`, `record`, usage errors, colour, broken pipes.
 //! - `generated_docs`: completions and man pages name every subcommand.
+//! - `lake`: column hashes and the Delta log on a Rocky-shaped content-addressed pipeline.
 //! - `independence`: no networking crate and no writer / outside path crate in the build graph.
 //! - `rocky_generated`: ledgers, repositories and warehouses written by Rocky's own CLI
 //!   (fixtures/rocky/generated): no false failures, sql_hash recomputed from git, and issue 12's
@@ -23,4 +24,5 @@ mod generated_docs;
 mod hostile;
 mod independence;
 mod rocky_generated;
+mod lake;
 mod run_cmd;

@@ -557,6 +557,8 @@ fn gate_with_ledger(
         artifacts: opts.artifacts.clone(),
         strict: opts.strict,
         ledger_scan: true,
+        // The Delta log replay is `run --lake` only.
+        lake: None,
     };
     let warehouse = match &opts.warehouse {
         None => None,
