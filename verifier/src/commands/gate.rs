@@ -73,6 +73,9 @@ pub struct GateOptions {
     pub now: DateTime<Utc>,
     /// Draw a progress bar on stderr when the gate takes more than about a second.
     pub progress: bool,
+    /// `--adapter`: the dialect for Rocky fingerprints when the project and `env_hash` name
+    /// none.
+    pub adapter: Option<crate::rocky::statements::Dialect>,
 }
 
 /// The gate's report and what the CI formats need besides it.
@@ -548,6 +551,9 @@ fn gate_with_ledger(
         run_id: String::new(),
         ledger: opts.ledger.clone(),
         repo: opts.repo.clone().unwrap_or_else(|| PathBuf::from(".")),
+        // The gate runs the git checks only on a --repo it was given.
+        repo_explicit: opts.repo.is_some(),
+        adapter: opts.adapter,
         warehouse: opts.warehouse.clone(),
         artifacts: opts.artifacts.clone(),
         strict: opts.strict,
@@ -916,6 +922,7 @@ pub fn options(args: &crate::cli::GateArgs, progress: bool) -> GateOptions {
         strict: args.strict,
         now: Utc::now(),
         progress,
+        adapter: args.adapter.adapter.map(crate::cli::Adapter::dialect),
     }
 }
 
