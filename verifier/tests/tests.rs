@@ -9,6 +9,9 @@
 //!   checkpoint, on clean and drifted evidence.
 //! - `commands`: `artifact`, `runs`, `record`, usage errors, colour, broken pipes.
 //! - `generated_docs`: completions and man pages name every subcommand.
+//! - `rocky_code`: Rocky-shaped ledgers and repositories: `sql_hash` recomputed per adapter and
+//!   strategy (control and one-byte tamper), `""` entries, the adapter sources, shallow clones and
+//!   a default `--repo`, in `run` and `gate`.
 //! - `independence`: no networking crate and no writer / outside path crate in the build graph.
 
 mod util;
@@ -19,4 +22,5 @@ mod gate;
 mod generated_docs;
 mod hostile;
 mod independence;
+mod rocky_code;
 mod run_cmd;

@@ -9,6 +9,7 @@ use crate::artifact::is_hex64;
 use crate::checks::catalogue::{CheckId, Code};
 use crate::git::{BranchState, Repo};
 use crate::report::{Check, Proof, Subject};
+use crate::rocky::project::ProjectError;
 use crate::{identity, siphash};
 
 /// The strong `sql_hash` scheme (`spec/hashes.md` section 1).
@@ -513,6 +514,22 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, repo_label: &str, commit: &str, 
                         return;
                     }
                 }
+            }
+            RockyModels::Invalid(ProjectError::PipelineNotTransformation { name, kind }) => {
+                // A replication or snapshot run: its entries are tables copied, not models, so
+                // a file of the same name would prove nothing.
+                ctx.report.push(Check::unverifiable(
+                    CheckId::ModelSource,
+                    subject,
+                    Code::ModelSourceMissing,
+                    Proof::Recomputed,
+                    Value::Null,
+                    format!(
+                        "the run's pipeline `{name}` is a {kind} pipeline in rocky.toml at \
+                         {commit} (repository {repo_label}): its entries have no model file"
+                    ),
+                ));
+                return;
             }
             RockyModels::Invalid(e) => {
                 fallback_note = format!(
