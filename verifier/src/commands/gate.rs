@@ -369,12 +369,13 @@ impl LedgerFacts {
     }
 }
 
-/// A model's identity across runs: its target table, or the run's catalog and its name.
-fn model_key(r: &RunView, m: &run::view::ModelView) -> Option<String> {
+/// A model's identity across runs: its target table, or the run's catalog and its name, or
+/// (Rocky's transformation runs record no `target_catalog`) its name alone, which is the table.
+fn model_key(r: &RunView, m: &run::view::ModelView) -> String {
     match (&m.target_table, &r.target_catalog) {
-        (Some(t), _) => Some(t.clone()),
-        (None, Some(c)) => Some(format!("{c}.?.{}", m.name)),
-        (None, None) => None,
+        (Some(t), _) => t.clone(),
+        (None, Some(c)) => format!("{c}.?.{}", m.name),
+        (None, None) => format!("?.?.{}", m.name),
     }
 }
 
@@ -402,7 +403,7 @@ fn select(
             let mut latest: BTreeMap<String, (DateTime<Utc>, &str, &str)> = BTreeMap::new();
             for (r, start, id) in &dated {
                 for m in r.models.iter().filter(|m| !m.failed()) {
-                    let Some(key) = model_key(r, m) else { continue };
+                    let key = model_key(r, m);
                     let e = latest.entry(key).or_insert((*start, id, &m.name));
                     if (*start, *id) >= (e.0, e.1) {
                         *e = (*start, id, &m.name);
