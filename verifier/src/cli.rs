@@ -113,8 +113,12 @@ pub enum Command {
         )]
         ledger: PathBuf,
         /// The git repository the run's commit must be in (a work tree or a bare repository).
-        #[arg(long, default_value = ".")]
-        repo: PathBuf,
+        ///
+        /// Default: the current directory. Without --repo a commit absent from it is reported as
+        /// could-not-check (exit 2), not as a failure: a wrong folder and a rewritten history
+        /// look the same.
+        #[arg(long)]
+        repo: Option<PathBuf>,
         /// A DuckDB database file to compare row counts and columns with (opened read-only).
         #[arg(long)]
         warehouse: Option<PathBuf>,
@@ -135,6 +139,8 @@ pub enum Command {
         /// replayed against the run's artifact rows (spec/delta-log.md).
         #[arg(long, value_name = "DIR")]
         lake: Option<PathBuf>,
+        #[command(flatten)]
+        adapter: AdapterArg,
     },
     /// Verify one Parquet file: its BLAKE3 against its name, its footer, and (with --ledger)
     /// every ledger row that names it.
@@ -222,6 +228,48 @@ pub struct GateArgs {
     /// Treat unverifiable-by-design claims (waived findings included) as failures.
     #[arg(long)]
     pub strict: bool,
+    #[command(flatten)]
+    pub adapter: AdapterArg,
+}
+
+/// `--adapter`, shared by `run` and `gate`.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct AdapterArg {
+    /// The warehouse adapter the runs used, for recomputing Rocky's sql_hash fingerprints.
+    ///
+    /// Used only when neither the project's rocky.toml at the run's commit nor the recorded
+    /// env_hash names the adapter (spec/hashes.md 12.2).
+    #[arg(long, value_enum, value_name = "ADAPTER")]
+    pub adapter: Option<Adapter>,
+}
+
+/// The warehouses Rocky generates SQL for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Adapter {
+    /// DuckDB.
+    Duckdb,
+    /// Databricks.
+    Databricks,
+    /// Snowflake.
+    Snowflake,
+    /// BigQuery.
+    Bigquery,
+    /// Trino.
+    Trino,
+}
+
+impl Adapter {
+    /// The dialect whose statement templates the adapter uses.
+    pub fn dialect(self) -> crate::rocky::statements::Dialect {
+        use crate::rocky::statements::Dialect;
+        match self {
+            Adapter::Duckdb => Dialect::DuckDb,
+            Adapter::Databricks => Dialect::Databricks,
+            Adapter::Snowflake => Dialect::Snowflake,
+            Adapter::Bigquery => Dialect::BigQuery,
+            Adapter::Trino => Dialect::Trino,
+        }
+    }
 }
 
 /// Output mode after resolving `--json`, `--color`, the environment and the terminal.
@@ -314,13 +362,38 @@ mod tests {
                 ..
             } => {
                 assert_eq!(ledger, PathBuf::from(".rocky-state.redb"));
-                assert_eq!(repo, PathBuf::from("."));
+                // Not given: `run` reads the current directory but knows it was not told to.
+                assert_eq!(repo, None);
                 assert!(warehouse.is_none() && artifacts.is_none() && !strict);
                 // The whole-ledger digest and refcounts are on unless asked off.
                 assert!(!no_ledger_scan);
             }
             other => panic!("parsed {other:?}"),
         }
+    }
+
+    #[test]
+    fn adapter_names_each_dialect_on_run_and_gate() {
+        for (name, dialect) in [
+            ("duckdb", crate::rocky::statements::Dialect::DuckDb),
+            ("bigquery", crate::rocky::statements::Dialect::BigQuery),
+        ] {
+            let a =
+                Args::try_parse_from(["rocky-verify", "run", "latest", "--adapter", name]).unwrap();
+            let Command::Run { adapter, .. } = a.command else {
+                panic!("not run")
+            };
+            assert_eq!(adapter.adapter.map(Adapter::dialect), Some(dialect));
+            assert_eq!(dialect.name(), name);
+            let a = Args::try_parse_from(["rocky-verify", "gate", "--adapter", name]).unwrap();
+            let Command::Gate(g) = a.command else {
+                panic!("not gate")
+            };
+            assert_eq!(g.adapter.adapter.map(Adapter::dialect), Some(dialect));
+        }
+        assert!(
+            Args::try_parse_from(["rocky-verify", "run", "x", "--adapter", "postgres"]).is_err()
+        );
     }
 
     #[test]

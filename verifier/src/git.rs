@@ -87,6 +87,18 @@ impl Repo {
         self.repo.is_bare()
     }
 
+    /// Whether the repository is a shallow clone (it has a `shallow` file: history below the
+    /// grafted commits is absent, so a missing commit says nothing about the recorded one).
+    pub fn is_shallow(&self) -> bool {
+        self.repo.is_shallow()
+    }
+
+    /// The underlying repository, for readers that walk a commit's tree
+    /// ([`crate::rocky::tree::GitCommitTree`]).
+    pub fn git2(&self) -> &Repository {
+        &self.repo
+    }
+
     /// `Ok(true)` if `hex` is a full id of a commit object in the repository, `Ok(false)` if it is
     /// not (not a full id, absent, or not a commit).
     ///

@@ -10,7 +10,7 @@ use clap::Parser;
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 
 use rocky_verify::checks::catalogue::CheckId;
-use rocky_verify::cli::{Args, Command, Config, Output};
+use rocky_verify::cli::{self, Args, Command, Config, Output};
 use rocky_verify::commands::{artifact, gate, record, run, runs};
 use rocky_verify::report::{Check, EXIT_INCOMPLETE, Outcome, Report};
 use rocky_verify::{formats, render};
@@ -88,15 +88,18 @@ fn execute(command: &Command) -> Report {
             strict,
             no_ledger_scan,
             lake,
+            adapter,
         } => run::verify_run(&run::RunOptions {
             run_id: run_id.clone(),
             ledger: ledger.clone(),
-            repo: repo.clone(),
+            repo: repo.clone().unwrap_or_else(|| ".".into()),
+            repo_explicit: repo.is_some(),
             warehouse: warehouse.clone(),
             artifacts: artifacts.clone(),
             strict: *strict,
             ledger_scan: !no_ledger_scan,
             lake: lake.clone(),
+            adapter: adapter.adapter.map(cli::Adapter::dialect),
         }),
         Command::Artifact { file, ledger } => artifact::verify_artifact(file, ledger.as_deref()),
         Command::Runs { ledger } => runs::list_runs(ledger),

@@ -10,6 +10,9 @@
 //! - `commands`: `artifact`, `runs`, `record`, usage errors, colour, broken pipes.
 //! - `generated_docs`: completions and man pages name every subcommand.
 //! - `lake`: column hashes and the Delta log on a Rocky-shaped content-addressed pipeline.
+//! - `rocky_code`: Rocky-shaped ledgers and repositories: `sql_hash` recomputed per adapter and
+//!   strategy (control and one-byte tamper), `""` entries, the adapter sources, shallow clones and
+//!   a default `--repo`, in `run` and `gate`.
 //! - `independence`: no networking crate and no writer / outside path crate in the build graph.
 //! - `rocky_generated`: ledgers, repositories and warehouses written by Rocky's own CLI
 //!   (fixtures/rocky/generated): no false failures, sql_hash recomputed from git, and issue 12's
@@ -25,4 +28,5 @@ mod hostile;
 mod independence;
 mod rocky_generated;
 mod lake;
+mod rocky_code;
 mod run_cmd;

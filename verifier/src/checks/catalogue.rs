@@ -10,6 +10,8 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+use crate::report::Proof;
+
 /// Where a check's findings are best located on disk (SARIF locations, GitHub annotations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Points {
@@ -71,7 +73,7 @@ check_ids! {
     GitConfigBlake3 = "git.config_blake3", Ledger, "the config file at the commit hashes to config_blake3";
     GitConfigHash = "git.config_hash", Ledger, "the config file at the commit matches config_hash (fingerprint)";
     ModelSource = "model.source", Ledger, "the model's source file is at the commit";
-    ModelSqlHash = "model.sql_hash", Ledger, "the model source at the commit hashes to sql_hash";
+    ModelSqlHash = "model.sql_hash", Ledger, "sql_hash recomputes from the model at the commit";
     ModelEnvHash = "model.env_hash", Ledger, "env_hash recomputes from its recorded inputs";
     WarehouseOpen = "warehouse.open", Warehouse, "the warehouse opens read-only";
     WarehouseTable = "warehouse.table", Warehouse, "the model's target table exists";
@@ -146,6 +148,20 @@ impl CheckId {
             CheckId::DeltaOrphan => "every add in the replayed Delta logs is accounted for",
             _ => return None,
         })
+    }
+
+    /// The "what this verified" line for a pass of this check at proof level `proof`: the line
+    /// of [`CheckId::verified_line`], except where one check's passes mean different things at
+    /// different levels (a BLAKE3 of the committed source against a recomputed Rocky
+    /// fingerprint).
+    pub const fn verified_line_at(self, proof: Proof) -> Option<&'static str> {
+        match (self, proof) {
+            (CheckId::ModelSqlHash, Proof::FingerprintOnly) => Some(
+                "Rocky sql_hash fingerprints recompute from the project at the commit \
+                 (64-bit fingerprint only)",
+            ),
+            _ => self.verified_line(),
+        }
     }
 
     /// The help printed under a finding of this check that stopped its command before the
@@ -231,6 +247,7 @@ codes! {
     SqlHashMismatch = "sql_hash_mismatch", [ModelSqlHash];
     SqlHashInvalid = "sql_hash_invalid", [ModelSqlHash];
     SqlHashUnexpected = "sql_hash_unexpected", [ModelSqlHash];
+    SqlInputsMissing = "sql_inputs_missing", [ModelSqlHash];
     EnvHashMismatch = "env_hash_mismatch", [ModelEnvHash];
     WarehouseInvalid = "warehouse_invalid", [WarehouseOpen, WarehouseTable, WarehouseRowCount, WarehouseColumns];
     WarehouseTableMissing = "warehouse_table_missing", [WarehouseTable];

@@ -73,6 +73,9 @@ pub struct GateOptions {
     pub now: DateTime<Utc>,
     /// Draw a progress bar on stderr when the gate takes more than about a second.
     pub progress: bool,
+    /// `--adapter`: the dialect for Rocky fingerprints when the project and `env_hash` name
+    /// none.
+    pub adapter: Option<crate::rocky::statements::Dialect>,
 }
 
 /// The gate's report and what the CI formats need besides it.
@@ -371,12 +374,13 @@ impl LedgerFacts {
     }
 }
 
-/// A model's identity across runs: its target table, or the run's catalog and its name.
-fn model_key(r: &RunView, m: &run::view::ModelView) -> Option<String> {
+/// A model's identity across runs: its target table, or the run's catalog and its name, or
+/// (Rocky's transformation runs record no `target_catalog`) its name alone, which is the table.
+fn model_key(r: &RunView, m: &run::view::ModelView) -> String {
     match (&m.target_table, &r.target_catalog) {
-        (Some(t), _) => Some(t.clone()),
-        (None, Some(c)) => Some(format!("{c}.?.{}", m.name)),
-        (None, None) => None,
+        (Some(t), _) => t.clone(),
+        (None, Some(c)) => format!("{c}.?.{}", m.name),
+        (None, None) => format!("?.?.{}", m.name),
     }
 }
 
@@ -404,7 +408,7 @@ fn select(
             let mut latest: BTreeMap<String, (DateTime<Utc>, &str, &str)> = BTreeMap::new();
             for (r, start, id) in &dated {
                 for m in r.models.iter().filter(|m| !m.failed()) {
-                    let Some(key) = model_key(r, m) else { continue };
+                    let key = model_key(r, m);
                     let e = latest.entry(key).or_insert((*start, id, &m.name));
                     if (*start, *id) >= (e.0, e.1) {
                         *e = (*start, id, &m.name);
@@ -553,6 +557,9 @@ fn gate_with_ledger(
         run_id: String::new(),
         ledger: opts.ledger.clone(),
         repo: opts.repo.clone().unwrap_or_else(|| PathBuf::from(".")),
+        // The gate runs the git checks only on a --repo it was given.
+        repo_explicit: opts.repo.is_some(),
+        adapter: opts.adapter,
         warehouse: opts.warehouse.clone(),
         artifacts: opts.artifacts.clone(),
         strict: opts.strict,
@@ -923,6 +930,7 @@ pub fn options(args: &crate::cli::GateArgs, progress: bool) -> GateOptions {
         strict: args.strict,
         now: Utc::now(),
         progress,
+        adapter: args.adapter.adapter.map(crate::cli::Adapter::dialect),
     }
 }
 

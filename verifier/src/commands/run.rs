@@ -23,7 +23,9 @@ mod code;
 mod columns;
 pub mod decode;
 mod delta;
+mod fingerprint;
 pub(crate) mod output;
+pub(crate) mod project;
 mod provenance;
 pub(crate) mod view;
 mod who;
@@ -50,6 +52,12 @@ pub struct RunOptions {
     pub ledger: PathBuf,
     /// The git repository.
     pub repo: PathBuf,
+    /// Whether the user named `repo` (`--repo`); `false` when it is the default `.`, where an
+    /// absent commit may only mean the wrong folder.
+    pub repo_explicit: bool,
+    /// `--adapter`: the dialect for Rocky fingerprints when neither `rocky.toml` at the commit
+    /// nor the recorded `env_hash` names one.
+    pub adapter: Option<crate::rocky::statements::Dialect>,
     /// A DuckDB file, if given.
     pub warehouse: Option<PathBuf>,
     /// The artifacts folder, if given.
@@ -131,6 +139,9 @@ pub(crate) struct Ctx<'a> {
     pub prov_of_model: BTreeMap<usize, usize>,
     /// What `gate` adds (all `None` for `run`).
     pub hooks: Hooks<'a>,
+    /// The Rocky project at the run's commit, loaded once by the git checks ([`code`]); read it
+    /// with [`Ctx::rocky_models`] / [`Ctx::rocky_project`] (module [`project`]).
+    pub project: Option<project::RunProject>,
 }
 
 /// A model name to its `(warn, error)` relative row-count drift, if the policy has one.
@@ -211,6 +222,7 @@ impl<'a> Ctx<'a> {
             all_runs,
             prov_of_model: BTreeMap::new(),
             hooks,
+            project: None,
         }
     }
 
@@ -780,16 +792,24 @@ fn summarize(ctx: &mut Ctx<'_>) {
 /// The "what this verified" lines for the kinds of check that passed, and one "not verified"
 /// line per kind of check that was unknown or unverifiable.
 pub(crate) fn summarize_checks(r: &mut Report) {
-    for (check, line) in CheckId::ALL
-        .iter()
-        .filter_map(|c| Some((*c, c.verified_line()?)))
-    {
-        let n = r
+    for check in CheckId::ALL {
+        // One line per meaning: a check's passes at different proof levels may say different
+        // things (CheckId::verified_line_at), in the order they first appear.
+        let mut lines: Vec<(&str, usize)> = Vec::new();
+        for c in r
             .checks
             .iter()
-            .filter(|c| c.check == check && c.outcome == Outcome::Pass)
-            .count();
-        if n > 0 {
+            .filter(|c| c.check == *check && c.outcome == Outcome::Pass)
+        {
+            let Some(line) = check.verified_line_at(c.proof) else {
+                continue;
+            };
+            match lines.iter_mut().find(|(l, _)| *l == line) {
+                Some((_, n)) => *n += 1,
+                None => lines.push((line, 1)),
+            }
+        }
+        for (line, n) in lines {
             r.verified.push(format!("{line} ({n} check(s))"));
         }
     }

@@ -51,6 +51,9 @@ pub struct RunView {
     pub config_blake3: Option<String>,
     /// rocky-writer extension.
     pub config_path: Option<String>,
+    /// The pipeline of a single-pipeline run (schema v21+; `None` for model-only and
+    /// multi-pipeline runs).
+    pub pipeline: Option<String>,
     pub models: Vec<ModelView>,
 }
 
@@ -85,6 +88,7 @@ impl RunView {
             rocky_version: str_field(v, "rocky_version"),
             config_blake3: str_field(v, "config_blake3"),
             config_path: str_field(v, "config_path"),
+            pipeline: str_field(v, "pipeline"),
             models,
         }
     }
