@@ -8,7 +8,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = canon::is_canonical(data);
     if let Ok(v) = canon::parse_strict(data) {
         let text = canon::to_canonical_string(&v);
-        assert_eq!(canon::is_canonical(text.as_bytes()).ok(), Some(true), "{text}");
+        assert_eq!(
+            canon::is_canonical(text.as_bytes()).ok(),
+            Some(true),
+            "{text}"
+        );
         let back = canon::parse_strict(text.as_bytes()).expect("canonical text parses");
         assert_eq!(canon::to_canonical_string(&back), text);
     }

@@ -19,12 +19,18 @@ fuzz_target!(|data: &[u8]| {
     let mut f = tempfile::NamedTempFile::new().unwrap();
     f.write_all(data).unwrap();
     f.flush().unwrap();
-    let Ok(l) = Ledger::open(f.path(), "fuzz") else { return };
+    let Ok(l) = Ledger::open(f.path(), "fuzz") else {
+        return;
+    };
     let _ = l.metadata("schema_version");
     for t in TABLES {
         let _ = l.rows(ledger::JsonTable::new(t), "");
     }
     let _ = l.digest();
     drop(l);
-    assert_eq!(std::fs::read(f.path()).unwrap(), data, "the ledger was written to");
+    assert_eq!(
+        std::fs::read(f.path()).unwrap(),
+        data,
+        "the ledger was written to"
+    );
 });
