@@ -9,6 +9,8 @@
 //!   checkpoint, on clean and drifted evidence.
 //! - `commands`: `artifact`, `runs`, `record`, usage errors, colour, broken pipes.
 //! - `generated_docs`: completions and man pages name every subcommand.
+//! - `rocky_output`: row counts and column types on Rocky-shaped ledgers (check_history
+//!   snapshots, downstream watermark counts, types as Rocky maps them), `run` and `gate`.
 //! - `independence`: no networking crate and no writer / outside path crate in the build graph.
 
 mod util;
@@ -19,4 +21,5 @@ mod gate;
 mod generated_docs;
 mod hostile;
 mod independence;
+mod rocky_output;
 mod run_cmd;

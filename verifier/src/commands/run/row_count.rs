@@ -519,11 +519,8 @@ fn exact(
         return;
     };
     let (rows, source) = match expected {
-        Expected::RowsAffected(rows) => (*rows, format!("rows_affected of {decided}")),
-        Expected::Observed(o) => (
-            o.rows,
-            format!("{} for {decided}", o.describe(&table.to_string())),
-        ),
+        Expected::RowsAffected(rows) => (*rows, "rows_affected".to_owned()),
+        Expected::Observed(o) => (o.rows, o.describe(&table.to_string())),
     };
     ctx.report.push(if n == rows {
         Check::pass(
@@ -532,7 +529,7 @@ fn exact(
             Proof::Recomputed,
             json!(n),
             json!(rows),
-            format!("{table} holds {n} rows, as {source} records"),
+            format!("{table} holds {n} rows, as {source} records ({decided}: exact)"),
         )
     } else {
         Check::fail(
@@ -542,7 +539,7 @@ fn exact(
             Proof::Recomputed,
             json!(n),
             json!(rows),
-            format!("{table} holds {n} rows, but {source} records {rows}"),
+            format!("{table} holds {n} rows, but {source} records {rows} ({decided}: exact)"),
         )
     });
 }
