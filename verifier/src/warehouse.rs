@@ -375,7 +375,6 @@ impl Warehouse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn identifiers_are_quoted_with_inner_quotes_doubled() {
