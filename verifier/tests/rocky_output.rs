@@ -197,7 +197,7 @@ fn a_full_refresh_table_with_an_in_window_snapshot_passes_clean_and_fails_with_r
     assert_eq!(c["outcome"], "pass", "{}", r.dump());
     assert!(text(c).contains("check_history snapshot"), "{c}");
     assert!(
-        text(c).contains("full_refresh (decided by the provenance IR)"),
+        text(c).contains("full_refresh per the provenance IR"),
         "{c}"
     );
     let g = gate(&s, &[]);
@@ -334,7 +334,7 @@ fn an_incremental_table_follows_the_gate_tolerance_over_its_snapshot() {
     let c = row_count(&r, "seed_events");
     assert_eq!(c["outcome"], "unverifiable");
     assert!(
-        text(c).contains("incremental (decided by the provenance IR)"),
+        text(c).contains("incremental per the provenance IR"),
         "{c}"
     );
     // gate without a [[tolerance]]: unverifiable, and says so.

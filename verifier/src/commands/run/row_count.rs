@@ -429,7 +429,7 @@ pub(crate) fn check(
     let whole = observed(ctx, m, &name, evidence);
     match &strategy {
         Some((kind, by)) if kind.exact() => {
-            let decided = format!("{} (decided by {})", kind.name(), by.describe());
+            let decided = format!("{} per {}", kind.name(), by.describe());
             let expected = match (m.rows_affected, &whole) {
                 (Some(rows), _) => Expected::RowsAffected(rows),
                 (None, Ok(o)) => Expected::Observed(o),
@@ -460,8 +460,8 @@ pub(crate) fn check(
         _ => {
             let why_not_exact = match &strategy {
                 Some((kind, by)) => format!(
-                    "{} (decided by {}): the table accumulates or is recomputed, so its count is \
-                     not the run's rows",
+                    "{} per {}: the table accumulates or is recomputed, so its count is not the \
+                     run's rows",
                     kind.name(),
                     by.describe()
                 ),
