@@ -333,10 +333,7 @@ fn an_incremental_table_follows_the_gate_tolerance_over_its_snapshot() {
     assert_eq!(r.code, 0, "{}", r.dump());
     let c = row_count(&r, "seed_events");
     assert_eq!(c["outcome"], "unverifiable");
-    assert!(
-        text(c).contains("incremental per the provenance IR"),
-        "{c}"
-    );
+    assert!(text(c).contains("incremental per the provenance IR"), "{c}");
     // gate without a [[tolerance]]: unverifiable, and says so.
     let g = gate(&s, &[]);
     assert_eq!(g.code, 0, "{}", g.dump());
