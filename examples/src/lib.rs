@@ -24,6 +24,8 @@ use rocky_writer::ir::{MaterializationStrategy, ModelIr, RockyType, TableRef, Ty
 use rocky_writer::records::UpstreamIdentity;
 use rocky_writer::{ConfigFile, Ledger, ModelDraft, RecordedRun, RunDraft, WriterClock};
 
+pub mod remote;
+
 /// The warehouse catalog: DuckDB names a database after its file stem (`demo.duckdb`).
 pub const CATALOG: &str = "demo";
 /// The warehouse schema.
@@ -96,6 +98,15 @@ pub enum DemoError {
     /// The writer refused to record the run.
     #[error("record: {0}")]
     Record(#[from] rocky_writer::RecordError),
+    /// Remote state failed (the remote demo).
+    #[error("remote state: {0}")]
+    Sync(#[from] rocky_writer::remote::SyncError),
+    /// The remote demo is not configured.
+    #[error("remote demo: {reason}")]
+    Remote {
+        /// What is missing.
+        reason: String,
+    },
     /// A model produced a column type the demo does not map.
     #[error("model {model}: column {column} has unsupported type {data_type}")]
     UnsupportedType {

@@ -6,7 +6,6 @@
 //! Reads files; never writes them.
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use parquet::file::metadata::ParquetMetaDataReader;
@@ -74,9 +73,11 @@ pub struct FileHash {
 ///
 /// The I/O error, if the file cannot be opened or read.
 pub fn hash_file(path: &Path) -> std::io::Result<FileHash> {
-    let size = std::fs::metadata(path)?.len();
+    // Only a regular file, opened without blocking; blake3 then maps the very file judged.
+    let file = crate::regular_file::open(path).map_err(crate::regular_file::OpenError::into_io)?;
+    let size = file.metadata()?.len();
     let mut hasher = blake3::Hasher::new();
-    hasher.update_mmap_rayon(path)?;
+    hasher.update_mmap_rayon(crate::regular_file::path_of(&file, path))?;
     Ok(FileHash {
         blake3: hasher.finalize().to_hex().to_string(),
         size,
@@ -128,7 +129,7 @@ impl ParquetFacts {
 ///
 /// A one-line reason (`artifact_parquet_invalid`).
 pub fn read_footer(path: &Path) -> Result<ParquetFacts, String> {
-    let file = File::open(path).map_err(|e| e.to_string())?;
+    let file = crate::regular_file::open(path).map_err(|e| e.to_string())?;
     let parsed = guard(|| ParquetMetaDataReader::new().parse_and_finish(&file))?;
     let meta = parsed.map_err(|e| e.to_string())?;
     guard(|| {

@@ -130,6 +130,11 @@ pub enum Command {
         /// runs, so the time no longer grows with the ledger.
         #[arg(long)]
         no_ledger_scan: bool,
+        /// A local copy of the object store the content-addressed tables live in (the bucket
+        /// root): each table's Delta log is read from `<DIR>/<key_prefix>/_delta_log/` and
+        /// replayed against the run's artifact rows (spec/delta-log.md).
+        #[arg(long, value_name = "DIR")]
+        lake: Option<PathBuf>,
     },
     /// Verify one Parquet file: its BLAKE3 against its name, its footer, and (with --ledger)
     /// every ledger row that names it.

@@ -38,10 +38,14 @@ pub mod records;
 pub mod rocky;
 pub mod siphash;
 
-// Evidence sources, all opened read-only.
+// Evidence sources, all opened read-only (`column_hash`: the columns of an artifact file;
+// `delta_log`: a table's Delta log copy).
 pub mod artifact;
+pub mod column_hash;
+pub mod delta_log;
 pub mod git;
 pub mod ledger;
+pub mod regular_file;
 pub mod warehouse;
 
 // Checks, commands, reports and the command line.

@@ -87,6 +87,7 @@ fn execute(command: &Command) -> Report {
             artifacts,
             strict,
             no_ledger_scan,
+            lake,
         } => run::verify_run(&run::RunOptions {
             run_id: run_id.clone(),
             ledger: ledger.clone(),
@@ -95,6 +96,7 @@ fn execute(command: &Command) -> Report {
             artifacts: artifacts.clone(),
             strict: *strict,
             ledger_scan: !no_ledger_scan,
+            lake: lake.clone(),
         }),
         Command::Artifact { file, ledger } => artifact::verify_artifact(file, ledger.as_deref()),
         Command::Runs { ledger } => runs::list_runs(ledger),

@@ -360,3 +360,65 @@ fn damaged_parquet_footers_are_invalid_never_a_panic() {
         );
     }
 }
+
+/// Runs the binary, failing the test (instead of hanging it) if it does not end within 60 s.
+fn run_bounded(a: &[&str]) -> util::Run {
+    let mut child = std::process::Command::new(util::BIN)
+        .args(a)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("rocky-verify {a:?} hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    util::finish(child.wait_with_output().unwrap(), false)
+}
+
+#[test]
+fn fifos_devices_and_directories_as_evidence_end_at_once_with_exit_2() {
+    let s = Scenario::new();
+    s.write();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("evidence.redb");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file system entry.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let zero = dir.path().join("zero.parquet");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let (fifo, zero, folder) = (
+        fifo.to_str().unwrap(),
+        zero.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+    );
+
+    // Control: the same commands on regular files end normally.
+    let good = s.ledger();
+    let good = good.to_str().unwrap();
+    assert_eq!(run_bounded(&["runs", "--ledger", good]).code, 0);
+
+    for (cmd, what) in [
+        (vec!["runs", "--ledger", fifo], "FIFO"),
+        (vec!["run", "latest", "--ledger", fifo], "FIFO"),
+        (vec!["gate", "--ledger", fifo], "FIFO"),
+        (vec!["runs", "--ledger", folder], "directory"),
+        (vec!["record", fifo], "FIFO"),
+        (vec!["artifact", fifo], "FIFO"),
+        (vec!["artifact", zero], "character device"),
+        (vec!["artifact", zero, "--ledger", good], "character device"),
+    ] {
+        let r = run_bounded(&cmd);
+        assert_eq!(r.code, 2, "{cmd:?}\n{}", r.dump());
+        assert!(
+            r.stdout.contains(what) || r.stderr.contains(what),
+            "{cmd:?} does not say it is a {what}:\n{}",
+            r.dump()
+        );
+    }
+}

@@ -11,7 +11,11 @@
 //! - `generated_docs`: completions and man pages name every subcommand.
 //! - `rocky_output`: row counts and column types on Rocky-shaped ledgers (check_history
 //!   snapshots, downstream watermark counts, types as Rocky maps them), `run` and `gate`.
+//! - `lake`: column hashes and the Delta log on a Rocky-shaped content-addressed pipeline.
 //! - `independence`: no networking crate and no writer / outside path crate in the build graph.
+//! - `rocky_generated`: ledgers, repositories and warehouses written by Rocky's own CLI
+//!   (fixtures/rocky/generated): no false failures, sql_hash recomputed from git, and issue 12's
+//!   acceptance cases (row deletion, shallow clone) pinned at today's behaviour.
 
 mod util;
 
@@ -21,5 +25,7 @@ mod gate;
 mod generated_docs;
 mod hostile;
 mod independence;
+mod lake;
+mod rocky_generated;
 mod rocky_output;
 mod run_cmd;

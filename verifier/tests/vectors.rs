@@ -59,6 +59,8 @@ type Outcome = Result<(), Failed>;
 
 // Rocky semantics (types, statement templates, project resolution): a module of its own.
 mod rocky_vectors;
+// Rocky's output column hashes (`column_hashes.json`).
+mod column_vectors;
 
 fn main() {
     let args = Arguments::from_args();
@@ -222,6 +224,7 @@ fn case_trial(stem: &str, case: Value) -> Vec<Trial> {
         "records" => records_case,
         "timestamps" => timestamps_case,
         "content_address" => content_address_case,
+        "column_hashes" => column_vectors::column_hashes_case,
         "rocky_types" => rocky_vectors::rocky_types_case,
         "sql_templates" => rocky_vectors::sql_templates_case,
         "run_id" if case.pointer("/input/existing_ids").is_some() => {

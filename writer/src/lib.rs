@@ -35,6 +35,8 @@
 //! - [`rocky`]: Rocky 1.71's own `sql_hash` statements ([`rocky::rocky_statements`]), project
 //!   loading over an in-memory [`rocky::FileTree`] ([`rocky::load_project`]), and warehouse type
 //!   strings to `RockyType` ([`rocky::map_warehouse_type`], [`rocky::compare`]).
+//! - `remote` (cargo feature `remote`): the ledger kept in S3, Valkey or both between runs, as
+//!   Rocky's remote state (`StateSync`; spec/remote-state.md).
 //!
 //! # Example
 //!
@@ -70,6 +72,8 @@ pub mod ledger;
 pub mod normalize;
 pub mod records;
 pub mod rocky;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod run;
 mod siphash;
 pub mod watermark;

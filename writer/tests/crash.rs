@@ -99,6 +99,12 @@ fn child_loop(dir: &Path) -> ! {
         run.row_counts
             .push((TableRef::new("wh", "main", "a"), 2_000 + i));
         ledger.record_run(run).unwrap();
+        // Tell the parent a whole run is on disk: it waits for the first one before it picks its
+        // random moment, so a slow start (a loaded machine) cannot leave the ledger empty.
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "recorded {i}");
+        let _ = out.flush();
     }
     unreachable!()
 }
@@ -144,11 +150,28 @@ fn sigkill_at_random_moments_leaves_only_whole_runs() {
                 "--nocapture",
             ])
             .env(CHILD_ENV, dir.path())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(30 + rng.next() % 400));
+        // Wait (bounded) for the child's first whole run, then kill it at a random moment of
+        // the runs that follow: mid-artifact, mid-transaction or between runs.
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            // libtest prints its own lines first; wait for the child's "recorded".
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            let first = lines
+                .by_ref()
+                .any(|l| l.is_ok_and(|l| l.starts_with("recorded ")));
+            let _ = tx.send(first);
+            // Keep draining so the child never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let started = rx.recv_timeout(Duration::from_secs(120)).unwrap_or(false);
+        assert!(started, "the child recorded no run within 120 s");
+        std::thread::sleep(Duration::from_millis(rng.next() % 400));
         if let Some(status) = child.try_wait().unwrap() {
             let out = child.wait_with_output().unwrap();
             panic!(

@@ -98,6 +98,11 @@ check_ids! {
     ProvenanceOutputs = "provenance.outputs", Ledger, "output_blake3 matches the run's artifacts";
     ProvenanceModel = "provenance.model", Ledger, "the run executed the model the provenance describes";
     ProvenanceIndex = "provenance.index", Ledger, "the input_index entry decodes and names the provenance's outputs";
+    ColumnHashes = "column.hashes", ArtifactFile, "output_column_hashes recompute from the artifact file's columns";
+    ColumnConsumed = "column.consumed", Ledger, "each consumed column hash is the upstream build's recorded output column hash";
+    DeltaLog = "delta.log", Ledger, "the table's Delta log is there and its commits read";
+    DeltaAdd = "delta.add", Ledger, "the artifact's add is in the Delta log at commit_version with its path, size and numRecords";
+    DeltaOrphan = "delta.orphan", Ledger, "every add in the table's Delta log is accounted for by a ledger row or tombstone";
     GateScope = "gate.scope", Ledger, "the gate's scope names runs the ledger holds";
     GatePolicy = "gate.policy", Ledger, "the gate's policy file reads and is valid";
     GateWaiver = "gate.waiver", Ledger, "no policy waiver is past its expiry";
@@ -131,6 +136,16 @@ impl CheckId {
             }
             CheckId::ProvenanceRecipeHash => "recipe_hash is the BLAKE3 of the provenance IR",
             CheckId::ProvenanceUpstream => "content upstreams were produced by ledger rows",
+            CheckId::ColumnHashes => {
+                "output column hashes recompute from the artifact files' columns (Arrow IPC, BLAKE3)"
+            }
+            CheckId::ColumnConsumed => {
+                "consumed column hashes are the upstream builds' recorded output column hashes"
+            }
+            CheckId::DeltaAdd => {
+                "artifact rows have their add in the table's Delta log (path, size, numRecords)"
+            }
+            CheckId::DeltaOrphan => "every add in the replayed Delta logs is accounted for",
             _ => return None,
         })
     }
@@ -229,14 +244,14 @@ codes! {
     ColumnUnexpected = "column_unexpected", [WarehouseColumns];
     ColumnTypeMismatch = "column_type_mismatch", [WarehouseColumns];
     TargetTableMissing = "target_table_missing", [WarehouseTable];
-    ArtifactFileMissing = "artifact_file_missing", [ArtifactFile, ArtifactBlake3, ArtifactOrphan, ProvenanceUpstream];
+    ArtifactFileMissing = "artifact_file_missing", [ArtifactFile, ArtifactBlake3, ArtifactOrphan, ProvenanceUpstream, ColumnHashes];
     ArtifactHashInvalid = "artifact_hash_invalid", [ArtifactRecord];
     ArtifactPathInvalid = "artifact_path_invalid", [ArtifactPath];
     ArtifactPathMismatch = "artifact_path_mismatch", [ArtifactPath];
     ArtifactNameInvalid = "artifact_name_invalid", [ArtifactName];
     ArtifactHashMismatch = "artifact_hash_mismatch", [ArtifactBlake3];
     ArtifactSizeMismatch = "artifact_size_mismatch", [ArtifactSize];
-    ArtifactParquetInvalid = "artifact_parquet_invalid", [ArtifactParquet];
+    ArtifactParquetInvalid = "artifact_parquet_invalid", [ArtifactParquet, ColumnHashes];
     ArtifactRowCountMismatch = "artifact_row_count_mismatch", [ArtifactRows];
     ArtifactUnexpected = "artifact_unexpected", [ArtifactLedger];
     IrCanonicalJsonInvalid = "ir_canonical_json_invalid", [ProvenanceCanonical, ProvenanceSkipHash, ProvenanceInputHash];
@@ -256,6 +271,17 @@ codes! {
     CheckpointInvalid = "checkpoint_invalid", [LedgerCheckpoint];
     PolicyInvalid = "policy_invalid", [GatePolicy];
     WaiverExpiredUnexpected = "waiver_expired_unexpected", [GateWaiver];
+    ColumnHashMismatch = "column_hash_mismatch", [ColumnHashes];
+    ColumnHashUnexpected = "column_hash_unexpected", [ColumnHashes];
+    ColumnTypeUnexpected = "column_type_unexpected", [ColumnHashes];
+    ConsumedColumnMissing = "consumed_column_missing", [ColumnConsumed];
+    ConsumedHashMismatch = "consumed_hash_mismatch", [ColumnConsumed];
+    UpstreamColumnsMissing = "upstream_columns_missing", [ColumnConsumed];
+    DeltaLogMissing = "delta_log_missing", [DeltaLog];
+    DeltaLogInvalid = "delta_log_invalid", [DeltaLog, DeltaAdd, DeltaOrphan];
+    DeltaAddMissing = "delta_add_missing", [DeltaAdd];
+    DeltaAddMismatch = "delta_add_mismatch", [DeltaAdd];
+    DeltaOrphanUnexpected = "delta_orphan_unexpected", [DeltaOrphan];
 }
 
 impl Code {
@@ -283,6 +309,14 @@ impl Code {
             Code::RunRecordMissing => "a run record vanished from the ledger since the checkpoint",
             Code::RunRecordMismatch => "a run record changed since the checkpoint",
             Code::WaiverExpiredUnexpected => "a policy waiver has expired",
+            Code::ColumnHashMismatch => {
+                "a column of the artifact does not hash to its recorded output column hash"
+            }
+            Code::ConsumedHashMismatch => {
+                "a consumed column hash is not the upstream's recorded output column hash"
+            }
+            Code::DeltaAddMissing => "the Delta log has no add for an artifact row",
+            Code::DeltaOrphanUnexpected => "Rocky added a file to a table that no ledger row names",
             _ => return None,
         })
     }

@@ -162,7 +162,12 @@ fn load_policy(opts: &GateOptions) -> Result<Policy, PolicyFailure> {
             reason,
         )
     };
-    let text = match std::fs::read(path) {
+    let text = match crate::regular_file::open(path)
+        .map_err(crate::regular_file::OpenError::into_io)
+        .and_then(|mut f| {
+            let mut b = Vec::new();
+            std::io::Read::read_to_end(&mut f, &mut b).map(|_| b)
+        }) {
         Ok(b) => match String::from_utf8(b) {
             Ok(t) => t,
             Err(_) => {
@@ -544,6 +549,8 @@ fn gate_with_ledger(
         artifacts: opts.artifacts.clone(),
         strict: opts.strict,
         ledger_scan: true,
+        // The Delta log replay is `run --lake` only.
+        lake: None,
     };
     let warehouse = match &opts.warehouse {
         None => None,

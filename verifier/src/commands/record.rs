@@ -7,7 +7,6 @@
 //! write a record can make its hashes agree. What binds a record to real outputs is the ledger and
 //! the artifact bytes, which this command does not read.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -306,7 +305,7 @@ fn compare(
 
 /// Reads at most [`MAX_RECORD_FILE_BYTES`] from `path`.
 fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
-    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let file = crate::regular_file::open(path).map_err(|e| e.to_string())?;
     let len = file
         .metadata()
         .map_err(|e| format!("cannot stat {}: {e}", path.display()))?

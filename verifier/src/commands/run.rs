@@ -8,7 +8,9 @@
 //! 3. Code: the recorded commit, branch, config and model sources in git ([`code`]).
 //! 4. Output: the warehouse tables, row counts and columns ([`output`], with `--warehouse`).
 //! 5. Artifacts: every `output_artifacts` row of the run, and with `--artifacts` the files'
-//!    bytes ([`artifacts`]).
+//!    bytes ([`artifacts`]) and their columns' hashes ([`columns`], which also follows each
+//!    consumed column hash to its upstream build); with `--lake`, each table's Delta log
+//!    ([`delta`]).
 //! 6. Provenance: every `input_provenance` row of the run, and its joins ([`provenance`]).
 //! 7. The summary: what this verified and what it did not.
 //!
@@ -18,7 +20,9 @@
 
 mod artifacts;
 mod code;
+mod columns;
 pub mod decode;
+mod delta;
 pub(crate) mod output;
 mod provenance;
 pub(crate) mod row_count;
@@ -56,6 +60,8 @@ pub struct RunOptions {
     /// The two passes over the whole ledger: the file's BLAKE3 and exact refcounts (`false`
     /// with `--no-ledger-scan`). Every check of the run itself runs either way.
     pub ledger_scan: bool,
+    /// `--lake`: a local copy of the bucket holding the content-addressed tables' Delta logs.
+    pub lake: Option<PathBuf>,
 }
 
 /// Opens the ledger for a command, pushing `ledger.open` / `ledger.schema_version` checks when it
@@ -522,8 +528,11 @@ pub(crate) fn check_loaded(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), Ver
     }
     // 4. Output.
     output::check(ctx, ledger)?;
-    // 5. Artifacts.
+    // 5. Artifacts, their columns (`output_column_hashes`, consumed hashes) and, with
+    // `--lake`, the tables' Delta logs.
     artifacts::check(ctx);
+    columns::check(ctx, ledger)?;
+    delta::check(ctx, ledger)?;
     // 6. Provenance.
     provenance::check(ctx, ledger)
 }

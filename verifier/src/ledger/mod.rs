@@ -177,14 +177,14 @@ impl Ledger {
             path: path.to_owned(),
             source,
         };
-        let file = Arc::new(File::open(path).map_err(io_err)?);
-        let meta = file.metadata().map_err(io_err)?;
-        if !meta.is_file() {
-            return Err(VerifyError::LedgerInvalid {
+        // Never blocks on a FIFO or streams a device: only a regular file is a ledger.
+        let file = Arc::new(crate::regular_file::open(path).map_err(|e| match e {
+            crate::regular_file::OpenError::NotRegular { kind, .. } => VerifyError::LedgerInvalid {
                 path: path.to_owned(),
-                reason: "not a regular file".to_owned(),
-            });
-        }
+                reason: format!("it is {kind}, not a regular file"),
+            },
+            crate::regular_file::OpenError::Io { source, .. } => io_err(source),
+        })?);
 
         let mut locks = Vec::new();
         if !try_lock_shared(&file).map_err(io_err)? {
@@ -194,7 +194,8 @@ impl Ledger {
         }
         locks.push(SharedLock(Arc::clone(&file)));
         // Rocky's writer lock: `path.with_extension("redb.lock")` (`.rocky-state.redb.lock`).
-        if let Ok(side) = File::open(path.with_extension("redb.lock")) {
+        // Opened like the ledger itself: a FIFO planted as the lock file must not block.
+        if let Ok(side) = crate::regular_file::open(&path.with_extension("redb.lock")) {
             let side = Arc::new(side);
             if !try_lock_shared(&side).map_err(io_err)? {
                 return Err(VerifyError::LedgerLocked {

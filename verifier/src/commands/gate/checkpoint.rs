@@ -58,7 +58,14 @@ impl Checkpoint {
     /// Why the file cannot be used (unreadable, not JSON, wrong shape or version, a digest that is
     /// not 64 lowercase hex).
     pub fn load(path: &Path) -> Result<Option<Checkpoint>, String> {
-        let bytes = match std::fs::read(path) {
+        // A regular file only: a FIFO or device in its place must not hang the gate.
+        let read = crate::regular_file::open(path)
+            .map_err(crate::regular_file::OpenError::into_io)
+            .and_then(|mut f| {
+                let mut b = Vec::new();
+                std::io::Read::read_to_end(&mut f, &mut b).map(|_| b)
+            });
+        let bytes = match read {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),

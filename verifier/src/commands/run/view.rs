@@ -112,6 +112,11 @@ pub struct ModelView {
     pub materialization: Option<String>,
     /// rocky-writer extension (`catalog.schema.table`).
     pub target_table: Option<String>,
+    /// `output_column_hashes` as `(column, hash)`, when the entry records a list.
+    pub output_column_hashes: Option<Vec<(String, String)>>,
+    /// `upstream_freshness` entries that carry `consumed_column_hashes`, as `(upstream_key,
+    /// [(column, hash)])`.
+    pub consumed_column_hashes: Vec<(String, Vec<(String, String)>)>,
 }
 
 impl ModelView {
@@ -132,6 +137,19 @@ impl ModelView {
             source_path: str_field(v, "source_path"),
             materialization: str_field(v, "materialization"),
             target_table: str_field(v, "target_table"),
+            output_column_hashes: v.get("output_column_hashes").and_then(column_hashes),
+            consumed_column_hashes: v
+                .get("upstream_freshness")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|u| {
+                    Some((
+                        str_field(u, "upstream_key")?,
+                        column_hashes(u.get("consumed_column_hashes")?)?,
+                    ))
+                })
+                .collect(),
         }
     }
 
@@ -141,6 +159,14 @@ impl ModelView {
     }
 }
 
+/// A `[{column, hash}]` list as `(column, hash)` pairs; `None` unless every entry has both.
+fn column_hashes(v: &Value) -> Option<Vec<(String, String)>> {
+    v.as_array()?
+        .iter()
+        .map(|c| Some((str_field(c, "column")?, str_field(c, "hash")?)))
+        .collect()
+}
+
 /// One decoded `output_artifacts` row of the run.
 #[derive(Debug, Clone)]
 pub struct ArtifactRow {
@@ -148,6 +174,8 @@ pub struct ArtifactRow {
     pub model_name: String,
     pub file_path: String,
     pub size_bytes: Option<u64>,
+    /// The Delta commit version holding the file's `add` (rocky-writer: 0, no log).
+    pub commit_version: Option<u64>,
 }
 
 impl ArtifactRow {
@@ -158,6 +186,7 @@ impl ArtifactRow {
             model_name: str_field(v, "model_name").unwrap_or_default(),
             file_path: str_field(v, "file_path").unwrap_or_default(),
             size_bytes: u64_field(v, "size_bytes"),
+            commit_version: u64_field(v, "commit_version"),
         }
     }
 }
