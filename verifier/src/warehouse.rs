@@ -87,31 +87,18 @@ fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// The DuckDB `information_schema.columns.data_type` a `RockyType` maps to, or `None` for types
-/// that are not compared (`spec/warehouse.md`).
-pub fn duckdb_type(rocky: &Value) -> Option<String> {
-    if let Some(s) = rocky.as_str() {
-        return Some(
-            match s {
-                "Boolean" => "BOOLEAN",
-                "Int32" => "INTEGER",
-                "Int64" => "BIGINT",
-                "Float32" => "FLOAT",
-                "Float64" => "DOUBLE",
-                "String" => "VARCHAR",
-                "Date" => "DATE",
-                "Timestamp" => "TIMESTAMP WITH TIME ZONE",
-                "TimestampNtz" => "TIMESTAMP",
-                "Binary" => "BLOB",
-                _ => return None,
-            }
-            .to_owned(),
-        );
+/// An alias for a table that none of its columns is named (compared case-insensitively, as
+/// DuckDB resolves identifiers): `count(alias)` must mean the row, and a column of that name
+/// would be taken instead.
+fn row_alias(columns: &[(String, String)]) -> String {
+    let mut alias = String::from("rv_row");
+    while columns
+        .iter()
+        .any(|(c, _)| c.to_lowercase() == alias.to_lowercase())
+    {
+        alias.push('_');
     }
-    let d = rocky.get("Decimal")?;
-    let p = d.get("precision")?.as_u64()?;
-    let s = d.get("scale")?.as_u64()?;
-    Some(format!("DECIMAL({p},{s})"))
+    alias
 }
 
 /// A DuckDB file attached read-only, once per catalog name the ledger uses.
@@ -142,7 +129,7 @@ struct Cache {
     tables: BTreeMap<String, Result<BTreeSet<Name>, String>>,
     /// Catalog to every table's `(column_name, data_type)` list, in column order.
     columns: BTreeMap<String, Result<CatalogColumns, String>>,
-    /// `COUNT(*)` results.
+    /// Row counts (see [`Warehouse::count`]).
     counts: BTreeMap<TableRef, u64>,
 }
 
@@ -265,6 +252,16 @@ impl Warehouse {
         })
     }
 
+    /// The `SELECT` that counts `t` by reading its rows (see [`Warehouse::count`]), with
+    /// `extra` columns before the count (`i` for a batch).
+    fn count_select(&self, t: &TableRef, extra: &str) -> Result<String, String> {
+        let alias = quote_ident(&row_alias(&self.columns(t)?));
+        Ok(format!(
+            "SELECT {extra}count({alias}) AS n FROM {} AS {alias}",
+            t.quoted()
+        ))
+    }
+
     /// Counts every table of `tables` that exists and is not counted yet, with one `UNION ALL`
     /// query per catalog and [`COUNT_BATCH`] tables. A query that fails leaves its tables to
     /// [`Warehouse::count`], which then counts (and reports) each on its own.
@@ -280,12 +277,13 @@ impl Warehouse {
         for (catalog, set) in by_catalog {
             let all: Vec<&TableRef> = set.into_iter().collect();
             for list in all.chunks(COUNT_BATCH) {
-                let sql = list
+                let selects: Result<Vec<String>, String> = list
                     .iter()
                     .enumerate()
-                    .map(|(i, t)| format!("SELECT {i} AS i, COUNT(*) AS n FROM {}", t.quoted()))
-                    .collect::<Vec<_>>()
-                    .join(" UNION ALL ");
+                    .map(|(i, t)| self.count_select(t, &format!("{i} AS i, ")))
+                    .collect();
+                let Ok(selects) = selects else { continue };
+                let sql = selects.join(" UNION ALL ");
                 let rows = self.with(catalog, |c| {
                     let mut stmt = c.prepare(&sql)?;
                     let rows =
@@ -307,16 +305,23 @@ impl Warehouse {
         }
     }
 
-    /// `COUNT(*)` of `t` (from [`Warehouse::prefetch_counts`] when it was counted there).
+    /// The number of rows of `t`, counted by reading them (from
+    /// [`Warehouse::prefetch_counts`] when it was counted there).
+    ///
+    /// DuckDB answers a bare `COUNT(*)` (and `COUNT(col)` of a column its statistics say has no
+    /// NULLs) from the row-group metadata alone, so a file whose data blocks were truncated or
+    /// zeroed still "counts" (issue 16). `count(r)` of the row itself (`r` the table's alias: a
+    /// struct of every column, never NULL, so it counts every row) makes DuckDB read, and
+    /// checksum, every column's blocks; a damaged table is then an error, not a count.
     ///
     /// # Errors
     ///
-    /// DuckDB's message.
+    /// DuckDB's message (an unreadable block included).
     pub fn count(&self, t: &TableRef) -> Result<u64, String> {
         if let Some(n) = self.cache.borrow().counts.get(t) {
             return Ok(*n);
         }
-        let sql = format!("SELECT COUNT(*) FROM {}", t.quoted());
+        let sql = self.count_select(t, "")?;
         let n: i64 = self.with(&t.catalog, |c| c.query_row(&sql, [], |r| r.get(0)))?;
         let n = u64::try_from(n).map_err(|_| format!("negative count {n}"))?;
         self.cache.borrow_mut().counts.insert(t.clone(), n);
@@ -370,7 +375,6 @@ impl Warehouse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn identifiers_are_quoted_with_inner_quotes_doubled() {
@@ -387,21 +391,6 @@ mod tests {
         assert!(TableRef::parse("a.b").is_none());
         assert!(TableRef::parse("a.b.c.d").is_none());
         assert!(TableRef::parse("a..c").is_none());
-    }
-
-    #[test]
-    fn rocky_types_map_to_duckdb_names() {
-        assert_eq!(duckdb_type(&json!("Int64")).as_deref(), Some("BIGINT"));
-        assert_eq!(
-            duckdb_type(&json!("Timestamp")).as_deref(),
-            Some("TIMESTAMP WITH TIME ZONE")
-        );
-        assert_eq!(
-            duckdb_type(&json!({"Decimal":{"precision":10,"scale":2}})).as_deref(),
-            Some("DECIMAL(10,2)")
-        );
-        assert_eq!(duckdb_type(&json!("Variant")), None);
-        assert_eq!(duckdb_type(&json!({"Array":"Int64"})), None);
     }
 
     #[test]
@@ -442,5 +431,63 @@ mod tests {
         // Another catalog name for the same file is attached on demand.
         let other = TableRef::parse("alias.s.a").unwrap();
         assert_eq!(wh.count(&other), Ok(2));
+    }
+
+    #[test]
+    fn a_column_named_like_the_row_alias_does_not_replace_the_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.duckdb");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE t (\"RV_ROW\" INT, rv_row_ INT); \
+                 INSERT INTO t VALUES (NULL, NULL), (NULL, NULL), (1, NULL);",
+            )
+            .unwrap();
+        let wh = Warehouse::open(&path, "w").unwrap();
+        // count("RV_ROW") would be 1 and count(rv_row_) 0: every row is counted, NULLs included.
+        assert_eq!(wh.count(&TableRef::parse("w.main.t").unwrap()), Ok(3));
+        assert_eq!(
+            row_alias(&[
+                ("rv_row".into(), String::new()),
+                ("RV_ROW_".into(), String::new())
+            ]),
+            "rv_row__"
+        );
+    }
+
+    #[test]
+    fn the_count_reads_the_data_not_the_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.duckdb");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE t AS SELECT hash(i) AS x, i::VARCHAR AS y FROM range(400000) r(i); \
+                 CHECKPOINT;",
+            )
+            .unwrap();
+        let t = TableRef::parse("w.main.t").unwrap();
+        // Control: the intact file counts.
+        assert_eq!(Warehouse::open(&path, "w").unwrap().count(&t), Ok(400_000));
+        // Zero the data blocks in the middle of the file; the catalog and row-group metadata at
+        // its end stay readable, so a bare COUNT(*) would still answer 400000.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let len = bytes.len();
+        bytes[len / 10..len * 6 / 10].fill(0);
+        std::fs::write(&path, &bytes).unwrap();
+        let wh = Warehouse::open(&path, "w").unwrap();
+        let bare: Result<i64, String> = wh.with("w", |c| {
+            c.query_row("SELECT COUNT(*) FROM w.main.t", [], |r| r.get(0))
+        });
+        assert_eq!(
+            bare,
+            Ok(400_000),
+            "DuckDB's metadata count survives: the hazard is real"
+        );
+        let counted = wh.count(&t);
+        assert!(counted.is_err(), "{counted:?}");
+        wh.prefetch_counts(std::slice::from_ref(&t));
+        assert!(wh.count(&t).is_err());
     }
 }

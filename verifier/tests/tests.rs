@@ -9,6 +9,8 @@
 //!   checkpoint, on clean and drifted evidence.
 //! - `commands`: `artifact`, `runs`, `record`, usage errors, colour, broken pipes.
 //! - `generated_docs`: completions and man pages name every subcommand.
+//! - `rocky_output`: row counts and column types on Rocky-shaped ledgers (check_history
+//!   snapshots, downstream watermark counts, types as Rocky maps them), `run` and `gate`.
 //! - `lake`: column hashes and the Delta log on a Rocky-shaped content-addressed pipeline.
 //! - `rocky_code`: Rocky-shaped ledgers and repositories: `sql_hash` recomputed per adapter and
 //!   strategy (control and one-byte tamper), `""` entries, the adapter sources, shallow clones and
@@ -26,7 +28,8 @@ mod gate;
 mod generated_docs;
 mod hostile;
 mod independence;
-mod rocky_generated;
 mod lake;
 mod rocky_code;
+mod rocky_generated;
+mod rocky_output;
 mod run_cmd;

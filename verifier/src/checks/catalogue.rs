@@ -77,7 +77,7 @@ check_ids! {
     ModelEnvHash = "model.env_hash", Ledger, "env_hash recomputes from its recorded inputs";
     WarehouseOpen = "warehouse.open", Warehouse, "the warehouse opens read-only";
     WarehouseTable = "warehouse.table", Warehouse, "the model's target table exists";
-    WarehouseRowCount = "warehouse.row_count", Warehouse, "the table's row count equals rows_affected";
+    WarehouseRowCount = "warehouse.row_count", Warehouse, "the rows read from the table are the count the run recorded (rows_affected, an in-window check_history snapshot or a downstream watermark count)";
     WarehouseColumns = "warehouse.columns", Warehouse, "the table's columns and types match the IR";
     ArtifactRecord = "artifact.record", ArtifactFile, "each output_artifacts row decodes";
     ArtifactPath = "artifact.path", ArtifactFile, "the recorded path is safe and named by its hash";
@@ -127,7 +127,9 @@ impl CheckId {
             CheckId::ModelSqlHash => {
                 "model sources at the commit hash to their sql_hash (BLAKE3 of the bytes)"
             }
-            CheckId::WarehouseRowCount => "warehouse row counts equal rows_affected",
+            CheckId::WarehouseRowCount => {
+                "warehouse row counts, read from the tables, equal the counts the runs recorded"
+            }
             CheckId::WarehouseColumns => "warehouse columns and types match the IR's typed_columns",
             CheckId::ArtifactRows => "artifact files hold rows_affected rows",
             CheckId::ProvenanceSkipHash => "skip_hash recomputes from the IR",
@@ -315,7 +317,9 @@ impl Code {
             }
             Code::ColumnMissing => "a column of the model's IR is not in the warehouse table",
             Code::ColumnUnexpected => "the warehouse table has a column the model's IR does not",
-            Code::ColumnTypeMismatch => "a warehouse column's type differs from the model's IR",
+            Code::ColumnTypeMismatch => {
+                "a warehouse column's type is of another family than the model's IR says"
+            }
             Code::ArtifactFileMissing => "a ledger row names an artifact file that does not exist",
             Code::ArtifactHashMismatch => "an artifact's bytes do not hash to its recorded BLAKE3",
             Code::ArtifactOrphanUnexpected => "a content-addressed file has no ledger row",

@@ -221,8 +221,8 @@ struct LedgerFacts {
     all_runs: Vec<RunView>,
     /// Hash to every `(run_id, model_name)` row naming it (all runs).
     producers: BTreeMap<String, Vec<(String, String)>>,
-    /// Each table's last `check_history` row count.
-    recorded: BTreeMap<String, u64>,
+    /// Every table's recorded counts (`check_history`, downstream watermark counts).
+    counts: run::row_count::CountEvidence,
     /// The run (index into `all_runs`) that last wrote each table: by `target_table`, and by
     /// `catalog\0model_name` for models without one.
     last_writer: BTreeMap<String, usize>,
@@ -267,15 +267,7 @@ impl LedgerFacts {
             };
             producers.entry(h).or_default().push((r, m));
         }
-        let mut recorded = BTreeMap::new();
-        for (table, bytes) in ledger.rows(ledger::CHECK_HISTORY, "")? {
-            if let Some(n) = serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .and_then(|v| v.as_array()?.last()?.get("row_count")?.as_u64())
-            {
-                recorded.insert(table, n);
-            }
-        }
+        let counts = run::row_count::CountEvidence::load(ledger, None, None)?;
         let mut last_writer: BTreeMap<String, usize> = BTreeMap::new();
         for (i, r) in all_runs.iter().enumerate() {
             let Some((_, start)) = &r.started else {
@@ -302,7 +294,7 @@ impl LedgerFacts {
             history,
             all_runs,
             producers,
-            recorded,
+            counts,
             last_writer,
             by_id,
         })
@@ -597,7 +589,7 @@ fn gate_with_ledger(
         scope: None,
         warehouse: warehouse.as_ref(),
         tolerance: Some(&tolerance),
-        recorded_counts: Some(&facts.recorded),
+        counts: Some(&facts.counts),
         skip_code: opts.repo.is_none(),
     };
 

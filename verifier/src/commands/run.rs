@@ -27,6 +27,7 @@ mod fingerprint;
 pub(crate) mod output;
 pub(crate) mod project;
 mod provenance;
+pub(crate) mod row_count;
 pub(crate) mod view;
 mod who;
 
@@ -156,8 +157,9 @@ pub(crate) struct Hooks<'a> {
     pub warehouse: Option<&'a Warehouse>,
     /// `(warn, error)` relative row-count drift allowed for a model whose count is not exact.
     pub tolerance: Option<&'a ToleranceFn<'a>>,
-    /// The last `check_history` row count of each table (`catalog.schema.table`).
-    pub recorded_counts: Option<&'a BTreeMap<String, u64>>,
+    /// The ledger's recorded counts of every table (`check_history` snapshots, downstream
+    /// watermark counts), read once for every run.
+    pub counts: Option<&'a row_count::CountEvidence>,
     /// Do not run the git checks (no repository was given).
     pub skip_code: bool,
 }
@@ -537,7 +539,7 @@ pub(crate) fn check_loaded(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), Ver
         code::check(ctx);
     }
     // 4. Output.
-    output::check(ctx);
+    output::check(ctx, ledger)?;
     // 5. Artifacts, their columns (`output_column_hashes`, consumed hashes) and, with
     // `--lake`, the tables' Delta logs.
     artifacts::check(ctx);

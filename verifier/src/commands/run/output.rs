@@ -5,10 +5,14 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use super::Ctx;
+use super::row_count::{self, CountEvidence};
 use super::view::ModelView;
 use crate::checks::catalogue::{CheckId, Code};
+use crate::error::VerifyError;
+use crate::ledger::Ledger;
 use crate::report::{Check, Proof, Subject};
-use crate::warehouse::{TableRef, Warehouse, duckdb_type};
+use crate::rocky::types::{self, RockyType, TypeVerdict};
+use crate::warehouse::{TableRef, Warehouse};
 
 /// Where a model's table was found, and how sure that is.
 struct Target {
@@ -17,11 +21,17 @@ struct Target {
 }
 
 /// Runs the warehouse checks (only with `--warehouse`).
-pub fn check(ctx: &mut Ctx<'_>) {
+///
+/// # Errors
+///
+/// A ledger read failure (the recorded counts of the run's tables are read from the ledger).
+pub fn check(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError> {
     let Some(path) = ctx.opts.warehouse.clone() else {
-        return;
+        return Ok(());
     };
-    let Some(run) = ctx.run.clone() else { return };
+    let Some(run) = ctx.run.clone() else {
+        return Ok(());
+    };
     let models: Vec<ModelView> = run
         .models
         .iter()
@@ -29,7 +39,7 @@ pub fn check(ctx: &mut Ctx<'_>) {
         .cloned()
         .collect();
     if let Some(shared) = ctx.hooks.warehouse {
-        return check_models(ctx, shared, &models, &run, &path);
+        return check_models(ctx, ledger, shared, &models, &run, &path);
     }
 
     // The catalog to attach the file as: the one the run's tables live in.
@@ -58,10 +68,10 @@ pub fn check(ctx: &mut Ctx<'_>) {
                 Proof::Recomputed,
                 e.to_string(),
             ));
-            return;
+            return Ok(());
         }
     };
-    check_models(ctx, &wh, &models, &run, &path);
+    check_models(ctx, ledger, &wh, &models, &run, &path)
 }
 
 /// The warehouse tables the in-scope models of a loaded run wrote, where they resolve.
@@ -79,13 +89,28 @@ pub fn targets(ctx: &Ctx<'_>, wh: &Warehouse) -> Vec<TableRef> {
 
 fn check_models(
     ctx: &mut Ctx<'_>,
+    ledger: &Ledger,
     wh: &Warehouse,
     models: &[ModelView],
     run: &super::view::RunView,
     path: &std::path::Path,
-) {
+) -> Result<(), VerifyError> {
     // One UNION ALL count over every table, before the per-model checks.
-    wh.prefetch_counts(&targets(ctx, wh));
+    let tables = targets(ctx, wh);
+    wh.prefetch_counts(&tables);
+    // The ledger's recorded counts of those tables: the gate read them once for every run; `run`
+    // reads the rows that can name them (with --no-ledger-scan only this run's provenance rows
+    // and those keyed after it, where later runs' downstreams are).
+    let own;
+    let evidence = match ctx.hooks.counts {
+        Some(shared) => shared,
+        None => {
+            let names: BTreeSet<String> = tables.iter().map(ToString::to_string).collect();
+            let from = (!ctx.opts.ledger_scan).then(|| format!("{}|", ctx.run_id));
+            own = CountEvidence::load(ledger, Some(&names), from.as_deref())?;
+            &own
+        }
+    };
     let mut checked = 0usize;
     for m in models {
         let subject = Subject::model(&ctx.run_id, &m.name);
@@ -136,7 +161,8 @@ fn check_models(
             }
         }
         checked += 1;
-        check_count(ctx, wh, m, &target, &subject);
+        let strategy = row_count::strategy_from_ledger(ctx, m);
+        row_count::check(ctx, wh, m, &target.table, &subject, strategy, evidence);
         check_columns(ctx, wh, m, &target, &subject);
     }
     if checked > 0 {
@@ -145,6 +171,7 @@ fn check_models(
             path.display()
         ));
     }
+    Ok(())
 }
 
 fn resolve(
@@ -194,25 +221,8 @@ fn resolve(
     }
 }
 
-/// Whether the model replaces its table whole, so `COUNT(*)` must equal `rows_affected`.
-fn exact_count(ctx: &Ctx<'_>, m: &ModelView) -> Result<(), String> {
-    let kind = m
-        .materialization
-        .clone()
-        .or_else(|| ctx.prov_for(m.index).and_then(|p| p.strategy()));
-    match kind.as_deref() {
-        Some("full_refresh" | "content_addressed" | "FullRefresh" | "ContentAddressed") => Ok(()),
-        Some(other) => Err(format!(
-            "materialization {other}: the table accumulates, so its count is not the run's rows"
-        )),
-        None => {
-            Err("no materialization recorded: cannot tell whether the count is exact".to_owned())
-        }
-    }
-}
-
 /// The run after this one that also wrote `target`, if any.
-fn superseded_by(ctx: &Ctx<'_>, m: &ModelView, target: &TableRef) -> Option<String> {
+pub(crate) fn superseded_by(ctx: &Ctx<'_>, m: &ModelView, target: &TableRef) -> Option<String> {
     let run = ctx.run.as_ref()?;
     let (_, start) = run.started.as_ref()?;
     let full = target.to_string();
@@ -239,178 +249,6 @@ fn superseded_by(ctx: &Ctx<'_>, m: &ModelView, target: &TableRef) -> Option<Stri
                 .cmp(&b.started.as_ref().map(|s| s.1))
         })
         .and_then(|r| r.run_id.clone())
-}
-
-fn check_count(
-    ctx: &mut Ctx<'_>,
-    wh: &Warehouse,
-    m: &ModelView,
-    target: &Target,
-    subject: &Subject,
-) {
-    if let Some(later) = superseded_by(ctx, m, &target.table) {
-        ctx.report.push(Check::unverifiable(
-            CheckId::WarehouseRowCount,
-            subject.clone(),
-            Code::RowCountUnexpected,
-            Proof::Unverifiable,
-            json!(m.rows_affected),
-            format!(
-                "superseded by run {later}, which wrote {} later",
-                target.table
-            ),
-        ));
-        return;
-    }
-    if let Err(reason) = exact_count(ctx, m) {
-        if let Some(tolerance) = ctx.hooks.tolerance {
-            return check_tolerant_count(ctx, wh, m, target, subject, tolerance, &reason);
-        }
-        ctx.report.push(Check::unverifiable(
-            CheckId::WarehouseRowCount,
-            subject.clone(),
-            Code::RowCountUnexpected,
-            Proof::Unverifiable,
-            json!(m.rows_affected),
-            reason,
-        ));
-        return;
-    }
-    let Some(rows) = m.rows_affected else {
-        ctx.report.push(Check::unknown(
-            CheckId::WarehouseRowCount,
-            subject.clone(),
-            Code::RowsAffectedMissing,
-            Proof::Recomputed,
-            "rows_affected is null: the run recorded no row count to compare",
-        ));
-        return;
-    };
-    match wh.count(&target.table) {
-        Ok(n) if n == rows => ctx.report.push(Check::pass(
-            CheckId::WarehouseRowCount,
-            subject.clone(),
-            Proof::Recomputed,
-            json!(n),
-            json!(rows),
-            format!("COUNT(*) of {} is {n}, as recorded", target.table),
-        )),
-        Ok(n) => ctx.report.push(Check::fail(
-            CheckId::WarehouseRowCount,
-            subject.clone(),
-            Code::RowCountMismatch,
-            Proof::Recomputed,
-            json!(n),
-            json!(rows),
-            format!(
-                "COUNT(*) of {} is {n} but rows_affected is {rows}",
-                target.table
-            ),
-        )),
-        Err(reason) => ctx.report.push(Check::unknown(
-            CheckId::WarehouseRowCount,
-            subject.clone(),
-            Code::WarehouseInvalid,
-            Proof::Recomputed,
-            reason,
-        )),
-    }
-}
-
-/// `gate`'s row count for a table that accumulates: the warehouse count against the table's last
-/// `check_history` count, within the policy's tolerance (`spec/gate.md` section 2).
-fn check_tolerant_count(
-    ctx: &mut Ctx<'_>,
-    wh: &Warehouse,
-    m: &ModelView,
-    target: &Target,
-    subject: &Subject,
-    tolerance: &super::ToleranceFn<'_>,
-    why_not_exact: &str,
-) {
-    let table = target.table.to_string();
-    let unverifiable = |reason: String| {
-        Check::unverifiable(
-            CheckId::WarehouseRowCount,
-            subject.clone(),
-            Code::RowCountUnexpected,
-            Proof::Unverifiable,
-            json!(m.rows_affected),
-            reason,
-        )
-    };
-    let Some((warn, error)) = tolerance(&m.name) else {
-        let reason = format!(
-            "{why_not_exact}; no [[tolerance]] in the policy matches {}",
-            m.name
-        );
-        ctx.report.push(unverifiable(reason));
-        return;
-    };
-    let Some(&recorded) = ctx.hooks.recorded_counts.and_then(|c| c.get(&table)) else {
-        let reason = format!(
-            "{why_not_exact}; no check_history row count is recorded for {table} to compare with"
-        );
-        ctx.report.push(unverifiable(reason));
-        return;
-    };
-    let n = match wh.count(&target.table) {
-        Ok(n) => n,
-        Err(reason) => {
-            ctx.report.push(Check::unknown(
-                CheckId::WarehouseRowCount,
-                subject.clone(),
-                Code::WarehouseInvalid,
-                Proof::Recomputed,
-                reason,
-            ));
-            return;
-        }
-    };
-    // Relative drift against the recorded count (at least 1, so an empty table is defined).
-    #[allow(clippy::cast_precision_loss)]
-    let drift = n.abs_diff(recorded) as f64 / recorded.max(1) as f64;
-    let text = format!(
-        "COUNT(*) of {table} is {n}, the last recorded count is {recorded}: drift {:.2}% \
-         (warn above {:.2}%, fail above {:.2}%)",
-        drift * 100.0,
-        warn * 100.0,
-        error * 100.0
-    );
-    let check = if drift > error {
-        Check::fail(
-            CheckId::WarehouseRowCount,
-            subject.clone(),
-            Code::RowCountMismatch,
-            Proof::Recomputed,
-            json!(n),
-            json!(recorded),
-            text,
-        )
-    } else if drift > warn {
-        Check {
-            outcome: crate::report::Outcome::Warn,
-            ..Check::fail(
-                CheckId::WarehouseRowCount,
-                subject.clone(),
-                Code::RowCountMismatch,
-                Proof::Recomputed,
-                json!(n),
-                json!(recorded),
-                text,
-            )
-        }
-    } else {
-        Check::pass(
-            CheckId::WarehouseRowCount,
-            subject.clone(),
-            Proof::Recomputed,
-            json!(n),
-            json!(recorded),
-            text,
-        )
-    };
-    ctx.report.push(check);
 }
 
 fn check_columns(
@@ -456,41 +294,60 @@ fn check_columns(
         }
     };
     let mut failures = 0usize;
-    let mut not_compared = Vec::new();
+    let mut types = TypeTally::default();
     let mut checks = Vec::new();
-    for (name, rocky_type) in &expected {
+    for (name, ir_value) in &expected {
         let col_subject = subject.clone().with_column(name);
-        match actual.iter().find(|(n, _)| n == name) {
-            None => {
+        let Some((_, db_type)) = actual.iter().find(|(n, _)| n == name) else {
+            failures += 1;
+            checks.push(Check::fail(
+                CheckId::WarehouseColumns,
+                col_subject,
+                Code::ColumnMissing,
+                Proof::Recomputed,
+                Value::Null,
+                json!({"name": name, "data_type": ir_value}),
+                format!("column {name:?} of the IR is not in {}", target.table),
+            ));
+            continue;
+        };
+        // spec/warehouse.md "Compatibility": the warehouse string is mapped to a RockyType as
+        // Rocky maps it, and only a disagreement of type families is evidence.
+        let ir_type = match RockyType::from_ir_json(ir_value) {
+            Ok(t) => t,
+            Err(e) => {
+                types.not_compared.push(format!("{name} ({e})"));
+                continue;
+            }
+        };
+        match types::compare(&ir_type, db_type) {
+            TypeVerdict::Mismatch { mapped } => {
                 failures += 1;
                 checks.push(Check::fail(
                     CheckId::WarehouseColumns,
                     col_subject,
-                    Code::ColumnMissing,
+                    Code::ColumnTypeMismatch,
                     Proof::Recomputed,
-                    Value::Null,
-                    json!({"name": name, "data_type": rocky_type}),
-                    format!("column {name:?} of the IR is not in {}", target.table),
+                    json!({"data_type": db_type, "rocky_type": mapped.to_ir_json()}),
+                    ir_value.clone(),
+                    format!(
+                        "column {name:?}: the IR's type is {}, but the warehouse reports {db_type:?}, \
+                         which Rocky maps to {}: another type family",
+                        types::verbatim(ir_value),
+                        types::verbatim(&mapped.to_ir_json())
+                    ),
                 ));
             }
-            Some((_, db_type)) => {
-                match duckdb_type(rocky_type) {
-                    Some(want) if want != *db_type => {
-                        failures += 1;
-                        checks.push(Check::fail(
-                        CheckId::WarehouseColumns,
-                        col_subject,
-                        Code::ColumnTypeMismatch,
-                        Proof::Recomputed,
-                        json!(db_type),
-                        json!(want),
-                        format!("column {name:?} is {db_type} in the warehouse but the IR says {want}"),
-                    ));
-                    }
-                    Some(_) => {}
-                    None => not_compared.push(name.clone()),
-                }
-            }
+            TypeVerdict::Same => types.same += 1,
+            TypeVerdict::SameFamily(_) => types.same_family.push(format!(
+                "{name}: IR {}, warehouse {db_type:?} ({})",
+                types::verbatim(ir_value),
+                types::verbatim(&types::map_warehouse_type(db_type).to_ir_json())
+            )),
+            TypeVerdict::UnknownInIr => types.unknown.push(format!("{name} (Unknown in the IR)")),
+            TypeVerdict::UnknownInWarehouse => types
+                .unknown
+                .push(format!("{name} ({db_type:?} maps to Unknown)")),
         }
     }
     let names: BTreeSet<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
@@ -523,21 +380,48 @@ fn check_columns(
                     .collect::<Vec<_>>()
             ),
             json!(expected.iter().map(|(n, _)| n).collect::<Vec<_>>()),
-            if not_compared.is_empty() {
-                format!(
-                    "the {} columns and their types match the IR",
-                    expected.len()
-                )
-            } else {
-                format!(
-                    "the {} columns match the IR; types of {} not compared",
-                    expected.len(),
-                    not_compared.join(", ")
-                )
-            },
+            types.describe(expected.len()),
         ));
     }
     for c in checks {
         ctx.report.push(c);
+    }
+}
+
+/// How the IR's column types compared with the warehouse's, for the passing check's message.
+#[derive(Default)]
+struct TypeTally {
+    /// Columns whose mapped type is the IR's.
+    same: usize,
+    /// Columns of one family but another type: compatible, not exact.
+    same_family: Vec<String>,
+    /// Columns where either side is `Unknown`: compatible with anything.
+    unknown: Vec<String>,
+    /// Columns whose IR type is not a `RockyType` (the IR's own checks report that).
+    not_compared: Vec<String>,
+}
+
+impl TypeTally {
+    fn describe(&self, columns: usize) -> String {
+        let mut text = format!(
+            "the {columns} columns of the IR are in the table; {} type(s) exactly as Rocky maps them",
+            self.same
+        );
+        if !self.same_family.is_empty() {
+            text.push_str(&format!(
+                "; same family, not exact: {}",
+                self.same_family.join(", ")
+            ));
+        }
+        if !self.unknown.is_empty() {
+            text.push_str(&format!(
+                "; compatible as Unknown: {}",
+                self.unknown.join(", ")
+            ));
+        }
+        if !self.not_compared.is_empty() {
+            text.push_str(&format!("; not compared: {}", self.not_compared.join(", ")));
+        }
+        text
     }
 }
