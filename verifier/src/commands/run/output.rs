@@ -18,6 +18,8 @@ use crate::warehouse::{TableRef, Warehouse};
 struct Target {
     table: TableRef,
     proof: Proof,
+    /// Which source named the table, when the ledger does not (the project at the commit).
+    decided: Option<String>,
 }
 
 /// Runs the warehouse checks (only with `--warehouse`).
@@ -96,7 +98,15 @@ fn check_models(
     path: &std::path::Path,
 ) -> Result<(), VerifyError> {
     // One UNION ALL count over every table, before the per-model checks.
-    let tables = targets(ctx, wh);
+    let mut tables = targets(ctx, wh);
+    // Tables only the ledger's own keys name (replicated tables) need their counts too.
+    for m in models {
+        if resolve(ctx, wh, m, run.target_catalog.as_deref()).is_err()
+            && let Ok(t) = named_by_ledger(ledger, m, run.target_catalog.as_deref(), String::new())
+        {
+            tables.push(t.table);
+        }
+    }
     wh.prefetch_counts(&tables);
     // The ledger's recorded counts of those tables: the gate read them once for every run; `run`
     // reads the rows that can name them (with --no-ledger-scan only this run's provenance rows
@@ -114,7 +124,9 @@ fn check_models(
     let mut checked = 0usize;
     for m in models {
         let subject = Subject::model(&ctx.run_id, &m.name);
-        let target = match resolve(ctx, wh, m, run.target_catalog.as_deref()) {
+        let resolved = resolve(ctx, wh, m, run.target_catalog.as_deref())
+            .or_else(|reason| named_by_ledger(ledger, m, run.target_catalog.as_deref(), reason));
+        let target = match resolved {
             Ok(t) => t,
             Err(reason) => {
                 ctx.report.push(Check::unknown(
@@ -135,7 +147,10 @@ fn check_models(
                 target.proof,
                 json!(target.table.to_string()),
                 json!(target.table.to_string()),
-                format!("table {} exists", target.table),
+                match &target.decided {
+                    Some(how) => format!("table {} exists (target from {how})", target.table),
+                    None => format!("table {} exists", target.table),
+                },
             )),
             Ok(false) => {
                 ctx.report.push(Check::fail(
@@ -161,7 +176,8 @@ fn check_models(
             }
         }
         checked += 1;
-        let strategy = row_count::strategy_from_ledger(ctx, m);
+        let strategy = row_count::strategy_from_ledger(ctx, m)
+            .or_else(|| row_count::strategy_from_project(ctx, m));
         row_count::check(ctx, wh, m, &target.table, &subject, strategy, evidence);
         check_columns(ctx, wh, m, &target, &subject);
     }
@@ -174,6 +190,34 @@ fn check_models(
     Ok(())
 }
 
+/// A table the ledger itself names for `m` when nothing else resolves it: Rocky keys a replicated
+/// table's `check_history` row by `catalog.schema.table` (and nothing records it in the run), so
+/// exactly one such key whose table is the model name (in the run's catalog, when recorded) names
+/// it. Several, or none, leave the original reason.
+fn named_by_ledger(
+    ledger: &Ledger,
+    m: &ModelView,
+    target_catalog: Option<&str>,
+    reason: String,
+) -> Result<Target, String> {
+    let Ok(keys) = ledger.keys(crate::ledger::CHECK_HISTORY, "") else {
+        return Err(reason);
+    };
+    let named: Vec<TableRef> = keys
+        .iter()
+        .filter_map(|k| TableRef::parse(k))
+        .filter(|t| t.table == m.name && target_catalog.is_none_or(|c| c == t.catalog))
+        .collect();
+    match named.as_slice() {
+        [t] => Ok(Target {
+            table: t.clone(),
+            proof: Proof::Heuristic,
+            decided: Some(format!("the ledger's check_history key {t}")),
+        }),
+        _ => Err(reason),
+    }
+}
+
 fn resolve(
     ctx: &Ctx<'_>,
     wh: &Warehouse,
@@ -184,17 +228,47 @@ fn resolve(
         return Ok(Target {
             table: t,
             proof: Proof::Recomputed,
+            decided: None,
         });
     }
     if let Some(t) = m.target_table.as_deref().and_then(TableRef::parse) {
         return Ok(Target {
             table: t,
             proof: Proof::Recomputed,
+            decided: None,
         });
+    }
+    // Rocky records no target for a transformation model: the project at the run's commit
+    // declares it (sidecar, `_defaults.toml`, group or Rocky's fallback), resolved as Rocky
+    // resolves it. Several models writing one table name are used only if they agree.
+    if let super::project::RockyModels::Models(ms) = ctx.rocky_models(&m.name) {
+        let mut found: Vec<(TableRef, String)> = ms
+            .iter()
+            .map(|r| {
+                (
+                    TableRef {
+                        catalog: r.target.catalog.clone(),
+                        schema: r.target.schema.clone(),
+                        table: r.target.table.clone(),
+                    },
+                    super::project::describe(r),
+                )
+            })
+            .collect();
+        found.sort();
+        found.dedup_by(|a, b| a.0 == b.0);
+        if let [(table, how)] = found.as_slice() {
+            return Ok(Target {
+                table: table.clone(),
+                proof: Proof::Recomputed,
+                decided: Some(how.clone()),
+            });
+        }
     }
     let Some(catalog) = target_catalog else {
         return Err(
-            "no provenance IR target, no target_table and no target_catalog recorded: \
+            "no provenance IR target, no target_table and no target_catalog recorded, and no \
+             model of the project at the commit writes this table: \
                     cannot tell which table the model wrote"
                 .to_owned(),
         );
@@ -208,6 +282,7 @@ fn resolve(
                 table: m.name.clone(),
             },
             proof: Proof::Heuristic,
+            decided: None,
         }),
         [] => Err(format!(
             "no schema of catalog {catalog:?} has a table named {:?}",

@@ -134,8 +134,21 @@ pub(crate) enum DecidedBy {
     /// The provenance record's IR (`materialization.strategy`).
     ProvenanceIr,
     /// The project's configuration at the run's commit, and which file of it decided.
-    #[allow(dead_code)] // the seam for the project accessor (issue 12 item 2)
     Project(crate::rocky::project::DecidedBy),
+}
+
+impl StrategyKind {
+    /// A view-like strategy: the warehouse computes its rows when read, so no recorded count of
+    /// the past binds it.
+    fn recomputed_on_read(&self) -> bool {
+        matches!(
+            self,
+            StrategyKind::View
+                | StrategyKind::MaterializedView
+                | StrategyKind::DynamicTable
+                | StrategyKind::Ephemeral
+        )
+    }
 }
 
 impl DecidedBy {
@@ -153,6 +166,22 @@ impl DecidedBy {
 /// `materialization` extension, else the provenance IR (which Rocky writes only for
 /// content-addressed models).
 pub(crate) type StrategyInput = Option<(StrategyKind, DecidedBy)>;
+
+/// The strategy the project at the run's commit declares for the table `m` wrote, when every
+/// model writing that table agrees (Rocky records none in `ModelExecution`).
+pub(crate) fn strategy_from_project(ctx: &Ctx<'_>, m: &ModelView) -> StrategyInput {
+    let super::project::RockyModels::Models(ms) = ctx.rocky_models(&m.name) else {
+        return None;
+    };
+    let (first, rest) = ms.split_first()?;
+    if rest.iter().any(|r| r.strategy != first.strategy) {
+        return None;
+    }
+    Some((
+        StrategyKind::from_project(&first.strategy),
+        DecidedBy::Project(first.decided_by.strategy),
+    ))
+}
 
 /// The strategy the ledger itself records for `m` (see [`StrategyInput`]).
 pub(crate) fn strategy_from_ledger(ctx: &Ctx<'_>, m: &ModelView) -> StrategyInput {
@@ -456,6 +485,23 @@ pub(crate) fn check(
                 }
             };
             exact(ctx, wh, table, subject, &decided, &expected);
+        }
+        // A check_history snapshot is Rocky's count of the WHOLE table, taken by the run itself
+        // right after it wrote the table (only the replication runner records one), so for a
+        // stored table that no later run rewrote it is the count the table must still have,
+        // whatever the strategy (append, merge, or none recorded): an exact source on its own.
+        // Views are recomputed on every read, so never.
+        _ if !strategy.as_ref().is_some_and(|(k, _)| k.recomputed_on_read())
+            && whole
+                .as_ref()
+                .is_ok_and(|o| o.by == ObservedBy::CheckHistory) =>
+        {
+            let decided = match &strategy {
+                Some((kind, by)) => format!("{} per {}", kind.name(), by.describe()),
+                None => "no strategy recorded (a replicated table)".to_owned(),
+            };
+            let o = whole.as_ref().expect("checked above");
+            exact(ctx, wh, table, subject, &decided, &Expected::Observed(o));
         }
         _ => {
             let why_not_exact = match &strategy {
