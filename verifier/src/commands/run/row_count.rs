@@ -491,7 +491,9 @@ pub(crate) fn check(
         // stored table that no later run rewrote it is the count the table must still have,
         // whatever the strategy (append, merge, or none recorded): an exact source on its own.
         // Views are recomputed on every read, so never.
-        _ if !strategy.as_ref().is_some_and(|(k, _)| k.recomputed_on_read())
+        _ if !strategy
+            .as_ref()
+            .is_some_and(|(k, _)| k.recomputed_on_read())
             && whole
                 .as_ref()
                 .is_ok_and(|o| o.by == ObservedBy::CheckHistory) =>
