@@ -71,9 +71,9 @@ pub mod ir;
 pub mod ledger;
 pub mod normalize;
 pub mod records;
-pub mod rocky;
 #[cfg(feature = "remote")]
 pub mod remote;
+pub mod rocky;
 pub mod run;
 mod siphash;
 pub mod watermark;
