@@ -1,7 +1,7 @@
 //! Documentation must not drift from the product: the README's main-job and tamper commands are
 //! run exactly as written, in a fresh export of the repository, and their output is checked.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use rocky_e2e::repo_root;
