@@ -13,53 +13,13 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::util::{self, Run, manifest_dir, set};
+use crate::util::{self, Run, manifest_dir, set, siphash13};
 
 const RUN: &str = "run-20260601-101500-123";
 const V171: &str = "1.71.0";
 
 // ---------------------------------------------------------------------------------------------
 // SipHash-1-3 (spec/hashes.md 2.1 and 3), written from the definition.
-
-fn siphash13(data: &[u8]) -> u64 {
-    let mut v = [
-        0x736f_6d65_7073_6575u64,
-        0x646f_7261_6e64_6f6d,
-        0x6c79_6765_6e65_7261,
-        0x7465_6462_7974_6573,
-    ];
-    fn round(v: &mut [u64; 4]) {
-        v[0] = v[0].wrapping_add(v[1]);
-        v[1] = v[1].rotate_left(13) ^ v[0];
-        v[0] = v[0].rotate_left(32);
-        v[2] = v[2].wrapping_add(v[3]);
-        v[3] = v[3].rotate_left(16) ^ v[2];
-        v[0] = v[0].wrapping_add(v[3]);
-        v[3] = v[3].rotate_left(21) ^ v[0];
-        v[2] = v[2].wrapping_add(v[1]);
-        v[1] = v[1].rotate_left(17) ^ v[2];
-        v[2] = v[2].rotate_left(32);
-    }
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        let m = u64::from_le_bytes(c.try_into().unwrap());
-        v[3] ^= m;
-        round(&mut v);
-        v[0] ^= m;
-    }
-    let mut last = [0u8; 8];
-    let rest = chunks.remainder();
-    last[..rest.len()].copy_from_slice(rest);
-    let b = u64::from_le_bytes(last) | ((data.len() as u64 & 0xff) << 56);
-    v[3] ^= b;
-    round(&mut v);
-    v[0] ^= b;
-    v[2] ^= 0xff;
-    for _ in 0..3 {
-        round(&mut v);
-    }
-    v[0] ^ v[1] ^ v[2] ^ v[3]
-}
 
 /// Rocky's `sql_hash` of a statement list: joined with `;\n`, then `FF`.
 fn fingerprint(statements: &[&str]) -> String {

@@ -19,7 +19,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::util::{self, Run, args, run_bin};
+use crate::util::{self, Run, args, run_bin, siphash13};
 
 /// A scenario: its folder under `fixtures/rocky/generated`, Rocky's adapter type, and the
 /// warehouse rendering of a `catalog.schema.table` target in that adapter's dialect.
@@ -537,46 +537,6 @@ fn sql_hash(stmts: &[String]) -> String {
     let mut bytes = stmts.join(";\n").into_bytes();
     bytes.push(0xFF);
     format!("{:016x}", siphash13(&bytes))
-}
-
-fn siphash13(data: &[u8]) -> u64 {
-    let mut v = [
-        0x736f_6d65_7073_6575_u64,
-        0x646f_7261_6e64_6f6d,
-        0x6c79_6765_6e65_7261,
-        0x7465_6462_7974_6573,
-    ];
-    fn round(v: &mut [u64; 4]) {
-        v[0] = v[0].wrapping_add(v[1]);
-        v[1] = v[1].rotate_left(13) ^ v[0];
-        v[0] = v[0].rotate_left(32);
-        v[2] = v[2].wrapping_add(v[3]);
-        v[3] = v[3].rotate_left(16) ^ v[2];
-        v[0] = v[0].wrapping_add(v[3]);
-        v[3] = v[3].rotate_left(21) ^ v[0];
-        v[2] = v[2].wrapping_add(v[1]);
-        v[1] = v[1].rotate_left(17) ^ v[2];
-        v[2] = v[2].rotate_left(32);
-    }
-    let chunks = data.chunks_exact(8);
-    let tail = chunks.remainder();
-    for c in chunks {
-        let m = u64::from_le_bytes(c.try_into().unwrap());
-        v[3] ^= m;
-        round(&mut v);
-        v[0] ^= m;
-    }
-    let mut last = [0u8; 8];
-    last[..tail.len()].copy_from_slice(tail);
-    let b = u64::from_le_bytes(last) | ((data.len() as u64 & 0xff) << 56);
-    v[3] ^= b;
-    round(&mut v);
-    v[0] ^= b;
-    v[2] ^= 0xff;
-    for _ in 0..3 {
-        round(&mut v);
-    }
-    v[0] ^ v[1] ^ v[2] ^ v[3]
 }
 
 /// The hash function itself, on spec/hashes.md's and the reference's published vectors.
