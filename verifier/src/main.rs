@@ -12,8 +12,8 @@ use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 use rocky_verify::checks::catalogue::CheckId;
 use rocky_verify::cli::{self, Args, Command, Config, Output};
 use rocky_verify::commands::{artifact, gate, record, run, runs};
+use rocky_verify::output::{self as formats, render};
 use rocky_verify::report::{Check, EXIT_INCOMPLETE, Outcome, Report};
-use rocky_verify::{formats, render};
 
 /// A check that stopped a command before its real checks could run, shown as a diagnostic.
 #[derive(Debug)]

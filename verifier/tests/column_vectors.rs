@@ -1,5 +1,5 @@
 //! `column_hashes.json`: Rocky's `output_column_hashes` (`spec/hashes.md` section 13) through
-//! the verifier's own recomputation, `rocky_verify::column_hash`.
+//! the verifier's own recomputation, `rocky_verify::evidence::column_hash`.
 //!
 //! A `column` case gives an Arrow type, a nullability and the values; this harness builds the
 //! column the way Rocky builds its batch (`XArray::from(Vec<Option<T>>)`) and the verifier
@@ -13,7 +13,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, TimeUnit};
 use libtest_mimic::Failed;
-use rocky_verify::column_hash;
+use rocky_verify::evidence::column_hash;
 use serde_json::Value;
 
 use super::{Outcome, eq, field, no_error_expected, repo_root, text};

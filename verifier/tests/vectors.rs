@@ -13,10 +13,11 @@ use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 // The very parsers the binary uses: `run.id`, `latest` and every record field go through these.
+use rocky_verify::evidence::artifact;
+use rocky_verify::model::records::{self, RecordError};
 use rocky_verify::model::run_id::{self, RunIdForm};
 use rocky_verify::model::timestamp::Timestamp;
-use rocky_verify::records::{self, RecordError};
-use rocky_verify::{artifact, canon, commands, identity, normalize, siphash};
+use rocky_verify::{canon, commands, identity, normalize, siphash};
 use serde_json::{Map, Value, json};
 
 /// The verifier's folder, read at run time: several checkouts share one target dir, so cargo may

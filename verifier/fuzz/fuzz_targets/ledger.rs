@@ -2,7 +2,7 @@
 //! in full. Each step may fail with a diagnostic; none may panic, hang or write to the file.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use rocky_verify::ledger::{self, Ledger};
+use rocky_verify::evidence::ledger::{self, Ledger};
 use std::io::Write;
 
 const TABLES: &[&str] = &[

@@ -6,5 +6,5 @@ use std::io::Write;
 fuzz_target!(|data: &[u8]| {
     let mut f = tempfile::NamedTempFile::new().unwrap();
     f.write_all(data).unwrap();
-    let _ = rocky_verify::artifact::read_footer(f.path());
+    let _ = rocky_verify::evidence::artifact::read_footer(f.path());
 });

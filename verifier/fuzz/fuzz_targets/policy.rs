@@ -6,5 +6,5 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = rocky_verify::commands::gate::policy::Policy::parse("fuzz.toml", text);
+    let _ = rocky_verify::plan::policy::Policy::parse("fuzz.toml", text);
 });

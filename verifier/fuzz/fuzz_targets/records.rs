@@ -1,7 +1,7 @@
 //! Every ledger record decoder on arbitrary bytes: a decoder may refuse, never panic or hang.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use rocky_verify::records;
+use rocky_verify::model::records;
 
 fuzz_target!(|data: &[u8]| {
     let _ = records::decode_run_record(data);

@@ -9,10 +9,10 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::run::open_ledger;
-use crate::artifact::{self, name_hash};
 use crate::checks::catalogue::{CheckId, Code};
-use crate::ledger::{self, split_artifact_key, split_provenance_key};
+use crate::checks::open_ledger;
+use crate::evidence::artifact::{self, name_hash};
+use crate::evidence::ledger::{self, split_artifact_key, split_provenance_key};
 use crate::report::{Check, Proof, Report, Subject};
 
 /// Verifies one artifact file.
@@ -122,10 +122,10 @@ pub fn verify_artifact(file: &Path, ledger_path: Option<&Path>) -> Report {
     let Some(ledger) = open_ledger(&mut report, lp) else {
         return report;
     };
-    let (found, digest) = super::run::hashing_alongside(&ledger, true, || {
+    let (found, digest) = crate::checks::hashing_alongside(&ledger, true, || {
         ledger_rows(&mut report, &ledger, &fh, &subject)
     });
-    super::run::record_digest(&mut report, digest);
+    crate::checks::record_digest(&mut report, digest);
     if let Err(e) = found {
         report.push(Check::unknown(
             CheckId::LedgerOpen,

@@ -19,10 +19,6 @@
 //! Reads the policy, the ledger, the repository, the warehouse and the artifacts; writes none of
 //! them. With `--checkpoint` it writes (atomically) the checkpoint file, its own state.
 
-pub mod checkpoint;
-mod orphans;
-pub mod policy;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -30,13 +26,15 @@ use std::time::Instant;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 
-use super::run::view::RunView;
-use super::run::{self, Ctx, Hooks, RunOptions, RunRows};
 use crate::checks::catalogue::{CheckId, Code};
-use crate::formats::{Locator, join};
-use crate::ledger::{self, Ledger};
+use crate::checks::view::{self, RunView};
+use crate::checks::{self as run, Ctx, Hooks, RunRows, checkpoint, orphans, row_count};
+use crate::evidence::ledger::{self, Ledger};
+use crate::evidence::warehouse::{TableRef, Warehouse};
+use crate::output::{Locator, join};
+use crate::plan::RunOptions;
+use crate::plan::policy;
 use crate::report::{Check, Outcome, Proof, Report, Subject, WaiverNote};
-use crate::warehouse::{TableRef, Warehouse};
 use policy::{Policy, PolicyError};
 
 /// Which runs the gate checks.
@@ -165,8 +163,8 @@ fn load_policy(opts: &GateOptions) -> Result<Policy, PolicyFailure> {
             reason,
         )
     };
-    let text = match crate::regular_file::open(path)
-        .map_err(crate::regular_file::OpenError::into_io)
+    let text = match crate::evidence::regular_file::open(path)
+        .map_err(crate::evidence::regular_file::OpenError::into_io)
         .and_then(|mut f| {
             let mut b = Vec::new();
             std::io::Read::read_to_end(&mut f, &mut b).map(|_| b)
@@ -222,7 +220,7 @@ struct LedgerFacts {
     /// Hash to every `(run_id, model_name)` row naming it (all runs).
     producers: BTreeMap<String, Vec<(String, String)>>,
     /// Every table's recorded counts (`check_history`, downstream watermark counts).
-    counts: run::row_count::CountEvidence,
+    counts: row_count::CountEvidence,
     /// The run (index into `all_runs`) that last wrote each table: by `target_table`, and by
     /// `catalog\0model_name` for models without one.
     last_writer: BTreeMap<String, usize>,
@@ -241,7 +239,7 @@ fn decode_runs(history: &[(String, Vec<u8>)]) -> Vec<Option<RunView>> {
         (view.run_id.is_some() && view.started.is_some()).then_some(view)
     };
     // A row the decoder gave up on reads as not a run; the gate reports those as undecodable.
-    super::par::map(history, |(_, b)| one(b), |_| None)
+    crate::par::map(history, |(_, b)| one(b), |_| None)
 }
 
 impl LedgerFacts {
@@ -257,7 +255,7 @@ impl LedgerFacts {
         for (key, bytes) in ledger.rows(ledger::OUTPUT_ARTIFACTS, "")? {
             let Some(h) = serde_json::from_slice::<Value>(&bytes)
                 .ok()
-                .and_then(|v| run::view::str_field(&v, "blake3_hash"))
+                .and_then(|v| view::str_field(&v, "blake3_hash"))
             else {
                 continue;
             };
@@ -267,7 +265,7 @@ impl LedgerFacts {
             };
             producers.entry(h).or_default().push((r, m));
         }
-        let counts = run::row_count::CountEvidence::load(ledger, None, None)?;
+        let counts = row_count::CountEvidence::load(ledger, None, None)?;
         let mut last_writer: BTreeMap<String, usize> = BTreeMap::new();
         for (i, r) in all_runs.iter().enumerate() {
             let Some((_, start)) = &r.started else {
@@ -316,7 +314,7 @@ impl LedgerFacts {
         };
         for (_, bytes) in &rows.artifacts {
             let v: Option<Value> = serde_json::from_slice(bytes).ok();
-            want(v.and_then(|v| run::view::str_field(&v, "blake3_hash")));
+            want(v.and_then(|v| view::str_field(&v, "blake3_hash")));
         }
         for (_, bytes) in &rows.provs {
             let v: Option<Value> = serde_json::from_slice(bytes).ok();
@@ -326,7 +324,7 @@ impl LedgerFacts {
                 .into_iter()
                 .flatten()
             {
-                want(run::view::str_field(up, "blake3_hash"));
+                want(view::str_field(up, "blake3_hash"));
             }
         }
         out
@@ -334,7 +332,11 @@ impl LedgerFacts {
 
     /// The runs that last wrote `targets` if they started after `run_id` (what the output
     /// checks need to call a table superseded).
-    fn later_writers(&self, run_id: &str, targets: &[crate::warehouse::TableRef]) -> Vec<RunView> {
+    fn later_writers(
+        &self,
+        run_id: &str,
+        targets: &[crate::evidence::warehouse::TableRef],
+    ) -> Vec<RunView> {
         let Some(start) = self
             .run(run_id)
             .and_then(|r| r.started.as_ref())
@@ -368,7 +370,7 @@ impl LedgerFacts {
 
 /// A model's identity across runs: its target table, or the run's catalog and its name, or
 /// (Rocky's transformation runs record no `target_catalog`) its name alone, which is the table.
-fn model_key(r: &RunView, m: &run::view::ModelView) -> String {
+fn model_key(r: &RunView, m: &view::ModelView) -> String {
     match (&m.target_table, &r.target_catalog) {
         (Some(t), _) => t.clone(),
         (None, Some(c)) => format!("{c}.?.{}", m.name),
@@ -981,16 +983,16 @@ pub fn run_cli(
     let mut code = report.exit_code();
     let mut files: Vec<(&PathBuf, Vec<u8>)> = Vec::new();
     if let Some(p) = &args.junit {
-        files.push((p, crate::formats::junit::render(&report).into_bytes()));
+        files.push((p, crate::output::junit::render(&report).into_bytes()));
     }
     if let Some(p) = &args.sarif {
-        let doc = crate::formats::sarif::render(&report, &outcome.locator);
+        let doc = crate::output::sarif::render(&report, &outcome.locator);
         let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
         bytes.push(b'\n');
         files.push((p, bytes));
     }
     if let Some(p) = &args.markdown {
-        files.push((p, crate::formats::markdown::render(&report).into_bytes()));
+        files.push((p, crate::output::markdown::render(&report).into_bytes()));
     }
     for (path, bytes) in files {
         if let Err(e) = write_file(path, &bytes) {
@@ -1005,7 +1007,7 @@ pub fn run_cli(
         }
     }
     if args.github {
-        let text = crate::formats::github::render(&report, &outcome.locator);
+        let text = crate::output::github::render(&report, &outcome.locator);
         // GitHub documents workflow commands on stdout, ahead of the human table here. With
         // --json stdout carries JSON Lines only, so the annotations go to stderr instead.
         let _ = if json {

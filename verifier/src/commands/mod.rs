@@ -2,7 +2,6 @@
 
 pub mod artifact;
 pub mod gate;
-mod par;
 pub mod record;
 pub mod run;
 pub mod runs;

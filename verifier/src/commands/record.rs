@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::canon::{self, to_canonical_string};
 use crate::checks::catalogue::{CheckId, Code};
 use crate::identity;
-use crate::records::{ProvenanceRecord, UpstreamIdentity, decode_provenance_record};
+use crate::model::records::{ProvenanceRecord, UpstreamIdentity, decode_provenance_record};
 use crate::report::{Check, Outcome, Proof, Report, Subject};
 
 /// The largest record file `record` reads: 16 MiB (a provenance record is a few kilobytes).
@@ -305,7 +305,7 @@ fn compare(
 
 /// Reads at most [`MAX_RECORD_FILE_BYTES`] from `path`.
 fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
-    let file = crate::regular_file::open(path).map_err(|e| e.to_string())?;
+    let file = crate::evidence::regular_file::open(path).map_err(|e| e.to_string())?;
     let len = file
         .metadata()
         .map_err(|e| format!("cannot stat {}: {e}", path.display()))?
@@ -365,7 +365,7 @@ pub fn verify_record_file(path: &Path, expected_recipe_hash: Option<&str>, stric
     };
     // Nesting past the verifier's limit is refused before any parser recurses: could not
     // verify (exit 2), not a judgement of the record.
-    if let Some(reason) = crate::commands::run::decode::beyond_limits(&bytes) {
+    if let Some(reason) = crate::checks::decode::beyond_limits(&bytes) {
         report.push(Check::unknown(
             CheckId::ProvenanceRecord,
             file_subject,
@@ -485,7 +485,7 @@ fn fill_summary(report: &mut Report, rec: &ProvenanceRecord, checks: &[Check], c
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::decode_provenance_record;
+    use crate::model::records::decode_provenance_record;
 
     /// This crate's folder, read at run time: several checkouts share one target dir, so cargo
     /// may reuse a test binary built in another checkout, and the compile-time path would point

@@ -8,9 +8,10 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::run::{open_ledger, view::RunView};
 use crate::checks::catalogue::{CheckId, Code};
-use crate::ledger;
+use crate::checks::open_ledger;
+use crate::checks::view::RunView;
+use crate::evidence::ledger;
 use crate::report::{Check, Proof, Report, Subject};
 
 /// Lists the runs of a ledger: one `run` line each, plus a `fail` check for every
@@ -20,10 +21,10 @@ pub fn list_runs(path: &Path) -> Report {
     let Some(ledger) = open_ledger(&mut report, path) else {
         return report;
     };
-    let ((), digest) = super::run::hashing_alongside(&ledger, true, || {
+    let ((), digest) = crate::checks::hashing_alongside(&ledger, true, || {
         list_with_ledger(&mut report, &ledger, path);
     });
-    super::run::record_digest(&mut report, digest);
+    crate::checks::record_digest(&mut report, digest);
     report
 }
 
@@ -68,13 +69,13 @@ type Line = (Option<chrono::DateTime<chrono::Utc>>, String, Value);
 /// what `runs` spends its time on.
 fn describe_all(rows: &[(String, Vec<u8>)]) -> Vec<(Line, Option<Check>)> {
     // A row the decoder gave up on is kept: listed as not decodable, reported as unknown.
-    super::par::map(rows, describe, unreadable)
+    crate::par::map(rows, describe, unreadable)
 }
 
 /// One `run_history` row: its listing line, and a `run.record` failure when it does not decode.
 fn describe((key, bytes): &(String, Vec<u8>)) -> (Line, Option<Check>) {
     let value: Option<Value> = serde_json::from_slice(bytes).ok();
-    let decoded = crate::records::decode_run_record(bytes);
+    let decoded = crate::model::records::decode_run_record(bytes);
     let view = value.as_ref().map(RunView::from_value).unwrap_or_default();
     let check = decoded.as_ref().err().map(|e| {
         Check::fail(

@@ -9,10 +9,10 @@ use super::row_count::{self, CountEvidence};
 use super::view::ModelView;
 use crate::checks::catalogue::{CheckId, Code};
 use crate::error::VerifyError;
-use crate::ledger::Ledger;
+use crate::evidence::ledger::Ledger;
+use crate::evidence::warehouse::{TableRef, Warehouse};
 use crate::report::{Check, Proof, Subject};
 use crate::rocky::types::{self, RockyType, TypeVerdict};
-use crate::warehouse::{TableRef, Warehouse};
 
 /// Where a model's table was found, and how sure that is.
 struct Target {
@@ -200,7 +200,7 @@ fn named_by_ledger(
     target_catalog: Option<&str>,
     reason: String,
 ) -> Result<Target, String> {
-    let Ok(keys) = ledger.keys(crate::ledger::CHECK_HISTORY, "") else {
+    let Ok(keys) = ledger.keys(crate::evidence::ledger::CHECK_HISTORY, "") else {
         return Err(reason);
     };
     let named: Vec<TableRef> = keys

@@ -178,13 +178,17 @@ impl Ledger {
             source,
         };
         // Never blocks on a FIFO or streams a device: only a regular file is a ledger.
-        let file = Arc::new(crate::regular_file::open(path).map_err(|e| match e {
-            crate::regular_file::OpenError::NotRegular { kind, .. } => VerifyError::LedgerInvalid {
-                path: path.to_owned(),
-                reason: format!("it is {kind}, not a regular file"),
-            },
-            crate::regular_file::OpenError::Io { source, .. } => io_err(source),
-        })?);
+        let file = Arc::new(
+            crate::evidence::regular_file::open(path).map_err(|e| match e {
+                crate::evidence::regular_file::OpenError::NotRegular { kind, .. } => {
+                    VerifyError::LedgerInvalid {
+                        path: path.to_owned(),
+                        reason: format!("it is {kind}, not a regular file"),
+                    }
+                }
+                crate::evidence::regular_file::OpenError::Io { source, .. } => io_err(source),
+            })?,
+        );
 
         let mut locks = Vec::new();
         if !try_lock_shared(&file).map_err(io_err)? {
@@ -195,7 +199,7 @@ impl Ledger {
         locks.push(SharedLock(Arc::clone(&file)));
         // Rocky's writer lock: `path.with_extension("redb.lock")` (`.rocky-state.redb.lock`).
         // Opened like the ledger itself: a FIFO planted as the lock file must not block.
-        if let Ok(side) = crate::regular_file::open(&path.with_extension("redb.lock")) {
+        if let Ok(side) = crate::evidence::regular_file::open(&path.with_extension("redb.lock")) {
             let side = Arc::new(side);
             if !try_lock_shared(&side).map_err(io_err)? {
                 return Err(VerifyError::LedgerLocked {

@@ -1,5 +1,5 @@
 //! The gate between raw ledger bytes and the checks: a record is *valid* when
-//! [`crate::records`] decodes it; the checks then read fields through [`super::view`].
+//! [`crate::model::records`] decodes it; the checks then read fields through [`super::view`].
 
 use serde_json::Value;
 
@@ -109,7 +109,7 @@ fn gate<T, E>(
 
 /// Validates a `RunRecord` value.
 pub fn run_record(bytes: &[u8]) -> Result<(), Invalid> {
-    let r = crate::records::decode_run_record;
+    let r = crate::model::records::decode_run_record;
     gate(
         bytes,
         Code::RunRecordInvalid,
@@ -122,7 +122,7 @@ pub fn run_record(bytes: &[u8]) -> Result<(), Invalid> {
 
 /// Validates one `ModelExecution`.
 pub fn model_execution(bytes: &[u8]) -> Result<(), Invalid> {
-    let r = crate::records::decode_model_execution;
+    let r = crate::model::records::decode_model_execution;
     gate(
         bytes,
         Code::ModelExecutionInvalid,
@@ -135,7 +135,7 @@ pub fn model_execution(bytes: &[u8]) -> Result<(), Invalid> {
 
 /// Validates an `ArtifactRecord`.
 pub fn artifact_record(bytes: &[u8]) -> Result<(), Invalid> {
-    let r = crate::records::decode_artifact_record;
+    let r = crate::model::records::decode_artifact_record;
     gate(
         bytes,
         Code::ArtifactRecordInvalid,
@@ -147,8 +147,8 @@ pub fn artifact_record(bytes: &[u8]) -> Result<(), Invalid> {
 }
 
 /// Decodes a `ProvenanceRecord` (needed whole for `check_provenance`).
-pub fn provenance_record(bytes: &[u8]) -> Result<crate::records::ProvenanceRecord, Invalid> {
-    let r = crate::records::decode_provenance_record;
+pub fn provenance_record(bytes: &[u8]) -> Result<crate::model::records::ProvenanceRecord, Invalid> {
+    let r = crate::model::records::decode_provenance_record;
     gate(
         bytes,
         Code::ProvenanceRecordInvalid,

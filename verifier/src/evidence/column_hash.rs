@@ -42,7 +42,7 @@ use parquet::arrow::arrow_reader::{
 };
 use thiserror::Error;
 
-use crate::ledger::guard;
+use crate::evidence::ledger::guard;
 
 /// The most rows a column is rebuilt from (one column is held in memory at a time, as Rocky
 /// held the whole batch). A footer claiming more is not read: delta encodings let a few bytes

@@ -9,6 +9,7 @@ pub mod github;
 pub mod human;
 pub mod junit;
 pub mod markdown;
+pub mod render;
 pub mod sarif;
 
 use std::collections::BTreeMap;
@@ -155,7 +156,7 @@ pub fn check_line(c: &Check) -> String {
     };
     format!(
         "[{} {}]{about} {}",
-        crate::render::outcome_word(c.outcome).to_lowercase(),
+        crate::output::render::outcome_word(c.outcome).to_lowercase(),
         c.code.map_or("ok", Code::as_str),
         c.message
     )

@@ -7,11 +7,11 @@ use serde_json::{Value, json};
 
 use super::view::{ProvRow, Upstream};
 use super::{Ctx, decode};
-use crate::artifact::{self, locate};
 use crate::checks::catalogue::{CheckId, Code};
 use crate::commands::record::check_provenance_with;
 use crate::error::VerifyError;
-use crate::ledger::{Ledger, split_provenance_key};
+use crate::evidence::artifact::{self, locate};
+use crate::evidence::ledger::{Ledger, split_provenance_key};
 use crate::report::{Check, Proof, Subject};
 
 /// Decodes the run's provenance rows and runs the per-record checks.
@@ -246,14 +246,14 @@ fn check_index(
     p: &ProvRow,
 ) -> Result<(), VerifyError> {
     let key = p.record.input_hash.as_str();
-    let Some(bytes) = ledger.get(crate::ledger::INPUT_INDEX, key)? else {
+    let Some(bytes) = ledger.get(crate::evidence::ledger::INPUT_INDEX, key)? else {
         ctx.report.not_verified.push(format!(
             "{}: no input_index entry under its input_hash (reuse index not recorded)",
             p.model_name
         ));
         return Ok(());
     };
-    let entry = match crate::records::decode_input_index_entry(&bytes) {
+    let entry = match crate::model::records::decode_input_index_entry(&bytes) {
         Ok(e) => e,
         Err(e) => {
             ctx.report.push(Check::fail(

@@ -12,7 +12,7 @@ use parquet::file::metadata::ParquetMetaDataReader;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::ledger::guard;
+use crate::evidence::ledger::guard;
 
 /// `true` for exactly 64 lowercase hex characters (a BLAKE3-256 in the spec's spelling).
 pub fn is_hex64(s: &str) -> bool {
@@ -74,10 +74,11 @@ pub struct FileHash {
 /// The I/O error, if the file cannot be opened or read.
 pub fn hash_file(path: &Path) -> std::io::Result<FileHash> {
     // Only a regular file, opened without blocking; blake3 then maps the very file judged.
-    let file = crate::regular_file::open(path).map_err(crate::regular_file::OpenError::into_io)?;
+    let file = crate::evidence::regular_file::open(path)
+        .map_err(crate::evidence::regular_file::OpenError::into_io)?;
     let size = file.metadata()?.len();
     let mut hasher = blake3::Hasher::new();
-    hasher.update_mmap_rayon(crate::regular_file::path_of(&file, path))?;
+    hasher.update_mmap_rayon(crate::evidence::regular_file::path_of(&file, path))?;
     Ok(FileHash {
         blake3: hasher.finalize().to_hex().to_string(),
         size,
@@ -129,7 +130,7 @@ impl ParquetFacts {
 ///
 /// A one-line reason (`artifact_parquet_invalid`).
 pub fn read_footer(path: &Path) -> Result<ParquetFacts, String> {
-    let file = crate::regular_file::open(path).map_err(|e| e.to_string())?;
+    let file = crate::evidence::regular_file::open(path).map_err(|e| e.to_string())?;
     let parsed = guard(|| ParquetMetaDataReader::new().parse_and_finish(&file))?;
     let meta = parsed.map_err(|e| e.to_string())?;
     guard(|| {

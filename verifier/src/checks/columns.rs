@@ -8,11 +8,11 @@ use serde_json::{Value, json};
 
 use super::view::{ModelView, RunView};
 use super::{Ctx, decode};
-use crate::artifact::locate;
 use crate::checks::catalogue::{CheckId, Code};
-use crate::column_hash::{self, ColumnDigest};
 use crate::error::VerifyError;
-use crate::ledger::{self, Ledger};
+use crate::evidence::artifact::locate;
+use crate::evidence::column_hash::{self, ColumnDigest};
+use crate::evidence::ledger::{self, Ledger};
 use crate::report::{Check, Proof, Subject};
 use crate::rocky::sql_hash::TEMPLATE_RELEASE_PREFIX;
 

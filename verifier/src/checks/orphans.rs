@@ -8,10 +8,10 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::artifact::{is_hex64, name_hash};
 use crate::checks::catalogue::{CheckId, Code};
 use crate::error::VerifyError;
-use crate::ledger::{self, JsonTable, Ledger, split_artifact_key};
+use crate::evidence::artifact::{is_hex64, name_hash};
+use crate::evidence::ledger::{self, JsonTable, Ledger, split_artifact_key};
 use crate::report::{Check, Proof, Report, Subject};
 use redb::TableDefinition;
 
@@ -113,7 +113,7 @@ pub fn check(report: &mut Report, ledger: &Ledger, dir: &Path) -> Result<(), Ver
     let mut orphans = 0usize;
     for h in files.iter().filter(|h| !rows.contains_key(*h)) {
         orphans += 1;
-        let file = crate::formats::join(&shown, &format!("{h}.parquet"));
+        let file = crate::output::join(&shown, &format!("{h}.parquet"));
         report.push(Check::fail(
             CheckId::ArtifactOrphan,
             Subject {

@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use super::view::{ArtifactRow, str_field};
 use super::{Ctx, decode};
 use crate::checks::catalogue::{CheckId, Code};
-use crate::delta_log::{self, DeltaLog, DeltaLogError};
 use crate::error::VerifyError;
-use crate::ledger::{self, JsonTable, Ledger, StringFilter};
+use crate::evidence::delta_log::{self, DeltaLog, DeltaLogError};
+use crate::evidence::ledger::{self, JsonTable, Ledger, StringFilter};
 use crate::report::{Check, Proof, Subject};
 
 /// `tombstones`: `{rfc3339 evicted_at}|{blake3_hash}` to `TombstoneRecord` (`spec/ledger.md`).
@@ -410,7 +410,7 @@ fn orphans(
             file: Some(commit_file(&table.prefix, *version)),
             ..subject.clone()
         };
-        let subject = match crate::artifact::name_hash(Path::new(path)) {
+        let subject = match crate::evidence::artifact::name_hash(Path::new(path)) {
             Some(h) => subject.with_artifact(&h),
             None => subject,
         };

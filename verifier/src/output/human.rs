@@ -9,7 +9,7 @@ use comfy_table::Cell;
 
 use super::{cases, check_line};
 use crate::checks::catalogue::Code;
-use crate::render::{new_table, outcome_cell};
+use crate::output::render::{new_table, outcome_cell};
 use crate::report::{Outcome, Report};
 
 /// Writes the gate report for a person.
@@ -94,5 +94,5 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
         writeln!(out)?;
     }
 
-    crate::render::write_summary(report, out)
+    crate::output::render::write_summary(report, out)
 }

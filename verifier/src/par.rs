@@ -10,7 +10,8 @@ pub(crate) fn map<T: Sync, U: Send>(
     fallback: impl Fn(&T) -> U + Sync,
 ) -> Vec<U> {
     // guard: the panic is caught on the worker, without a message on stderr.
-    let one = |item: &T| crate::ledger::guard(|| f(item)).unwrap_or_else(|_| fallback(item));
+    let one =
+        |item: &T| crate::evidence::ledger::guard(|| f(item)).unwrap_or_else(|_| fallback(item));
     let mut out = Vec::with_capacity(items.len());
     split(items, &one, &mut out);
     out

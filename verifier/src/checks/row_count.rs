@@ -23,10 +23,10 @@ use super::Ctx;
 use super::view::ModelView;
 use crate::checks::catalogue::{CheckId, Code};
 use crate::error::VerifyError;
-use crate::ledger::{self, Ledger};
-use crate::records::UpstreamIdentity;
+use crate::evidence::ledger::{self, Ledger};
+use crate::evidence::warehouse::{TableRef, Warehouse};
+use crate::model::records::UpstreamIdentity;
 use crate::report::{Check, Outcome, Proof, Subject};
-use crate::warehouse::{TableRef, Warehouse};
 
 /// How long after the run's `finished_at` a `check_history` snapshot still counts as taken in the
 /// run. Rocky stamps the snapshot and `finished_at` from one clock in one process, snapshot
@@ -261,7 +261,10 @@ impl CountEvidence {
         for (table, bytes) in history {
             let decoded = super::decode::beyond_limits(&bytes)
                 .map_or_else(
-                    || crate::records::decode_check_history(&bytes).map_err(|e| e.to_string()),
+                    || {
+                        crate::model::records::decode_check_history(&bytes)
+                            .map_err(|e| e.to_string())
+                    },
                     Err,
                 )
                 .map(|snaps| {
@@ -434,7 +437,7 @@ pub(crate) fn check(
             reason,
         )
     };
-    if let Some(later) = super::output::superseded_by(ctx, m, table) {
+    if let Some(later) = super::warehouse::superseded_by(ctx, m, table) {
         let c = unverifiable(format!(
             "superseded by run {later}, which wrote {table} later"
         ));
@@ -701,7 +704,7 @@ mod tests {
 
     fn snap(at: &str, rows: u64) -> Observed {
         Observed {
-            at: crate::commands::run::view::parse_ts(at).unwrap(),
+            at: crate::checks::view::parse_ts(at).unwrap(),
             at_text: at.to_owned(),
             rows,
             by: ObservedBy::CheckHistory,
@@ -710,7 +713,7 @@ mod tests {
 
     #[test]
     fn only_a_snapshot_in_the_window_is_used_and_a_zero_one_is_not_evidence() {
-        let ts = |s: &str| crate::commands::run::view::parse_ts(s).unwrap();
+        let ts = |s: &str| crate::checks::view::parse_ts(s).unwrap();
         let (start, finish) = (ts("2026-01-01T10:00:00Z"), ts("2026-01-01T10:00:10Z"));
         let mut e = CountEvidence::default();
         e.snapshots.insert(

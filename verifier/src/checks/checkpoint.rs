@@ -59,8 +59,8 @@ impl Checkpoint {
     /// not 64 lowercase hex).
     pub fn load(path: &Path) -> Result<Option<Checkpoint>, String> {
         // A regular file only: a FIFO or device in its place must not hang the gate.
-        let read = crate::regular_file::open(path)
-            .map_err(crate::regular_file::OpenError::into_io)
+        let read = crate::evidence::regular_file::open(path)
+            .map_err(crate::evidence::regular_file::OpenError::into_io)
             .and_then(|mut f| {
                 let mut b = Vec::new();
                 std::io::Read::read_to_end(&mut f, &mut b).map(|_| b)
@@ -82,7 +82,7 @@ impl Checkpoint {
         if let Some((id, _)) = c
             .runs
             .iter()
-            .find(|(_, e)| !crate::artifact::is_hex64(&e.blake3))
+            .find(|(_, e)| !crate::evidence::artifact::is_hex64(&e.blake3))
         {
             return Err(format!(
                 "{}: the digest of run {id:?} is not 64 lowercase hex",

@@ -28,7 +28,7 @@ use crate::rocky::tree::GitCommitTree;
 
 use super::Ctx;
 use super::view::RunView;
-use crate::git::Repo;
+use crate::evidence::git::Repo;
 
 /// Where the dialect for Rocky's statements came from (`spec/hashes.md` 12.2 item 4).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Plain views of the records one run's checks need, read from the raw JSON value.
 //!
-//! Validity is decided by [`crate::records`] (the `decode_*` functions and their finding codes);
+//! Validity is decided by [`crate::model::records`] (the `decode_*` functions and their finding codes);
 //! these views only pull out the fields a check compares, tolerating anything missing, so that the
 //! checks can still run best-effort on a record that failed to decode (that failure is already a
 //! `fail` check of its own).
@@ -214,12 +214,12 @@ pub struct ProvRow {
     pub upstreams: Vec<Upstream>,
     pub output_blake3: Vec<String>,
     /// The decoded record, for [`crate::commands::record::check_provenance_with`].
-    pub record: crate::records::ProvenanceRecord,
+    pub record: crate::model::records::ProvenanceRecord,
 }
 
 impl ProvRow {
     /// Reads a provenance record value; the IR is parsed with the strict canonical parser.
-    pub fn from_value(v: &Value, record: crate::records::ProvenanceRecord) -> ProvRow {
+    pub fn from_value(v: &Value, record: crate::model::records::ProvenanceRecord) -> ProvRow {
         let ir = crate::canon::parse_strict(record.model_ir_canonical_json.as_bytes()).ok();
         let upstreams = v
             .get("upstreams")
@@ -259,8 +259,8 @@ impl ProvRow {
     }
 
     /// The IR's `target` as `catalog.schema.table`.
-    pub fn target(&self) -> Option<crate::warehouse::TableRef> {
-        crate::warehouse::TableRef::from_ir_target(self.ir.as_ref()?.get("target")?)
+    pub fn target(&self) -> Option<crate::evidence::warehouse::TableRef> {
+        crate::evidence::warehouse::TableRef::from_ir_target(self.ir.as_ref()?.get("target")?)
     }
 
     /// The IR's materialization strategy name (`FullRefresh`, `ContentAddressed`, ...).

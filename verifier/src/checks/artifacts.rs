@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 
 use super::view::ArtifactRow;
 use super::{Ctx, decode};
-use crate::artifact::{self, basename, is_hex64, locate, unsafe_path_reason};
 use crate::checks::catalogue::{CheckId, Code};
-use crate::ledger::split_artifact_key;
+use crate::evidence::artifact::{self, basename, is_hex64, locate, unsafe_path_reason};
+use crate::evidence::ledger::split_artifact_key;
 use crate::report::{Check, Proof, Subject};
 
 /// Decodes the run's artifact rows; bad rows and key/value disagreements become checks.

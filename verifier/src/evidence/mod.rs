@@ -1,0 +1,19 @@
+//! The evidence: every source the verifier reads, each opened read-only and never written.
+//!
+//! A source's failures are typed errors that the checks turn into `unknown` findings (could not
+//! check), never `fail`.
+
+/// An artifact file: its BLAKE3 and Parquet footer.
+pub mod artifact;
+/// The columns of an artifact file, hashed as Rocky hashes them (`output_column_hashes`).
+pub mod column_hash;
+/// A content-addressed table's Delta log copy (`--lake`).
+pub mod delta_log;
+/// The git repository: commits, blobs and trees at a recorded commit.
+pub mod git;
+/// The redb ledger, read through a backend that never writes.
+pub mod ledger;
+/// Opening only regular files as evidence (FIFOs and devices would hang a read).
+pub mod regular_file;
+/// The DuckDB warehouse: tables, counts and columns.
+pub mod warehouse;
