@@ -998,3 +998,52 @@ fn a_later_run_that_spells_the_table_with_escapes_still_supersedes() {
     put_raw_row(&s, "run_history", RUN2, &spelled);
     assert_seed_events_superseded_by_run2(&s.verify(RUN1, &[]));
 }
+
+/// The read-at seam: the same ledger read from its file and from its bytes in memory gives the
+/// same report, line for line, on a clean run and on a tampered one (so the comparison is not
+/// between two reports that say nothing).
+#[test]
+fn a_ledger_from_bytes_reports_exactly_as_from_its_file() {
+    use rocky_verify::commands::run::{RunOptions, verify_run, verify_run_on};
+    use rocky_verify::evidence::ledger::Ledger;
+
+    let json = |r: &rocky_verify::report::Report| {
+        let mut out = Vec::new();
+        r.write_json_lines(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    for tampered in [false, true] {
+        let mut s = Scenario::new();
+        if tampered {
+            s.run2_model("seed_events")["rows_affected"] = json!(999);
+        }
+        s.write();
+        let opts = RunOptions {
+            run_id: RUN2.to_owned(),
+            ledger: s.ledger(),
+            repo: s.path("repo"),
+            repo_explicit: true,
+            adapter: None,
+            warehouse: Some(s.path("tgt.duckdb")),
+            artifacts: Some(s.path("artifacts")),
+            strict: false,
+            ledger_scan: true,
+            lake: None,
+        };
+        let from_file = verify_run(&opts);
+        let bytes = std::fs::read(s.ledger()).unwrap();
+        let display = s.ledger().display().to_string();
+        let from_bytes = verify_run_on(&opts, Ledger::from_bytes(bytes, &display));
+        assert_eq!(
+            from_file
+                .checks
+                .iter()
+                .any(|c| c.outcome == rocky_verify::report::Outcome::Fail),
+            tampered,
+            "{}",
+            json(&from_file)
+        );
+        assert!(from_file.ledger.as_ref().unwrap().blake3.is_some());
+        assert_eq!(json(&from_file), json(&from_bytes));
+    }
+}

@@ -11,9 +11,21 @@ use crate::report::{Check, Proof, Report, Subject};
 /// cannot be used. Returns the ledger only when its records can be read.
 pub fn open_ledger(report: &mut Report, path: &std::path::Path) -> Option<Ledger> {
     let display = path.display().to_string();
-    let ledger = match Ledger::open(path, &display) {
+    admit_ledger(report, Ledger::open(path, &display))
+}
+
+/// The checks of [`open_ledger`] on a ledger opened some other way ([`Ledger::from_bytes`],
+/// [`Ledger::from_source`]), or on the error opening it gave.
+pub fn admit_ledger(report: &mut Report, opened: Result<Ledger, VerifyError>) -> Option<Ledger> {
+    let ledger = match opened {
         Ok(l) => l,
         Err(e) => {
+            let display = match &e {
+                VerifyError::Io { path, .. }
+                | VerifyError::LedgerInvalid { path, .. }
+                | VerifyError::LedgerLocked { path } => path.display().to_string(),
+                _ => String::new(),
+            };
             report.push(Check::unknown(
                 CheckId::LedgerOpen,
                 Subject::file(&display),
@@ -25,6 +37,7 @@ pub fn open_ledger(report: &mut Report, path: &std::path::Path) -> Option<Ledger
         }
     };
     report.ledger = Some(ledger.info.clone());
+    let display = ledger.info.path.clone();
     if let Err(reason) = ledger::check_schema_version(ledger.info.schema_version.as_deref()) {
         report.push(Check::unknown(
             CheckId::LedgerSchemaVersion,

@@ -44,7 +44,7 @@ use crate::plan::RunOptions;
 use crate::report::{Outcome, Report};
 use view::{ArtifactRow, ProvRow, RunView};
 
-pub use ledger_open::open_ledger;
+pub use ledger_open::{admit_ledger, open_ledger};
 pub(crate) use ledger_open::{hashing_alongside, ledger_read_failed, record_digest};
 
 /// Everything the checks of one run share.

@@ -23,8 +23,8 @@ use std::collections::BTreeSet;
 use crate::checks::catalogue::{CheckId, Code};
 use crate::checks::view::{ProvRow, RunView};
 use crate::checks::{
-    Ctx, Hooks, RunRows, check_loaded, decode, hashing_alongside, ledger_read_failed, load,
-    open_ledger, producers_of, record_digest, summarize_checks,
+    Ctx, Hooks, RunRows, admit_ledger, check_loaded, decode, hashing_alongside, ledger_read_failed,
+    load, producers_of, record_digest, summarize_checks,
 };
 use crate::error::VerifyError;
 use crate::evidence::ledger::{self, Ledger};
@@ -35,8 +35,15 @@ use crate::report::{Check, Proof, Report, Subject};
 /// Verifies one run. Never panics on hostile input and never returns an error: everything that
 /// goes wrong is a check in the report.
 pub fn verify_run(opts: &RunOptions) -> Report {
+    let display = opts.ledger.display().to_string();
+    verify_run_on(opts, Ledger::open(&opts.ledger, &display))
+}
+
+/// [`verify_run`] on a ledger already opened (from bytes in memory, from a bundle); `opts.ledger`
+/// is then not read.
+pub fn verify_run_on(opts: &RunOptions, opened: Result<Ledger, VerifyError>) -> Report {
     let mut report = Report::new("run", Some(opts.run_id.clone()), opts.strict);
-    let Some(ledger) = open_ledger(&mut report, &opts.ledger) else {
+    let Some(ledger) = admit_ledger(&mut report, opened) else {
         report
             .not_verified
             .push("the ledger could not be read: nothing was verified".to_owned());

@@ -2,21 +2,22 @@
 //!
 //! redb 2 has no read-only open: `Database::open` opens the file read-write, flips a header byte
 //! while open and repairs an uncleanly closed file in place (`spec/ledger.md` section 2). This
-//! backend serves redb from a file opened `O_RDONLY` and sends every write and `set_len` to an
+//! backend serves redb from a read-only [`ReadAt`] source (a file opened `O_RDONLY`, bytes in
+//! memory, a member of a bundle) and sends every write and `set_len` to an
 //! in-memory copy-on-write overlay of 4 KiB blocks, so whatever redb decides to write (the
 //! "god byte", a whole repair) happens in memory only. `sync_data` does nothing.
 //!
 //! Invariant: the bytes redb sees are exactly "the file, then every write and resize redb made,
-//! in order", as with a real file, while the file itself is only ever `pread`.
+//! in order", as with a real file, while the source itself is only ever read at an offset.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use redb::StorageBackend;
+
+use super::source::ReadAt;
 
 /// Overlay block size. 4 KiB matches redb's default page size, so a page write touches one block.
 const BLOCK: u64 = 4096;
@@ -33,9 +34,9 @@ struct Overlay {
     blocks: HashMap<u64, Box<[u8]>>,
 }
 
-/// Read-only file plus copy-on-write overlay; see the module docs.
+/// Read-only source plus copy-on-write overlay; see the module docs.
 pub struct OverlayBackend {
-    file: Arc<File>,
+    file: Arc<dyn ReadAt>,
     state: Mutex<Overlay>,
 }
 
@@ -50,8 +51,8 @@ impl fmt::Debug for OverlayBackend {
 }
 
 impl OverlayBackend {
-    /// Wraps `file`, which the caller opened read-only, whose current length is `len`.
-    pub fn new(file: Arc<File>, len: u64) -> Self {
+    /// Wraps `file`, a read-only source whose length is `len`.
+    pub fn new(file: Arc<dyn ReadAt>, len: u64) -> Self {
         OverlayBackend {
             file,
             state: Mutex::new(Overlay {
@@ -79,8 +80,6 @@ impl OverlayBackend {
         let from_file_end = end.min(state.file_visible);
         if offset < from_file_end {
             let n = usize::try_from(from_file_end - offset).map_err(|_| out_of_range())?;
-            // pread, not a mapping: a file truncated under us by a process that ignores the
-            // lock is then an I/O error, never SIGBUS.
             self.file.read_exact_at(&mut out[..n], offset)?;
             out[n..].fill(0);
         } else {
@@ -191,6 +190,7 @@ impl StorageBackend for OverlayBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
     use std::io::Write;
 
     fn backend_over(bytes: &[u8]) -> (tempfile::NamedTempFile, OverlayBackend) {

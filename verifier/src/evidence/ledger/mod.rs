@@ -2,7 +2,8 @@
 //!
 //! # Side effects
 //!
-//! None on the evidence. The file is opened `O_RDONLY`, a shared non-blocking `flock` is taken on
+//! None on the evidence. The ledger's bytes are read through a [`ReadAt`] source ([`source`]: a
+//! file, bytes in memory, a window of a bundle). A file is opened `O_RDONLY`, a shared non-blocking `flock` is taken on
 //! that descriptor for as long as the [`Ledger`] lives (so a writer cannot change the file under
 //! us, and a file a writer holds is reported as locked), and redb runs on an
 //! [`backend::OverlayBackend`] whose writes (the header flag, an unclean-file repair) go to memory.
@@ -12,15 +13,16 @@
 //! `&str` keys, and trusts page pointers) into a [`VerifyError::LedgerInvalid`].
 
 pub mod backend;
+pub mod source;
 mod string_filter;
 
+pub use source::ReadAt;
 pub use string_filter::StringFilter;
 
 use std::any::Any;
 use std::cell::Cell;
 use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
@@ -139,8 +141,8 @@ pub struct Ledger {
     path: PathBuf,
     /// Facts for the report's `begin.ledger`.
     pub info: LedgerInfo,
-    /// The descriptor redb reads through, kept for [`Ledger::digest`].
-    file: Arc<File>,
+    /// The bytes redb reads, kept for [`Ledger::digest`].
+    source: Arc<dyn ReadAt>,
     _locks: Vec<SharedLock>,
 }
 
@@ -160,9 +162,8 @@ impl Ledger {
     ///
     /// 1. Open `O_RDONLY`; take a shared non-blocking flock on it and on the writer's sidecar
     ///    `<ledger>.lock` if that exists.
-    /// 2. Check the redb magic number (an empty file would otherwise be *initialised* by redb).
-    /// 3. Hand redb an [`OverlayBackend`] (`Builder::create_with_backend`).
-    /// 4. Read `metadata.schema_version` and `metadata.producer`.
+    /// 2. Hand the descriptor to [`Ledger::from_source`], which checks the magic number and
+    ///    reads the metadata.
     ///
     /// The file's BLAKE3 is not computed here: it is the one cost that grows with the whole file,
     /// so callers run [`Ledger::digest`] when they want it (`run` on a second thread, beside its
@@ -208,8 +209,44 @@ impl Ledger {
             }
             locks.push(SharedLock(side));
         }
+        Self::build(file, path, display, locks)
+    }
 
-        let len = file.metadata().map_err(io_err)?.len();
+    /// A ledger whose bytes are already in memory (fetched from remote state, read out of a
+    /// compressed bundle); `display` names it in the report and in errors. Reads exactly as
+    /// [`Ledger::open`] does on a file holding the same bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::LedgerInvalid`] if the bytes are not a readable redb file.
+    pub fn from_bytes(bytes: impl Into<Arc<[u8]>>, display: &str) -> Result<Ledger, VerifyError> {
+        Self::from_source(Arc::new(source::Memory::new(bytes)), display)
+    }
+
+    /// A ledger read through any [`ReadAt`] source (a [`source::Window`] over a bundle member,
+    /// say). No lock is taken: whoever made `source` answers for its bytes not changing.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ledger::from_bytes`], plus [`VerifyError::Io`] if the source cannot be read.
+    pub fn from_source(source: Arc<dyn ReadAt>, display: &str) -> Result<Ledger, VerifyError> {
+        Self::build(source, Path::new(display), display, Vec::new())
+    }
+
+    /// Checks the redb magic number (an empty file would otherwise be *initialised* by redb),
+    /// hands redb an [`OverlayBackend`] over `source` (`Builder::create_with_backend`) and reads
+    /// `metadata.schema_version` and `metadata.producer`.
+    fn build(
+        source: Arc<dyn ReadAt>,
+        path: &Path,
+        display: &str,
+        locks: Vec<SharedLock>,
+    ) -> Result<Ledger, VerifyError> {
+        let io_err = |source| VerifyError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let len = source.len().map_err(io_err)?;
         let invalid = |reason: String| VerifyError::LedgerInvalid {
             path: path.to_owned(),
             reason,
@@ -220,11 +257,11 @@ impl Ledger {
             )));
         }
         let mut magic = [0u8; 9];
-        file.read_exact_at(&mut magic, 0).map_err(io_err)?;
+        source.read_exact_at(&mut magic, 0).map_err(io_err)?;
         if magic != MAGIC {
             return Err(invalid("no redb magic number at offset 0".to_owned()));
         }
-        let backend = OverlayBackend::new(Arc::clone(&file), len);
+        let backend = OverlayBackend::new(Arc::clone(&source), len);
         let db = guard(|| redb::Builder::new().create_with_backend(backend))
             .map_err(&invalid)?
             .map_err(|e| invalid(e.to_string()))?;
@@ -239,7 +276,7 @@ impl Ledger {
                 schema_version: None,
                 producer: None,
             },
-            file,
+            source,
             _locks: locks,
         };
         ledger.info.schema_version = ledger.metadata("schema_version")?;
@@ -247,15 +284,15 @@ impl Ledger {
         Ok(ledger)
     }
 
-    /// BLAKE3 of the whole file, read through the descriptor opened (and locked) by
-    /// [`Ledger::open`], so the bytes hashed are the bytes redb reads. Safe to call on another
-    /// thread while records are read.
+    /// BLAKE3 of the whole ledger, read through the source redb reads (for a file, the
+    /// descriptor opened and locked by [`Ledger::open`], not the path), so the bytes hashed are
+    /// the bytes redb reads. Safe to call on another thread while records are read.
     ///
     /// # Errors
     ///
     /// [`VerifyError::Io`] if a read fails or comes up short (the file shrank under us).
     pub fn digest(&self) -> Result<String, VerifyError> {
-        hash_fd(&self.file, self.info.size_bytes).map_err(|source| VerifyError::Io {
+        hash_source(&*self.source, self.info.size_bytes).map_err(|source| VerifyError::Io {
             path: self.path.clone(),
             source,
         })
@@ -466,9 +503,9 @@ fn table_name(t: JsonTable<'_>) -> String {
     t.name().to_owned()
 }
 
-/// BLAKE3 of the first `len` bytes of `file`, read through the descriptor we hold locked (not by
-/// path, so the bytes hashed are the bytes redb reads).
-fn hash_fd(file: &File, len: u64) -> std::io::Result<String> {
+/// BLAKE3 of the first `len` bytes of `source` (for a file, the descriptor we hold locked, not
+/// the path, so the bytes hashed are the bytes redb reads).
+fn hash_source(source: &dyn ReadAt, len: u64) -> std::io::Result<String> {
     // Read with pread in 16 MiB chunks, each hashed on all cores. No mapping: a process that
     // ignored our lock and truncated the file would turn a mapped read into SIGBUS, while a
     // short pread is an ordinary error (`ledger_invalid`).
@@ -477,7 +514,7 @@ fn hash_fd(file: &File, len: u64) -> std::io::Result<String> {
     let mut offset = 0u64;
     while offset < len {
         let want = usize::try_from((len - offset).min(buf.len() as u64)).unwrap_or(buf.len());
-        file.read_exact_at(&mut buf[..want], offset)?;
+        source.read_exact_at(&mut buf[..want], offset)?;
         if want >= 1 << 20 {
             hasher.update_rayon(&buf[..want]);
         } else {
@@ -529,6 +566,67 @@ mod tests {
         assert!(check_schema_version(Some("+22")).is_err());
         assert!(check_schema_version(Some("99999999999999999999999")).is_err());
         assert!(check_schema_version(None).is_err());
+    }
+
+    /// A small redb 2 ledger written with raw redb: a schema marker and two runs.
+    fn ledger_bytes() -> Vec<u8> {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let db = redb::Database::create(f.path()).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut m = txn.open_table(METADATA).unwrap();
+            m.insert("schema_version", "22").unwrap();
+            let mut runs = txn.open_table(RUN_HISTORY).unwrap();
+            runs.insert("run-a", b"{\"a\":1}".as_slice()).unwrap();
+            runs.insert("run-b", b"{\"b\":2}".as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+        drop(db);
+        std::fs::read(f.path()).unwrap()
+    }
+
+    #[test]
+    fn a_ledger_reads_the_same_from_a_file_from_bytes_and_from_inside_a_bundle() {
+        let bytes = ledger_bytes();
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), &bytes).unwrap();
+        let mut bundle = b"header bytes of some bundle".to_vec();
+        let start = bundle.len() as u64;
+        bundle.extend_from_slice(&bytes);
+        bundle.extend_from_slice(b"and whatever follows the member");
+        let outer: Arc<dyn ReadAt> = Arc::new(source::Memory::new(bundle));
+        let window = source::Window::new(outer, start, bytes.len() as u64).unwrap();
+
+        let ledgers = [
+            Ledger::open(f.path(), "l").unwrap(),
+            Ledger::from_bytes(bytes.clone(), "l").unwrap(),
+            Ledger::from_source(Arc::new(window), "l").unwrap(),
+        ];
+        let expected_rows = vec![
+            ("run-a".to_owned(), b"{\"a\":1}".to_vec()),
+            ("run-b".to_owned(), b"{\"b\":2}".to_vec()),
+        ];
+        for l in &ledgers {
+            assert_eq!(l.info.schema_version.as_deref(), Some("22"));
+            assert_eq!(l.info.size_bytes, bytes.len() as u64);
+            assert_eq!(l.rows(RUN_HISTORY, "").unwrap(), expected_rows);
+            assert_eq!(
+                l.digest().unwrap(),
+                blake3::hash(&bytes).to_hex().to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_redb_are_invalid_not_initialised() {
+        assert!(matches!(
+            Ledger::from_bytes(Vec::new(), "empty"),
+            Err(VerifyError::LedgerInvalid { .. })
+        ));
+        assert!(matches!(
+            Ledger::from_bytes(vec![0u8; 4096], "zeros"),
+            Err(VerifyError::LedgerInvalid { .. })
+        ));
     }
 
     #[test]
