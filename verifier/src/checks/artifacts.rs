@@ -17,8 +17,8 @@ pub fn load(ctx: &mut Ctx<'_>, rows: &[(String, Vec<u8>)]) {
     for (key, bytes) in rows {
         let (k_run, k_model, k_path) = split_artifact_key(key).unwrap_or((key, "", ""));
         let subject = Subject::model(&ctx.run_id, k_model);
-        let value = decode::value(bytes);
-        if let Err(bad) = decode::artifact_record(bytes) {
+        let decoded = decode::read_artifact_record(bytes);
+        if let Err(bad) = decoded.record {
             ctx.report.push(bad.check(
                 CheckId::ArtifactRecord,
                 Subject {
@@ -29,7 +29,9 @@ pub fn load(ctx: &mut Ctx<'_>, rows: &[(String, Vec<u8>)]) {
             ));
             continue;
         }
-        let Some(value) = value else { continue };
+        let Some(value) = decoded.value else {
+            continue;
+        };
         let row = ArtifactRow::from_value(&value);
         let run_in_value = super::view::str_field(&value, "run_id").unwrap_or_default();
         if k_run != run_in_value || k_model != row.model_name || k_path != row.file_path {

@@ -220,8 +220,8 @@ pub fn compare(
                 let started = entry
                     .started_at
                     .as_deref()
-                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                    .map(|t| t.with_timezone(&Utc));
+                    .and_then(|t| crate::model::timestamp::Timestamp::parse(t).ok())
+                    .map(|t| t.utc);
                 match (cutoff, started) {
                     (Some(cut), Some(s)) if s < cut => {
                         retired += 1;

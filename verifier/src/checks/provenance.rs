@@ -19,7 +19,8 @@ pub fn load(ctx: &mut Ctx<'_>, rows: &[(String, Vec<u8>)]) {
     for (key, bytes) in rows {
         let (k_run, k_model) = split_provenance_key(key).unwrap_or((key, ""));
         let subject = Subject::model(&ctx.run_id, k_model);
-        let record = match decode::provenance_record(bytes) {
+        let decoded = decode::read_provenance_record(bytes);
+        let record = match decoded.record {
             Ok(r) => r,
             Err(bad) => {
                 ctx.report.push(bad.check(
@@ -30,7 +31,7 @@ pub fn load(ctx: &mut Ctx<'_>, rows: &[(String, Vec<u8>)]) {
                 continue;
             }
         };
-        let Some(value) = decode::value(bytes) else {
+        let Some(value) = decoded.value else {
             continue;
         };
         let row = ProvRow::from_value(&value, record);

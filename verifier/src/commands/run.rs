@@ -187,9 +187,9 @@ fn run_with_ledger(
 
 /// The view of a run record that decodes strictly (a record that does not is not a run here).
 fn run_view(bytes: &[u8]) -> Option<RunView> {
-    let v = decode::value(bytes)?;
-    decode::run_record(bytes).ok()?;
-    Some(RunView::from_value(&v))
+    let decoded = decode::read_run_record(bytes);
+    decoded.record.ok()?;
+    Some(RunView::from_value(&decoded.value?))
 }
 
 /// Every name a table this run's models wrote can have in a later run's record: the bare table

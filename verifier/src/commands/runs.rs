@@ -74,8 +74,13 @@ fn describe_all(rows: &[(String, Vec<u8>)]) -> Vec<(Line, Option<Check>)> {
 
 /// One `run_history` row: its listing line, and a `run.record` failure when it does not decode.
 fn describe((key, bytes): &(String, Vec<u8>)) -> (Line, Option<Check>) {
-    let value: Option<Value> = serde_json::from_slice(bytes).ok();
-    let decoded = crate::model::records::decode_run_record(bytes);
+    use crate::model::records::{self, RecordType};
+    // One parse serves the strict verdict and the listed fields (read only when it decodes).
+    let value = records::parse_document(bytes, RecordType::RunRecord);
+    let decoded = value
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(records::run_record_from_value);
     let view = value.as_ref().map(RunView::from_value).unwrap_or_default();
     let check = decoded.as_ref().err().map(|e| {
         Check::fail(

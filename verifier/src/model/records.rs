@@ -412,7 +412,14 @@ impl<'a> Obj<'a> {
     }
 }
 
-fn parse_document(bytes: &[u8], record: RecordType) -> Result<Value, RecordError> {
+/// Parses a ledger value as the strict decoders do ([`canon::parse_strict`]); the error is the
+/// `record`'s (its finding code). The first half of every `decode_*`, for callers that keep the
+/// value too.
+///
+/// # Errors
+///
+/// [`RecordError`] with [`Problem::Json`] and an empty field.
+pub fn parse_document(bytes: &[u8], record: RecordType) -> Result<Value, RecordError> {
     canon::parse_strict(bytes).map_err(|e| RecordError {
         record,
         field: String::new(),
@@ -858,8 +865,17 @@ pub struct BranchRecord {
 /// [`RecordError`] with code `run_record_invalid`, naming the first bad field (a bad model
 /// execution is reported at its path, e.g. `models_executed[0].status`).
 pub fn decode_run_record(bytes: &[u8]) -> Result<RunRecord, RecordError> {
-    let value = parse_document(bytes, RecordType::RunRecord)?;
-    run_record_from(&Obj::new(&value, RecordType::RunRecord, String::new())?)
+    run_record_from_value(&parse_document(bytes, RecordType::RunRecord)?)
+}
+
+/// [`decode_run_record`] on a value already parsed with [`parse_document`] (one parse serves the
+/// typed record and the checks' view).
+///
+/// # Errors
+///
+/// As [`decode_run_record`], except for JSON syntax.
+pub fn run_record_from_value(value: &Value) -> Result<RunRecord, RecordError> {
+    run_record_from(&Obj::new(value, RecordType::RunRecord, String::new())?)
 }
 
 fn run_record_from(o: &Obj<'_>) -> Result<RunRecord, RecordError> {
@@ -924,12 +940,16 @@ fn run_record_from(o: &Obj<'_>) -> Result<RunRecord, RecordError> {
 ///
 /// [`RecordError`] with code `model_execution_invalid`.
 pub fn decode_model_execution(bytes: &[u8]) -> Result<ModelExecution, RecordError> {
-    let value = parse_document(bytes, RecordType::ModelExecution)?;
-    model_execution_from(&Obj::new(
-        &value,
-        RecordType::ModelExecution,
-        String::new(),
-    )?)
+    model_execution_from_value(&parse_document(bytes, RecordType::ModelExecution)?)
+}
+
+/// [`decode_model_execution`] on one already parsed `models_executed` element.
+///
+/// # Errors
+///
+/// As [`decode_model_execution`], except for JSON syntax.
+pub fn model_execution_from_value(value: &Value) -> Result<ModelExecution, RecordError> {
+    model_execution_from(&Obj::new(value, RecordType::ModelExecution, String::new())?)
 }
 
 fn column_hashes(o: &Obj<'_>, key: &str) -> Result<Option<Vec<ColumnHash>>, RecordError> {
@@ -1053,8 +1073,16 @@ fn is_three_part_name(s: &str) -> bool {
 ///
 /// [`RecordError`] with code `artifact_record_invalid`.
 pub fn decode_artifact_record(bytes: &[u8]) -> Result<ArtifactRecord, RecordError> {
-    let value = parse_document(bytes, RecordType::ArtifactRecord)?;
-    let o = Obj::new(&value, RecordType::ArtifactRecord, String::new())?;
+    artifact_record_from_value(&parse_document(bytes, RecordType::ArtifactRecord)?)
+}
+
+/// [`decode_artifact_record`] on a value already parsed with [`parse_document`].
+///
+/// # Errors
+///
+/// As [`decode_artifact_record`], except for JSON syntax.
+pub fn artifact_record_from_value(value: &Value) -> Result<ArtifactRecord, RecordError> {
+    let o = Obj::new(value, RecordType::ArtifactRecord, String::new())?;
     Ok(ArtifactRecord {
         blake3_hash: o.req_str("blake3_hash")?,
         run_id: o.req_str("run_id")?,
@@ -1073,8 +1101,16 @@ pub fn decode_artifact_record(bytes: &[u8]) -> Result<ArtifactRecord, RecordErro
 ///
 /// [`RecordError`] with code `provenance_record_invalid`.
 pub fn decode_provenance_record(bytes: &[u8]) -> Result<ProvenanceRecord, RecordError> {
-    let value = parse_document(bytes, RecordType::ProvenanceRecord)?;
-    let o = Obj::new(&value, RecordType::ProvenanceRecord, String::new())?;
+    provenance_record_from_value(&parse_document(bytes, RecordType::ProvenanceRecord)?)
+}
+
+/// [`decode_provenance_record`] on a value already parsed with [`parse_document`].
+///
+/// # Errors
+///
+/// As [`decode_provenance_record`], except for JSON syntax.
+pub fn provenance_record_from_value(value: &Value) -> Result<ProvenanceRecord, RecordError> {
+    let o = Obj::new(value, RecordType::ProvenanceRecord, String::new())?;
     let proof_class = o.required("proof_class")?;
     Ok(ProvenanceRecord {
         run_id: o.req_str("run_id")?,
