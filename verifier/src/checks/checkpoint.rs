@@ -41,6 +41,47 @@ pub struct Checkpoint {
     pub runs: BTreeMap<String, Entry>,
 }
 
+/// Why a checkpoint file cannot be used (`checkpoint_invalid`, could not verify; the file is left
+/// as it is).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// It cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The checkpoint file.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// It is not a checkpoint's JSON.
+    #[error("{} is not a rocky-verify checkpoint: {source}", path.display())]
+    NotACheckpoint {
+        /// The checkpoint file.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: serde_json::Error,
+    },
+    /// Another format version.
+    #[error(
+        "{} has checkpoint format_version {found}; this rocky-verify reads {CHECKPOINT_VERSION}",
+        path.display()
+    )]
+    Version {
+        /// The checkpoint file.
+        path: std::path::PathBuf,
+        /// The version it has.
+        found: u64,
+    },
+    /// A run's digest is not 64 lowercase hex.
+    #[error("{}: the digest of run {run:?} is not 64 lowercase hex", path.display())]
+    BadDigest {
+        /// The checkpoint file.
+        path: std::path::PathBuf,
+        /// The run id.
+        run: String,
+    },
+}
+
 impl Checkpoint {
     /// An empty checkpoint.
     pub fn new() -> Checkpoint {
@@ -55,9 +96,10 @@ impl Checkpoint {
     ///
     /// # Errors
     ///
-    /// Why the file cannot be used (unreadable, not JSON, wrong shape or version, a digest that is
-    /// not 64 lowercase hex).
-    pub fn load(path: &Path) -> Result<Option<Checkpoint>, String> {
+    /// [`CheckpointError`]: why the file cannot be used (unreadable, not JSON, wrong shape or
+    /// version, a digest that is not 64 lowercase hex).
+    pub fn load(path: &Path) -> Result<Option<Checkpoint>, CheckpointError> {
+        let path_buf = || path.to_owned();
         // A regular file only: a FIFO or device in its place must not hang the gate.
         let read = crate::evidence::regular_file::open(path)
             .map_err(crate::evidence::regular_file::OpenError::into_io)
@@ -68,26 +110,33 @@ impl Checkpoint {
         let bytes = match read {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            Err(source) => {
+                return Err(CheckpointError::Read {
+                    path: path_buf(),
+                    source,
+                });
+            }
         };
-        let c: Checkpoint = serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{} is not a rocky-verify checkpoint: {e}", path.display()))?;
+        let c: Checkpoint =
+            serde_json::from_slice(&bytes).map_err(|source| CheckpointError::NotACheckpoint {
+                path: path_buf(),
+                source,
+            })?;
         if c.format_version != CHECKPOINT_VERSION {
-            return Err(format!(
-                "{} has checkpoint format_version {}; this rocky-verify reads {CHECKPOINT_VERSION}",
-                path.display(),
-                c.format_version
-            ));
+            return Err(CheckpointError::Version {
+                path: path_buf(),
+                found: c.format_version,
+            });
         }
         if let Some((id, _)) = c
             .runs
             .iter()
             .find(|(_, e)| !crate::evidence::artifact::is_hex64(&e.blake3))
         {
-            return Err(format!(
-                "{}: the digest of run {id:?} is not 64 lowercase hex",
-                path.display()
-            ));
+            return Err(CheckpointError::BadDigest {
+                path: path_buf(),
+                run: id.clone(),
+            });
         }
         Ok(Some(c))
     }

@@ -44,7 +44,7 @@ pub fn admit_ledger(report: &mut Report, opened: Result<Ledger, VerifyError>) ->
             Subject::file(&display),
             Code::SchemaVersionUnexpected,
             Proof::Recomputed,
-            reason,
+            reason.to_string(),
         ));
         return None;
     }

@@ -10,7 +10,7 @@ use super::view::ModelView;
 use crate::checks::catalogue::{CheckId, Code};
 use crate::error::VerifyError;
 use crate::evidence::ledger::Ledger;
-use crate::evidence::warehouse::{TableRef, Warehouse};
+use crate::evidence::warehouse::{TableRef, Warehouse, WarehouseError};
 use crate::report::{Check, Proof, Subject};
 use crate::rocky::types::{self, RockyType, TypeVerdict};
 
@@ -102,7 +102,7 @@ fn check_models(
     // Tables only the ledger's own keys name (replicated tables) need their counts too.
     for m in models {
         if resolve(ctx, wh, m, run.target_catalog.as_deref()).is_err()
-            && let Ok(t) = named_by_ledger(ledger, m, run.target_catalog.as_deref(), String::new())
+            && let Some(t) = named_by_ledger(ledger, m, run.target_catalog.as_deref())
         {
             tables.push(t.table);
         }
@@ -124,8 +124,9 @@ fn check_models(
     let mut checked = 0usize;
     for m in models {
         let subject = Subject::model(&ctx.run_id, &m.name);
-        let resolved = resolve(ctx, wh, m, run.target_catalog.as_deref())
-            .or_else(|reason| named_by_ledger(ledger, m, run.target_catalog.as_deref(), reason));
+        let resolved = resolve(ctx, wh, m, run.target_catalog.as_deref()).or_else(|reason| {
+            named_by_ledger(ledger, m, run.target_catalog.as_deref()).ok_or(reason)
+        });
         let target = match resolved {
             Ok(t) => t,
             Err(reason) => {
@@ -134,7 +135,7 @@ fn check_models(
                     subject,
                     Code::TargetTableMissing,
                     Proof::Heuristic,
-                    reason,
+                    reason.to_string(),
                 ));
                 continue;
             }
@@ -170,7 +171,7 @@ fn check_models(
                     subject,
                     Code::WarehouseInvalid,
                     target.proof,
-                    reason,
+                    reason.to_string(),
                 ));
                 continue;
             }
@@ -194,28 +195,56 @@ fn check_models(
 /// table's `check_history` row by `catalog.schema.table` (and nothing records it in the run), so
 /// exactly one such key whose table is the model name (in the run's catalog, when recorded) names
 /// it. Several, or none, leave the original reason.
-fn named_by_ledger(
-    ledger: &Ledger,
-    m: &ModelView,
-    target_catalog: Option<&str>,
-    reason: String,
-) -> Result<Target, String> {
-    let Ok(keys) = ledger.keys(crate::evidence::ledger::CHECK_HISTORY, "") else {
-        return Err(reason);
-    };
+fn named_by_ledger(ledger: &Ledger, m: &ModelView, target_catalog: Option<&str>) -> Option<Target> {
+    let keys = ledger
+        .keys(crate::evidence::ledger::CHECK_HISTORY, "")
+        .ok()?;
     let named: Vec<TableRef> = keys
         .iter()
         .filter_map(|k| TableRef::parse(k))
         .filter(|t| t.table == m.name && target_catalog.is_none_or(|c| c == t.catalog))
         .collect();
     match named.as_slice() {
-        [t] => Ok(Target {
+        [t] => Some(Target {
             table: t.clone(),
             proof: Proof::Heuristic,
             decided: Some(format!("the ledger's check_history key {t}")),
         }),
-        _ => Err(reason),
+        _ => None,
     }
+}
+
+/// Why the table a model wrote could not be determined (`target_table_missing`, unknown).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TargetUnknown {
+    /// Nothing recorded or declared names it, and no catalog to look in.
+    #[error(
+        "no provenance IR target, no target_table and no target_catalog recorded, and no model \
+         of the project at the commit writes this table: cannot tell which table the model \
+         wrote"
+    )]
+    NothingNamesIt,
+    /// The warehouse could not list the catalog's tables.
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    /// No schema of the catalog has a table of the model's name.
+    #[error("no schema of catalog {catalog:?} has a table named {table:?}")]
+    NoSchema {
+        /// The run's catalog.
+        catalog: String,
+        /// The model name.
+        table: String,
+    },
+    /// Several schemas do.
+    #[error("{count} schemas of catalog {catalog:?} have a table named {table:?}: ambiguous")]
+    Ambiguous {
+        /// How many.
+        count: usize,
+        /// The run's catalog.
+        catalog: String,
+        /// The model name.
+        table: String,
+    },
 }
 
 fn resolve(
@@ -223,7 +252,7 @@ fn resolve(
     wh: &Warehouse,
     m: &ModelView,
     target_catalog: Option<&str>,
-) -> Result<Target, String> {
+) -> Result<Target, TargetUnknown> {
     if let Some(t) = ctx.prov_for(m.index).and_then(|p| p.target()) {
         return Ok(Target {
             table: t,
@@ -266,12 +295,7 @@ fn resolve(
         }
     }
     let Some(catalog) = target_catalog else {
-        return Err(
-            "no provenance IR target, no target_table and no target_catalog recorded, and no \
-             model of the project at the commit writes this table: \
-                    cannot tell which table the model wrote"
-                .to_owned(),
-        );
+        return Err(TargetUnknown::NothingNamesIt);
     };
     let schemas = wh.schemas_with_table(catalog, &m.name)?;
     match schemas.as_slice() {
@@ -284,15 +308,15 @@ fn resolve(
             proof: Proof::Heuristic,
             decided: None,
         }),
-        [] => Err(format!(
-            "no schema of catalog {catalog:?} has a table named {:?}",
-            m.name
-        )),
-        many => Err(format!(
-            "{} schemas of catalog {catalog:?} have a table named {:?}: ambiguous",
-            many.len(),
-            m.name
-        )),
+        [] => Err(TargetUnknown::NoSchema {
+            catalog: catalog.to_owned(),
+            table: m.name.clone(),
+        }),
+        many => Err(TargetUnknown::Ambiguous {
+            count: many.len(),
+            catalog: catalog.to_owned(),
+            table: m.name.clone(),
+        }),
     }
 }
 
@@ -363,7 +387,7 @@ fn check_columns(
                 subject.clone(),
                 Code::WarehouseInvalid,
                 Proof::Recomputed,
-                reason,
+                reason.to_string(),
             ));
             return;
         }

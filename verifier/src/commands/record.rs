@@ -303,29 +303,75 @@ fn compare(
     }
 }
 
+/// Why a record file could not be read (could not verify).
+#[derive(Debug, thiserror::Error)]
+enum RecordFileError {
+    /// Not openable, or not a regular file.
+    #[error(transparent)]
+    Open(#[from] crate::evidence::regular_file::OpenError),
+    /// Its length cannot be read.
+    #[error("cannot stat {}: {source}", path.display())]
+    Stat {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Larger than [`MAX_RECORD_FILE_BYTES`].
+    #[error(
+        "{} is {len} bytes, larger than the {MAX_RECORD_FILE_BYTES}-byte limit for a record",
+        path.display()
+    )]
+    TooLarge {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its length.
+        len: u64,
+    },
+    /// A read failed.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// It grew past the limit while being read.
+    #[error("{} grew beyond the limit while being read", path.display())]
+    Grew {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+}
+
 /// Reads at most [`MAX_RECORD_FILE_BYTES`] from `path`.
-fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
-    let file = crate::evidence::regular_file::open(path).map_err(|e| e.to_string())?;
+fn read_bounded(path: &Path) -> Result<Vec<u8>, RecordFileError> {
+    let file = crate::evidence::regular_file::open(path)?;
     let len = file
         .metadata()
-        .map_err(|e| format!("cannot stat {}: {e}", path.display()))?
+        .map_err(|source| RecordFileError::Stat {
+            path: path.to_owned(),
+            source,
+        })?
         .len();
     if len > MAX_RECORD_FILE_BYTES {
-        return Err(format!(
-            "{} is {len} bytes, larger than the {MAX_RECORD_FILE_BYTES}-byte limit for a record",
-            path.display()
-        ));
+        return Err(RecordFileError::TooLarge {
+            path: path.to_owned(),
+            len,
+        });
     }
     let mut bytes = Vec::new();
     // `take` guards against a file that grows while it is read.
     file.take(MAX_RECORD_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        .map_err(|source| RecordFileError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
     if bytes.len() as u64 > MAX_RECORD_FILE_BYTES {
-        return Err(format!(
-            "{} grew beyond the limit while being read",
-            path.display()
-        ));
+        return Err(RecordFileError::Grew {
+            path: path.to_owned(),
+        });
     }
     Ok(bytes)
 }
@@ -355,7 +401,7 @@ pub fn verify_record_file(path: &Path, expected_recipe_hash: Option<&str>, stric
                 file_subject,
                 Code::ProvenanceRecordInvalid,
                 Proof::Recomputed,
-                reason,
+                reason.to_string(),
             ));
             report
                 .not_verified

@@ -12,7 +12,7 @@ use parquet::file::metadata::ParquetMetaDataReader;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::evidence::ledger::guard;
+use crate::evidence::ledger::{ReaderPanic, guard};
 
 /// `true` for exactly 64 lowercase hex characters (a BLAKE3-256 in the spec's spelling).
 pub fn is_hex64(s: &str) -> bool {
@@ -124,16 +124,30 @@ impl ParquetFacts {
     }
 }
 
+/// Why a Parquet footer could not be read (`artifact_parquet_invalid`).
+#[derive(Debug, thiserror::Error)]
+pub enum FooterError {
+    /// The file could not be opened, or is not a regular file.
+    #[error(transparent)]
+    Open(#[from] crate::evidence::regular_file::OpenError),
+    /// The footer does not parse.
+    #[error(transparent)]
+    Parquet(#[from] parquet::errors::ParquetError),
+    /// The parser panicked on it.
+    #[error(transparent)]
+    Panicked(#[from] ReaderPanic),
+}
+
 /// Reads a Parquet footer. A footer that does not parse, or that panics the parser, is `Err`.
 ///
 /// # Errors
 ///
-/// A one-line reason (`artifact_parquet_invalid`).
-pub fn read_footer(path: &Path) -> Result<ParquetFacts, String> {
-    let file = crate::evidence::regular_file::open(path).map_err(|e| e.to_string())?;
+/// [`FooterError`], whose text is a one-line reason.
+pub fn read_footer(path: &Path) -> Result<ParquetFacts, FooterError> {
+    let file = crate::evidence::regular_file::open(path)?;
     let parsed = guard(|| ParquetMetaDataReader::new().parse_and_finish(&file))?;
-    let meta = parsed.map_err(|e| e.to_string())?;
-    guard(|| {
+    let meta = parsed?;
+    let facts = guard(|| {
         let fm = meta.file_metadata();
         let columns = fm
             .schema_descr()
@@ -176,7 +190,8 @@ pub fn read_footer(path: &Path) -> Result<ParquetFacts, String> {
                 .map(|kv| kv.iter().map(|k| k.key.clone()).collect())
                 .unwrap_or_default(),
         }
-    })
+    })?;
+    Ok(facts)
 }
 
 #[cfg(test)]

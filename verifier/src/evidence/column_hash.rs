@@ -193,7 +193,7 @@ pub fn recompute_file(path: &Path) -> Result<Vec<ColumnDigest>, ColumnHashError>
         source,
     })?;
     let meta = guard(|| ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()))
-        .map_err(ColumnHashError::Parquet)?
+        .map_err(|p| ColumnHashError::Parquet(p.to_string()))?
         .map_err(|e| ColumnHashError::Parquet(e.to_string()))?;
     let rows = meta.metadata().file_metadata().num_rows();
     if rows > MAX_ROWS {
@@ -235,27 +235,27 @@ fn read_column(
 ) -> Result<Vec<ArrayRef>, ColumnHashError> {
     let parquet_err = |e: String| ColumnHashError::Parquet(e);
     let reader = file.try_clone().map_err(|e| parquet_err(e.to_string()))?;
-    let read = guard(|| -> Result<Vec<ArrayRef>, String> {
+    let read = guard(|| -> Result<Vec<ArrayRef>, ColumnHashError> {
         let mask = ProjectionMask::roots(meta.parquet_schema(), [index]);
         let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, meta.clone())
             .with_projection(mask)
             .with_batch_size(READ_BATCH)
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| parquet_err(e.to_string()))?;
         let mut arrays = Vec::new();
         for batch in batches {
-            let batch = batch.map_err(|e| e.to_string())?;
+            let batch = batch.map_err(|e| parquet_err(e.to_string()))?;
             if batch.num_columns() != 1 {
-                return Err(format!(
+                return Err(parquet_err(format!(
                     "projecting column {index} gave {} columns",
                     batch.num_columns()
-                ));
+                )));
             }
             arrays.push(Arc::clone(batch.column(0)));
         }
         Ok(arrays)
     });
-    read.map_err(parquet_err)?.map_err(parquet_err)
+    read.map_err(|p| parquet_err(p.to_string()))?
 }
 
 /// The column rebuilt from its values as one array laid out like Rocky's

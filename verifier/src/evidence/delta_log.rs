@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::Value;
 use thiserror::Error;
@@ -83,7 +84,7 @@ pub struct DeltaLog {
     /// The `_delta_log/` folder.
     pub dir: PathBuf,
     /// Version to the commit, or why that commit file does not read.
-    pub commits: BTreeMap<u64, Result<Commit, String>>,
+    pub commits: BTreeMap<u64, Result<Commit, CommitError>>,
     /// The newest checkpoint version seen (`<v>.checkpoint.parquet`, or `_last_checkpoint`
     /// present with an unknown version, recorded as `u64::MAX`).
     pub checkpoint: Option<u64>,
@@ -157,23 +158,90 @@ fn checkpoint_version(name: &str) -> Option<u64> {
         .flatten()
 }
 
+/// Why one commit file does not read (the `delta.*` checks report it as could-not-verify or
+/// as a malformed log, by variant).
+#[derive(Debug, Clone, Error)]
+pub enum CommitError {
+    /// The file cannot be opened.
+    #[error("cannot open: {0}")]
+    Open(#[source] Arc<std::io::Error>),
+    /// Its length cannot be read.
+    #[error("cannot stat: {0}")]
+    Stat(#[source] Arc<std::io::Error>),
+    /// Larger than [`MAX_COMMIT_BYTES`].
+    #[error("{0} bytes, more than the {MAX_COMMIT_BYTES} a commit is read up to")]
+    TooLarge(u64),
+    /// A read failed.
+    #[error("cannot read: {0}")]
+    Read(#[source] Arc<std::io::Error>),
+    /// The body is not UTF-8.
+    #[error("not UTF-8")]
+    NotUtf8,
+    /// A line is not a valid action (1-based line number).
+    #[error("line {line}: {problem}")]
+    Line {
+        /// 1-based.
+        line: usize,
+        /// What is wrong with it.
+        problem: LineProblem,
+    },
+}
+
+/// What is wrong with one action line of a commit.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LineProblem {
+    /// Not JSON (serde_json's message).
+    #[error("{0}")]
+    Json(String),
+    /// JSON, but not an object.
+    #[error("not a JSON object")]
+    NotObject,
+    /// An object with other than one key.
+    #[error("an action line has exactly one key")]
+    NotOneKey,
+    /// A malformed `add` action.
+    #[error(transparent)]
+    Add(#[from] AddError),
+}
+
+/// A malformed `add` action.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AddError {
+    /// `add.path` is missing or not a string.
+    #[error("add.path is not a string")]
+    Path,
+    /// `add.size` is missing or not an unsigned integer.
+    #[error("add.size is not an unsigned integer")]
+    Size,
+    /// `add.stats` is a string that is not JSON (serde_json's message).
+    #[error("add.stats does not parse: {0}")]
+    StatsSyntax(String),
+    /// `add.stats` parses to something other than an object.
+    #[error("add.stats is not a JSON object")]
+    StatsNotObject,
+    /// `add.stats` is neither a string nor null.
+    #[error("add.stats is not a string")]
+    StatsNotString,
+    /// `add.stats.numRecords` is not an unsigned integer.
+    #[error("add.stats.numRecords is not an unsigned integer")]
+    NumRecords,
+}
+
 /// One commit file, or why it does not read.
-fn read_commit(path: &Path) -> Result<Commit, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+fn read_commit(path: &Path) -> Result<Commit, CommitError> {
+    let file = std::fs::File::open(path).map_err(|e| CommitError::Open(Arc::new(e)))?;
     let len = file
         .metadata()
-        .map_err(|e| format!("cannot stat: {e}"))?
+        .map_err(|e| CommitError::Stat(Arc::new(e)))?
         .len();
     if len > MAX_COMMIT_BYTES {
-        return Err(format!(
-            "{len} bytes, more than the {MAX_COMMIT_BYTES} a commit is read up to"
-        ));
+        return Err(CommitError::TooLarge(len));
     }
     let mut bytes = Vec::new();
     file.take(MAX_COMMIT_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read: {e}"))?;
-    let text = String::from_utf8(bytes).map_err(|_| "not UTF-8".to_owned())?;
+        .map_err(|e| CommitError::Read(Arc::new(e)))?;
+    let text = String::from_utf8(bytes).map_err(|_| CommitError::NotUtf8)?;
     parse_commit(&text)
 }
 
@@ -181,23 +249,27 @@ fn read_commit(path: &Path) -> Result<Commit, String> {
 ///
 /// # Errors
 ///
-/// A one-line reason naming the first bad line (1-based).
-pub fn parse_commit(text: &str) -> Result<Commit, String> {
+/// [`CommitError::Line`] naming the first bad line (1-based).
+pub fn parse_commit(text: &str) -> Result<Commit, CommitError> {
     let mut commit = Commit::default();
     for (i, line) in text.lines().enumerate() {
-        let bad = |why: &str| format!("line {}: {why}", i + 1);
+        let bad = |problem: LineProblem| CommitError::Line {
+            line: i + 1,
+            problem,
+        };
         if line.trim().is_empty() {
             continue;
         }
-        let value: Value = serde_json::from_str(line).map_err(|e| bad(&e.to_string()))?;
+        let value: Value =
+            serde_json::from_str(line).map_err(|e| bad(LineProblem::Json(e.to_string())))?;
         let Some(obj) = value.as_object() else {
-            return Err(bad("not a JSON object"));
+            return Err(bad(LineProblem::NotObject));
         };
         if obj.len() != 1 {
-            return Err(bad("an action line has exactly one key"));
+            return Err(bad(LineProblem::NotOneKey));
         }
         let Some((action, body)) = obj.iter().next() else {
-            return Err(bad("an action line has exactly one key"));
+            return Err(bad(LineProblem::NotOneKey));
         };
         match action.as_str() {
             "commitInfo" => {
@@ -206,40 +278,39 @@ pub fn parse_commit(text: &str) -> Result<Commit, String> {
                     .and_then(Value::as_str)
                     .map(str::to_owned);
             }
-            "add" => commit.adds.push(parse_add(body).map_err(|e| bad(&e))?),
+            "add" => commit
+                .adds
+                .push(parse_add(body).map_err(|e| bad(LineProblem::Add(e)))?),
             _ => {}
         }
     }
     Ok(commit)
 }
 
-fn parse_add(body: &Value) -> Result<Add, String> {
+fn parse_add(body: &Value) -> Result<Add, AddError> {
     let path = body
         .get("path")
         .and_then(Value::as_str)
-        .ok_or("add.path is not a string")?
+        .ok_or(AddError::Path)?
         .to_owned();
     let size = body
         .get("size")
         .and_then(Value::as_u64)
-        .ok_or("add.size is not an unsigned integer")?;
+        .ok_or(AddError::Size)?;
     let num_records = match body.get("stats") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => {
             let stats: Value =
-                serde_json::from_str(s).map_err(|e| format!("add.stats does not parse: {e}"))?;
+                serde_json::from_str(s).map_err(|e| AddError::StatsSyntax(e.to_string()))?;
             if !stats.is_object() {
-                return Err("add.stats is not a JSON object".to_owned());
+                return Err(AddError::StatsNotObject);
             }
             match stats.get("numRecords") {
                 None | Some(Value::Null) => None,
-                Some(n) => Some(
-                    n.as_u64()
-                        .ok_or("add.stats.numRecords is not an unsigned integer")?,
-                ),
+                Some(n) => Some(n.as_u64().ok_or(AddError::NumRecords)?),
             }
         }
-        Some(_) => return Err("add.stats is not a string".to_owned()),
+        Some(_) => return Err(AddError::StatsNotString),
     };
     Ok(Add {
         path,
@@ -327,7 +398,9 @@ mod tests {
             r#"{"add":{"path":"x","size":1,"stats":"{\"numRecords\":-3}"}}"#,
             r#"{"add":{"path":"x","size":1,"stats":{"numRecords":3}}}"#,
         ] {
-            let e = parse_commit(&format!("{ROCKY_COMMIT}{bad}\n")).unwrap_err();
+            let e = parse_commit(&format!("{ROCKY_COMMIT}{bad}\n"))
+                .unwrap_err()
+                .to_string();
             assert!(e.starts_with("line 3: "), "{bad}: {e}");
         }
         // Deep nesting stops at serde_json's recursion limit.

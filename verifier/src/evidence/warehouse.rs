@@ -126,9 +126,9 @@ type CatalogColumns = BTreeMap<Name, Vec<(String, String)>>;
 #[derive(Default)]
 struct Cache {
     /// Catalog to every `(schema, table)` it holds (tables and views).
-    tables: BTreeMap<String, Result<BTreeSet<Name>, String>>,
+    tables: BTreeMap<String, Result<BTreeSet<Name>, WarehouseError>>,
     /// Catalog to every table's `(column_name, data_type)` list, in column order.
-    columns: BTreeMap<String, Result<CatalogColumns, String>>,
+    columns: BTreeMap<String, Result<CatalogColumns, WarehouseError>>,
     /// Row counts (see [`Warehouse::count`]).
     counts: BTreeMap<TableRef, u64>,
 }
@@ -141,13 +141,26 @@ impl std::fmt::Debug for Warehouse {
     }
 }
 
-fn db_err(e: duckdb::Error) -> String {
-    e.to_string()
+/// Why the warehouse could not answer a question (the `warehouse.*` checks report it as
+/// could-not-verify). Clone, because a failed catalog read is cached and given to every table
+/// that asks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WarehouseError {
+    /// DuckDB's own message (attach, metadata query or count).
+    #[error("{0}")]
+    DuckDb(String),
+    /// A count came back negative.
+    #[error("negative count {0}")]
+    NegativeCount(i64),
+}
+
+fn db_err(e: duckdb::Error) -> WarehouseError {
+    WarehouseError::DuckDb(e.to_string())
 }
 
 /// An in-memory DuckDB with `path` attached read-only as `catalog`; extension auto-install and
 /// auto-load are off, so nothing is downloaded.
-fn attach(path_text: &str, catalog: &str) -> Result<Connection, String> {
+fn attach(path_text: &str, catalog: &str) -> Result<Connection, WarehouseError> {
     let config = Config::default()
         .enable_autoload_extension(false)
         .and_then(|c| c.with("autoinstall_known_extensions", "false"))
@@ -177,7 +190,7 @@ impl Warehouse {
         let path_text = path
             .to_str()
             .ok_or_else(|| err("path is not UTF-8".to_owned()))?;
-        let conn = attach(path_text, catalog).map_err(err)?;
+        let conn = attach(path_text, catalog).map_err(|e| err(e.to_string()))?;
         let conns = RefCell::new(BTreeMap::from([(catalog.to_owned(), conn)]));
         Ok(Warehouse {
             path_text: path_text.to_owned(),
@@ -191,7 +204,7 @@ impl Warehouse {
         &self,
         catalog: &str,
         f: impl FnOnce(&Connection) -> duckdb::Result<T>,
-    ) -> Result<T, String> {
+    ) -> Result<T, WarehouseError> {
         let mut conns = self.conns.borrow_mut();
         if !conns.contains_key(catalog) {
             let conn = attach(&self.path_text, catalog)?;
@@ -205,7 +218,7 @@ impl Warehouse {
         &self,
         catalog: &str,
         f: impl FnOnce(&BTreeSet<Name>) -> T,
-    ) -> Result<T, String> {
+    ) -> Result<T, WarehouseError> {
         if !self.cache.borrow().tables.contains_key(catalog) {
             let read = self.with(catalog, |c| {
                 let mut stmt = c.prepare(
@@ -231,8 +244,8 @@ impl Warehouse {
     ///
     /// # Errors
     ///
-    /// DuckDB's message.
-    pub fn table_exists(&self, t: &TableRef) -> Result<bool, String> {
+    /// [`WarehouseError`] with DuckDB's message.
+    pub fn table_exists(&self, t: &TableRef) -> Result<bool, WarehouseError> {
         self.tables_of(&t.catalog, |set| {
             set.contains(&(t.schema.clone(), t.table.clone()))
         })
@@ -242,8 +255,12 @@ impl Warehouse {
     ///
     /// # Errors
     ///
-    /// DuckDB's message.
-    pub fn schemas_with_table(&self, catalog: &str, table: &str) -> Result<Vec<String>, String> {
+    /// [`WarehouseError`] with DuckDB's message.
+    pub fn schemas_with_table(
+        &self,
+        catalog: &str,
+        table: &str,
+    ) -> Result<Vec<String>, WarehouseError> {
         self.tables_of(catalog, |set| {
             set.iter()
                 .filter(|(_, t)| t == table)
@@ -254,7 +271,7 @@ impl Warehouse {
 
     /// The `SELECT` that counts `t` by reading its rows (see [`Warehouse::count`]), with
     /// `extra` columns before the count (`i` for a batch).
-    fn count_select(&self, t: &TableRef, extra: &str) -> Result<String, String> {
+    fn count_select(&self, t: &TableRef, extra: &str) -> Result<String, WarehouseError> {
         let alias = quote_ident(&row_alias(&self.columns(t)?));
         Ok(format!(
             "SELECT {extra}count({alias}) AS n FROM {} AS {alias}",
@@ -277,7 +294,7 @@ impl Warehouse {
         for (catalog, set) in by_catalog {
             let all: Vec<&TableRef> = set.into_iter().collect();
             for list in all.chunks(COUNT_BATCH) {
-                let selects: Result<Vec<String>, String> = list
+                let selects: Result<Vec<String>, WarehouseError> = list
                     .iter()
                     .enumerate()
                     .map(|(i, t)| self.count_select(t, &format!("{i} AS i, ")))
@@ -317,13 +334,13 @@ impl Warehouse {
     /// # Errors
     ///
     /// DuckDB's message (an unreadable block included).
-    pub fn count(&self, t: &TableRef) -> Result<u64, String> {
+    pub fn count(&self, t: &TableRef) -> Result<u64, WarehouseError> {
         if let Some(n) = self.cache.borrow().counts.get(t) {
             return Ok(*n);
         }
         let sql = self.count_select(t, "")?;
         let n: i64 = self.with(&t.catalog, |c| c.query_row(&sql, [], |r| r.get(0)))?;
-        let n = u64::try_from(n).map_err(|_| format!("negative count {n}"))?;
+        let n = u64::try_from(n).map_err(|_| WarehouseError::NegativeCount(n))?;
         self.cache.borrow_mut().counts.insert(t.clone(), n);
         Ok(n)
     }
@@ -333,8 +350,8 @@ impl Warehouse {
     ///
     /// # Errors
     ///
-    /// DuckDB's message.
-    pub fn columns(&self, t: &TableRef) -> Result<Vec<(String, String)>, String> {
+    /// [`WarehouseError`] with DuckDB's message.
+    pub fn columns(&self, t: &TableRef) -> Result<Vec<(String, String)>, WarehouseError> {
         let catalog = t.catalog.as_str();
         if !self.cache.borrow().columns.contains_key(catalog) {
             let read = self.with(catalog, |c| {
@@ -477,7 +494,7 @@ mod tests {
         bytes[len / 10..len * 6 / 10].fill(0);
         std::fs::write(&path, &bytes).unwrap();
         let wh = Warehouse::open(&path, "w").unwrap();
-        let bare: Result<i64, String> = wh.with("w", |c| {
+        let bare: Result<i64, WarehouseError> = wh.with("w", |c| {
             c.query_row("SELECT COUNT(*) FROM w.main.t", [], |r| r.get(0))
         });
         assert_eq!(

@@ -642,7 +642,10 @@ fn strategy_of(
     path: &str,
 ) -> Result<Option<Strategy>, ProjectError> {
     opt_table(o, "strategy", path)?
-        .map(|t| Strategy::from_json(&Value::Object(t.clone())).map_err(|e| toml_invalid(path, e)))
+        .map(|t| {
+            Strategy::from_json(&Value::Object(t.clone()))
+                .map_err(|e| toml_invalid(path, e.to_string()))
+        })
         .transpose()
 }
 
@@ -1231,7 +1234,8 @@ fn resolve(
         .transpose()?;
     let format_options = opt_table(&o, "format_options", path)?
         .map(|t| {
-            FormatOptions::from_json(&Value::Object(t.clone())).map_err(|e| toml_invalid(path, e))
+            FormatOptions::from_json(&Value::Object(t.clone()))
+                .map_err(|e| toml_invalid(path, e.to_string()))
         })
         .transpose()?
         .unwrap_or_default();

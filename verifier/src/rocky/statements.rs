@@ -170,6 +170,43 @@ pub enum Strategy {
     },
 }
 
+/// A `[strategy]` or `[format_options]` table of a model sidecar that does not read as Rocky
+/// reads it (the project does not load; `toml_invalid`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigTableError {
+    /// The value is not a table.
+    #[error("[{0}] is not a table")]
+    NotATable(&'static str),
+    /// A field is missing or mistyped.
+    #[error("[{table}] {field}: {problem}")]
+    Field {
+        /// `strategy` or `format_options`.
+        table: &'static str,
+        /// The field.
+        field: String,
+        /// What it must be.
+        problem: String,
+    },
+    /// A field is mistyped (the message names only the field).
+    #[error("[{table}] {field}")]
+    Bare {
+        /// `strategy` or `format_options`.
+        table: &'static str,
+        /// The field.
+        field: &'static str,
+    },
+}
+
+impl ConfigTableError {
+    fn field(table: &'static str, field: &str, problem: impl Into<String>) -> Self {
+        ConfigTableError::Field {
+            table,
+            field: field.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
+
 impl Strategy {
     /// The `[strategy] type` spelling, which is also the ledger's strategy label.
     pub fn name(&self) -> &'static str {
@@ -192,54 +229,69 @@ impl Strategy {
     ///
     /// # Errors
     ///
-    /// A description of the first missing or mistyped field, or an unknown `type`.
-    pub fn from_json(v: &Value) -> Result<Strategy, String> {
-        let o = v.as_object().ok_or("[strategy] is not a table")?;
+    /// [`ConfigTableError`] for the first missing or mistyped field, or an unknown `type`.
+    pub fn from_json(v: &Value) -> Result<Strategy, ConfigTableError> {
+        let o = v
+            .as_object()
+            .ok_or(ConfigTableError::NotATable("strategy"))?;
         let get = |k: &str| o.get(k).filter(|v| !v.is_null());
-        let string = |k: &str| -> Result<String, String> {
+        let string = |k: &str| -> Result<String, ConfigTableError> {
             get(k)
                 .and_then(Value::as_str)
                 .map(str::to_owned)
-                .ok_or_else(|| format!("[strategy] {k}: a string is required"))
+                .ok_or_else(|| ConfigTableError::field("strategy", k, "a string is required"))
         };
-        let strings = |k: &str| -> Result<Option<Vec<String>>, String> {
+        let strings = |k: &str| -> Result<Option<Vec<String>>, ConfigTableError> {
             match get(k) {
                 None => Ok(None),
                 Some(Value::Array(a)) => a
                     .iter()
                     .map(|s| {
-                        s.as_str()
-                            .map(str::to_owned)
-                            .ok_or_else(|| format!("[strategy] {k}: strings expected"))
+                        s.as_str().map(str::to_owned).ok_or_else(|| {
+                            ConfigTableError::field("strategy", k, "strings expected")
+                        })
                     })
                     .collect::<Result<Vec<_>, _>>()
                     .map(Some),
-                Some(_) => Err(format!("[strategy] {k}: an array is required")),
+                Some(_) => Err(ConfigTableError::field(
+                    "strategy",
+                    k,
+                    "an array is required",
+                )),
             }
         };
-        let required = |k: &str| -> Result<Vec<String>, String> {
-            strings(k)?.ok_or_else(|| format!("[strategy] {k}: required"))
+        let required = |k: &str| -> Result<Vec<String>, ConfigTableError> {
+            strings(k)?.ok_or_else(|| ConfigTableError::field("strategy", k, "required"))
         };
-        let grain = |k: &str, default: Option<Granularity>| -> Result<Granularity, String> {
+        let grain = |k: &str,
+                     default: Option<Granularity>|
+         -> Result<Granularity, ConfigTableError> {
             match get(k) {
-                None => default.ok_or_else(|| format!("[strategy] {k}: required")),
-                Some(g) => g
-                    .as_str()
-                    .and_then(Granularity::parse)
-                    .ok_or_else(|| format!("[strategy] {k}: hour, day, month or year")),
+                None => default.ok_or_else(|| ConfigTableError::field("strategy", k, "required")),
+                Some(g) => g.as_str().and_then(Granularity::parse).ok_or_else(|| {
+                    ConfigTableError::field("strategy", k, "hour, day, month or year")
+                }),
             }
         };
-        let uint = |k: &str, default: u32| -> Result<u32, String> {
+        let uint = |k: &str, default: u32| -> Result<u32, ConfigTableError> {
             match get(k) {
                 None => Ok(default),
                 Some(n) => n
                     .as_u64()
                     .and_then(|n| u32::try_from(n).ok())
-                    .ok_or_else(|| format!("[strategy] {k}: an unsigned 32-bit integer")),
+                    .ok_or_else(|| {
+                        ConfigTableError::field("strategy", k, "an unsigned 32-bit integer")
+                    }),
             }
         };
         let kind = get("type")
-            .map(|t| t.as_str().ok_or("[strategy] type: a string is required"))
+            .map(|t| {
+                t.as_str().ok_or(ConfigTableError::field(
+                    "strategy",
+                    "type",
+                    "a string is required",
+                ))
+            })
             .transpose()?
             .unwrap_or("full_refresh");
         Ok(match kind {
@@ -254,7 +306,11 @@ impl Strategy {
             "time_interval" => {
                 let batch_size = uint("batch_size", 1)?;
                 if batch_size == 0 {
-                    return Err("[strategy] batch_size: must be non-zero".into());
+                    return Err(ConfigTableError::field(
+                        "strategy",
+                        "batch_size",
+                        "must be non-zero",
+                    ));
                 }
                 Strategy::TimeInterval {
                     time_column: string("time_column")?,
@@ -263,9 +319,11 @@ impl Strategy {
                     batch_size,
                     first_partition: get("first_partition")
                         .map(|v| {
-                            v.as_str()
-                                .map(str::to_owned)
-                                .ok_or("[strategy] first_partition: a string")
+                            v.as_str().map(str::to_owned).ok_or(ConfigTableError::field(
+                                "strategy",
+                                "first_partition",
+                                "a string",
+                            ))
                         })
                         .transpose()?,
                 }
@@ -287,7 +345,13 @@ impl Strategy {
                 storage_prefix: string("storage_prefix")?,
                 partition_columns: strings("partition_columns")?.unwrap_or_default(),
             },
-            other => return Err(format!("[strategy] type: unknown variant {other:?}")),
+            other => {
+                return Err(ConfigTableError::field(
+                    "strategy",
+                    "type",
+                    format!("unknown variant {other:?}"),
+                ));
+            }
         })
     }
 
@@ -384,21 +448,25 @@ impl FormatOptions {
     ///
     /// # Errors
     ///
-    /// A description of the first mistyped field.
-    pub fn from_json(v: &Value) -> Result<FormatOptions, String> {
-        let o = v.as_object().ok_or("[format_options] is not a table")?;
+    /// [`ConfigTableError`] for the first mistyped field.
+    pub fn from_json(v: &Value) -> Result<FormatOptions, ConfigTableError> {
+        let o = v
+            .as_object()
+            .ok_or(ConfigTableError::NotATable("format_options"))?;
         let get = |k: &str| o.get(k).filter(|v| !v.is_null());
-        let strings = |k: &str| -> Result<Vec<String>, String> {
+        let strings = |k: &str| -> Result<Vec<String>, ConfigTableError> {
             match get(k) {
                 None => Ok(Vec::new()),
                 Some(a) => a
                     .as_array()
-                    .ok_or(format!("[format_options] {k}: an array"))?
+                    .ok_or(ConfigTableError::field("format_options", k, "an array"))?
                     .iter()
                     .map(|s| {
-                        s.as_str()
-                            .map(str::to_owned)
-                            .ok_or(format!("[format_options] {k}: strings"))
+                        s.as_str().map(str::to_owned).ok_or(ConfigTableError::field(
+                            "format_options",
+                            k,
+                            "strings",
+                        ))
                     })
                     .collect(),
             }
@@ -407,11 +475,19 @@ impl FormatOptions {
             None => Vec::new(),
             Some(a) => a
                 .as_array()
-                .ok_or("[format_options] table_properties: an array")?
+                .ok_or(ConfigTableError::field(
+                    "format_options",
+                    "table_properties",
+                    "an array",
+                ))?
                 .iter()
                 .map(|pair| match pair.as_array().map(Vec::as_slice) {
                     Some([Value::String(k), Value::String(v)]) => Ok((k.clone(), v.clone())),
-                    _ => Err("[format_options] table_properties: [key, value] string pairs"),
+                    _ => Err(ConfigTableError::field(
+                        "format_options",
+                        "table_properties",
+                        "[key, value] string pairs",
+                    )),
                 })
                 .collect::<Result<_, _>>()?,
         };
@@ -421,9 +497,10 @@ impl FormatOptions {
             table_properties,
             comment: get("comment")
                 .map(|c| {
-                    c.as_str()
-                        .map(str::to_owned)
-                        .ok_or("[format_options] comment")
+                    c.as_str().map(str::to_owned).ok_or(ConfigTableError::Bare {
+                        table: "format_options",
+                        field: "comment",
+                    })
                 })
                 .transpose()?,
         })

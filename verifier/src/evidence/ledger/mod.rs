@@ -98,14 +98,20 @@ fn panic_text(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// Runs `f`, converting a panic into `Err(reason)`. Defence in depth around redb and parquet,
-/// which may panic on corrupt input: a hostile file must yield "could not verify", never a crash.
-pub fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+/// A reader (redb, parquet, arrow) panicked on the bytes it was given: corrupt or hostile
+/// input, reported as could-not-verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the reader gave up on corrupt data ({0})")]
+pub struct ReaderPanic(pub String);
+
+/// Runs `f`, converting a panic into `Err`. Defence in depth around redb and parquet, which may
+/// panic on corrupt input: a hostile file must yield "could not verify", never a crash.
+pub fn guard<T>(f: impl FnOnce() -> T) -> Result<T, ReaderPanic> {
     install_quiet_hook();
     let was = QUIET_PANICS.with(|q| q.replace(true));
     let result = panic::catch_unwind(AssertUnwindSafe(f));
     QUIET_PANICS.with(|q| q.set(was));
-    result.map_err(|p| format!("the reader gave up on corrupt data ({})", panic_text(&*p)))
+    result.map_err(|p| ReaderPanic(panic_text(&*p)))
 }
 
 /// Holds a shared `flock` on an open descriptor; released when dropped (or at exit).
@@ -263,7 +269,7 @@ impl Ledger {
         }
         let backend = OverlayBackend::new(Arc::clone(&source), len);
         let db = guard(|| redb::Builder::new().create_with_backend(backend))
-            .map_err(&invalid)?
+            .map_err(|p| invalid(p.to_string()))?
             .map_err(|e| invalid(e.to_string()))?;
 
         let mut ledger = Ledger {
@@ -305,19 +311,52 @@ impl Ledger {
         }
     }
 
-    /// One `metadata` value.
-    pub fn metadata(&self, key: &str) -> Result<Option<String>, VerifyError> {
-        let r = guard(|| -> Result<Option<String>, String> {
+    /// Runs `f` on `table` in one read transaction, inside [`guard`]: the one place a ledger
+    /// table is opened. A table the file does not have reads as `missing()`; any redb error or
+    /// panic is the error's text (the caller wraps it in [`VerifyError::LedgerInvalid`]).
+    fn read_table<K, V, T>(
+        &self,
+        table: TableDefinition<'_, K, V>,
+        missing: impl FnOnce() -> T,
+        f: impl FnOnce(&redb::ReadOnlyTable<K, V>) -> Result<T, redb::StorageError>,
+    ) -> Result<T, String>
+    where
+        K: redb::Key + 'static,
+        V: redb::Value + 'static,
+    {
+        let read = guard(|| -> Result<T, String> {
             let txn = self.db.begin_read().map_err(|e| e.to_string())?;
-            let table = match txn.open_table(METADATA) {
+            let t = match txn.open_table(table) {
                 Ok(t) => t,
-                Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(TableError::TableDoesNotExist(_)) => return Ok(missing()),
                 Err(e) => return Err(e.to_string()),
             };
-            let value = table.get(key).map_err(|e| e.to_string())?;
-            Ok(value.map(|v| v.value().to_owned()))
+            f(&t).map_err(|e| e.to_string())
         });
-        r.and_then(|x| x).map_err(|e| self.invalid(e))
+        read.map_err(|p| p.to_string()).and_then(|x| x)
+    }
+
+    /// [`Ledger::read_table`] on a JSON table, its error named after the table.
+    fn read_json<T>(
+        &self,
+        table: JsonTable<'_>,
+        missing: impl FnOnce() -> T,
+        f: impl FnOnce(
+            &redb::ReadOnlyTable<&'static str, &'static [u8]>,
+        ) -> Result<T, redb::StorageError>,
+    ) -> Result<T, VerifyError> {
+        self.read_table(table, missing, f)
+            .map_err(|e| self.invalid(format!("table {}: {e}", table_name(table))))
+    }
+
+    /// One `metadata` value.
+    pub fn metadata(&self, key: &str) -> Result<Option<String>, VerifyError> {
+        self.read_table(
+            METADATA,
+            || None,
+            |t| Ok(t.get(key)?.map(|v| v.value().to_owned())),
+        )
+        .map_err(|e| self.invalid(e))
     }
 
     /// Every row of a JSON table whose key starts with `prefix` (all rows for `""`), in key order.
@@ -327,16 +366,10 @@ impl Ledger {
         table: JsonTable<'_>,
         prefix: &str,
     ) -> Result<Vec<(String, Vec<u8>)>, VerifyError> {
-        let r = guard(|| -> Result<Vec<(String, Vec<u8>)>, String> {
-            let txn = self.db.begin_read().map_err(|e| e.to_string())?;
-            let t = match txn.open_table(table) {
-                Ok(t) => t,
-                Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(e.to_string()),
-            };
+        self.read_json(table, Vec::new, |t| {
             let mut out = Vec::new();
-            for item in t.range(prefix..).map_err(|e| e.to_string())? {
-                let (k, v) = item.map_err(|e| e.to_string())?;
+            for item in t.range(prefix..)? {
+                let (k, v) = item?;
                 let key = k.value();
                 if !key.starts_with(prefix) {
                     break;
@@ -344,24 +377,16 @@ impl Ledger {
                 out.push((key.to_owned(), v.value().to_vec()));
             }
             Ok(out)
-        });
-        r.and_then(|x| x)
-            .map_err(|e| self.invalid(format!("table {}: {e}", table_name(table))))
+        })
     }
 
     /// Every key of a JSON table that starts with `prefix`, in key order, without reading or
     /// copying values (the cheap way to scan a large table).
     pub fn keys(&self, table: JsonTable<'_>, prefix: &str) -> Result<Vec<String>, VerifyError> {
-        let r = guard(|| -> Result<Vec<String>, String> {
-            let txn = self.db.begin_read().map_err(|e| e.to_string())?;
-            let t = match txn.open_table(table) {
-                Ok(t) => t,
-                Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(e.to_string()),
-            };
+        self.read_json(table, Vec::new, |t| {
             let mut out = Vec::new();
-            for item in t.range(prefix..).map_err(|e| e.to_string())? {
-                let (k, _) = item.map_err(|e| e.to_string())?;
+            for item in t.range(prefix..)? {
+                let (k, _) = item?;
                 let key = k.value();
                 if !key.starts_with(prefix) {
                     break;
@@ -369,9 +394,7 @@ impl Ledger {
                 out.push(key.to_owned());
             }
             Ok(out)
-        });
-        r.and_then(|x| x)
-            .map_err(|e| self.invalid(format!("table {}: {e}", table_name(table))))
+        })
     }
 
     /// Keys of a JSON table in `[from, to)` (either bound open when `None`), at most `limit` of
@@ -384,47 +407,12 @@ impl Ledger {
         newest_first: bool,
         limit: usize,
     ) -> Result<Vec<String>, VerifyError> {
-        let r = guard(|| -> Result<Vec<String>, String> {
-            let txn = self.db.begin_read().map_err(|e| e.to_string())?;
-            let t = match txn.open_table(table) {
-                Ok(t) => t,
-                Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(e.to_string()),
-            };
-            let range = match (from, to) {
-                (Some(a), Some(b)) => t.range(a..b),
-                (Some(a), None) => t.range(a..),
-                (None, Some(b)) => t.range(..b),
-                (None, None) => t.range::<&str>(..),
-            }
-            .map_err(|e| e.to_string())?;
-            let mut out = Vec::new();
-            let mut push = |item: Result<
-                (redb::AccessGuard<'_, &str>, redb::AccessGuard<'_, &[u8]>),
-                redb::StorageError,
-            >|
-             -> Result<bool, String> {
-                let (k, _) = item.map_err(|e| e.to_string())?;
-                out.push(k.value().to_owned());
-                Ok(out.len() < limit)
-            };
-            if newest_first {
-                for item in range.rev() {
-                    if !push(item)? {
-                        break;
-                    }
-                }
-            } else {
-                for item in range {
-                    if !push(item)? {
-                        break;
-                    }
-                }
-            }
-            Ok(out)
-        });
-        r.and_then(|x| x)
-            .map_err(|e| self.invalid(format!("table {}: {e}", table_name(table))))
+        let mut out = Vec::new();
+        self.visit_range(table, from, to, newest_first, |key, _| {
+            out.push(key.to_owned());
+            out.len() < limit
+        })?;
+        Ok(out)
     }
 
     /// Visits the rows of a JSON table in key order without copying them: forwards from `start`
@@ -439,62 +427,65 @@ impl Ledger {
         table: JsonTable<'_>,
         start: Option<&str>,
         backwards: bool,
+        f: impl FnMut(&str, &[u8]) -> bool,
+    ) -> Result<bool, VerifyError> {
+        let (from, to) = if backwards {
+            (None, start)
+        } else {
+            (start, None)
+        };
+        self.visit_range(table, from, to, backwards, f)
+    }
+
+    /// Visits the rows of `[from, to)` (either bound open when `None`), backwards when
+    /// `backwards`, until `f` returns `false`; whether the walk reached the end.
+    fn visit_range(
+        &self,
+        table: JsonTable<'_>,
+        from: Option<&str>,
+        to: Option<&str>,
+        backwards: bool,
         mut f: impl FnMut(&str, &[u8]) -> bool,
     ) -> Result<bool, VerifyError> {
-        let r = guard(|| -> Result<bool, String> {
-            let txn = self.db.begin_read().map_err(|e| e.to_string())?;
-            let t = match txn.open_table(table) {
-                Ok(t) => t,
-                Err(TableError::TableDoesNotExist(_)) => return Ok(true),
-                Err(e) => return Err(e.to_string()),
-            };
-            let range = match (start, backwards) {
-                (None, _) => t.range::<&str>(..),
-                (Some(s), false) => t.range(s..),
-                (Some(s), true) => t.range(..s),
-            }
-            .map_err(|e| e.to_string())?;
-            let mut step = |item: Result<
-                (redb::AccessGuard<'_, &str>, redb::AccessGuard<'_, &[u8]>),
-                redb::StorageError,
-            >|
-             -> Result<bool, String> {
-                let (k, v) = item.map_err(|e| e.to_string())?;
-                Ok(f(k.value(), v.value()))
-            };
-            if backwards {
-                for item in range.rev() {
-                    if !step(item)? {
-                        return Ok(false);
+        self.read_json(
+            table,
+            || true,
+            |t| {
+                let range = match (from, to) {
+                    (Some(a), Some(b)) => t.range(a..b),
+                    (Some(a), None) => t.range(a..),
+                    (None, Some(b)) => t.range(..b),
+                    (None, None) => t.range::<&str>(..),
+                }?;
+                let mut step = |item: Result<
+                    (redb::AccessGuard<'_, &str>, redb::AccessGuard<'_, &[u8]>),
+                    redb::StorageError,
+                >| { item.map(|(k, v)| f(k.value(), v.value())) };
+                if backwards {
+                    for item in range.rev() {
+                        if !step(item)? {
+                            return Ok(false);
+                        }
+                    }
+                } else {
+                    for item in range {
+                        if !step(item)? {
+                            return Ok(false);
+                        }
                     }
                 }
-            } else {
-                for item in range {
-                    if !step(item)? {
-                        return Ok(false);
-                    }
-                }
-            }
-            Ok(true)
-        });
-        r.and_then(|x| x)
-            .map_err(|e| self.invalid(format!("table {}: {e}", table_name(table))))
+                Ok(true)
+            },
+        )
     }
 
     /// One row of a JSON table.
     pub fn get(&self, table: JsonTable<'_>, key: &str) -> Result<Option<Vec<u8>>, VerifyError> {
-        let r = guard(|| -> Result<Option<Vec<u8>>, String> {
-            let txn = self.db.begin_read().map_err(|e| e.to_string())?;
-            let t = match txn.open_table(table) {
-                Ok(t) => t,
-                Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-                Err(e) => return Err(e.to_string()),
-            };
-            let v = t.get(key).map_err(|e| e.to_string())?;
-            Ok(v.map(|v| v.value().to_vec()))
-        });
-        r.and_then(|x| x)
-            .map_err(|e| self.invalid(format!("table {}: {e}", table_name(table))))
+        self.read_json(
+            table,
+            || None,
+            |t| Ok(t.get(key)?.map(|v| v.value().to_vec())),
+        )
     }
 }
 
@@ -525,22 +516,38 @@ fn hash_source(source: &dyn ReadAt, len: u64) -> std::io::Result<String> {
     Ok(hasher.finalize().to_hex().to_string())
 }
 
+/// Why `metadata.schema_version` is not one this verifier reads (`schema_version_unexpected`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaVersionError {
+    /// No `schema_version` key.
+    #[error("the ledger has no metadata.schema_version")]
+    Missing,
+    /// Not a plain decimal number.
+    #[error("metadata.schema_version {0:?} is not a decimal number")]
+    NotDecimal(String),
+    /// Newer than [`SCHEMA_VERSION_MAX`].
+    #[error(
+        "schema version {0} is newer than {SCHEMA_VERSION_MAX}, the newest this verifier reads"
+    )]
+    TooNew(String),
+}
+
 /// Classifies `metadata.schema_version`: `Ok(n)` when it is a decimal number this verifier reads
-/// (at most [`SCHEMA_VERSION_MAX`]), `Err(reason)` otherwise (`schema_version_unexpected`).
-pub fn check_schema_version(version: Option<&str>) -> Result<u64, String> {
+/// (at most [`SCHEMA_VERSION_MAX`]).
+///
+/// # Errors
+///
+/// [`SchemaVersionError`] otherwise.
+pub fn check_schema_version(version: Option<&str>) -> Result<u64, SchemaVersionError> {
     let Some(v) = version else {
-        return Err("the ledger has no metadata.schema_version".to_owned());
+        return Err(SchemaVersionError::Missing);
     };
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "metadata.schema_version {v:?} is not a decimal number"
-        ));
+        return Err(SchemaVersionError::NotDecimal(v.to_owned()));
     }
     match v.parse::<u64>() {
         Ok(n) if n <= SCHEMA_VERSION_MAX => Ok(n),
-        _ => Err(format!(
-            "schema version {v} is newer than {SCHEMA_VERSION_MAX}, the newest this verifier reads"
-        )),
+        _ => Err(SchemaVersionError::TooNew(v.to_owned())),
     }
 }
 
@@ -563,7 +570,10 @@ mod tests {
         assert_eq!(check_schema_version(Some("22")), Ok(22));
         assert_eq!(check_schema_version(Some("6")), Ok(6));
         assert!(check_schema_version(Some("23")).is_err());
-        assert!(check_schema_version(Some("+22")).is_err());
+        assert_eq!(
+            check_schema_version(Some("+22")).unwrap_err().to_string(),
+            "metadata.schema_version \"+22\" is not a decimal number"
+        );
         assert!(check_schema_version(Some("99999999999999999999999")).is_err());
         assert!(check_schema_version(None).is_err());
     }
@@ -631,7 +641,10 @@ mod tests {
 
     #[test]
     fn guard_turns_a_panic_into_an_error() {
-        let r: Result<(), String> = guard(|| panic!("boom"));
-        assert_eq!(r.unwrap_err(), "the reader gave up on corrupt data (boom)");
+        let r: Result<(), ReaderPanic> = guard(|| panic!("boom"));
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "the reader gave up on corrupt data (boom)"
+        );
     }
 }
