@@ -12,8 +12,9 @@ use crate::report::{Check, Proof, Subject};
 /// The largest single ledger value the verifier decodes. Real records are kilobytes; a value
 /// past this is refused (could not verify), not parsed into memory and not judged.
 pub const MAX_VALUE_BYTES: usize = 16 << 20;
-/// The deepest JSON nesting the verifier decodes (serde_json's own recursion limit is 128).
-pub const MAX_DEPTH: usize = 127;
+/// The deepest JSON nesting the verifier decodes: the strict parser's own limit, so a value the
+/// byte scan lets through is never refused later for depth (one limit, not two).
+pub const MAX_DEPTH: usize = crate::canon::MAX_NESTING;
 
 /// A record that did not decode: its finding code and a one-line reason.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -278,28 +278,7 @@ pub(crate) fn producers_of(
     prov_rows: &[(String, Vec<u8>)],
     full_scan: bool,
 ) -> Result<Producers, VerifyError> {
-    let mut own = BTreeSet::new();
-    for (_, bytes) in artifact_rows {
-        if let Some(h) = decode::value(bytes).and_then(|v| view::str_field(&v, "blake3_hash")) {
-            own.insert(h);
-        }
-    }
-    let mut upstream = BTreeSet::new();
-    for (_, bytes) in prov_rows {
-        let Some(v) = decode::value(bytes) else {
-            continue;
-        };
-        for up in v
-            .get("upstreams")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(h) = view::str_field(up, "blake3_hash") {
-                upstream.insert(h);
-            }
-        }
-    }
+    let (own, upstream) = hashes_named(artifact_rows, prov_rows);
     let mut out = Producers {
         by_hash: BTreeMap::new(),
         counted: full_scan,
@@ -307,13 +286,7 @@ pub(crate) fn producers_of(
     if full_scan {
         let wanted: BTreeSet<String> = own.union(&upstream).cloned().collect();
         if !wanted.is_empty() {
-            let filter = ledger::StringFilter::new(&wanted);
-            ledger.visit(ledger::OUTPUT_ARTIFACTS, None, false, |key, bytes| {
-                if let Some(h) = named_hash(&filter, bytes) {
-                    out.by_hash.entry(h).or_default().push(artifact_owner(key));
-                }
-                true
-            })?;
+            out.by_hash = scan_producers(ledger, Some(&ledger::StringFilter::new(&wanted)))?;
         }
         return Ok(out);
     }
@@ -351,6 +324,63 @@ pub(crate) fn producers_of(
         )?;
     }
     Ok(out)
+}
+
+/// The hashes one run's rows ask about: `(own, upstream)`, the `blake3_hash` of each of its
+/// `output_artifacts` rows and of each content upstream of its `input_provenance` rows. Shared by
+/// `run` ([`producers_of`]) and `gate` (which scans the table once for every run).
+pub(crate) fn hashes_named(
+    artifact_rows: &[(String, Vec<u8>)],
+    prov_rows: &[(String, Vec<u8>)],
+) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut own = BTreeSet::new();
+    for (_, bytes) in artifact_rows {
+        if let Some(h) = decode::value(bytes).and_then(|v| view::str_field(&v, "blake3_hash")) {
+            own.insert(h);
+        }
+    }
+    let mut upstream = BTreeSet::new();
+    for (_, bytes) in prov_rows {
+        let Some(v) = decode::value(bytes) else {
+            continue;
+        };
+        for up in v
+            .get("upstreams")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(h) = view::str_field(up, "blake3_hash") {
+                upstream.insert(h);
+            }
+        }
+    }
+    (own, upstream)
+}
+
+/// Every `output_artifacts` row of the ledger, by the hash its value names: the exact producers
+/// and refcounts (Rocky's `refcount_for_hash`). With a `filter`, only rows that can name one of
+/// its hashes are decoded and kept.
+///
+/// # Errors
+///
+/// A ledger read failure.
+pub(crate) fn scan_producers(
+    ledger: &Ledger,
+    filter: Option<&ledger::StringFilter>,
+) -> Result<BTreeMap<String, Vec<(String, String)>>, VerifyError> {
+    let mut by_hash: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    ledger.visit(ledger::OUTPUT_ARTIFACTS, None, false, |key, bytes| {
+        let hash = match filter {
+            Some(f) => named_hash(f, bytes),
+            None => decode::value(bytes).and_then(|v| view::str_field(&v, "blake3_hash")),
+        };
+        if let Some(h) = hash {
+            by_hash.entry(h).or_default().push(artifact_owner(key));
+        }
+        true
+    })?;
+    Ok(by_hash)
 }
 
 /// The wanted hash an `ArtifactRecord` value names in `blake3_hash` (exact string equality after

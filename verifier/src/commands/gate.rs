@@ -251,20 +251,7 @@ impl LedgerFacts {
             .enumerate()
             .filter_map(|(i, r)| Some((r.run_id.clone()?, i)))
             .collect();
-        let mut producers: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-        for (key, bytes) in ledger.rows(ledger::OUTPUT_ARTIFACTS, "")? {
-            let Some(h) = serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .and_then(|v| view::str_field(&v, "blake3_hash"))
-            else {
-                continue;
-            };
-            let (r, m) = match ledger::split_artifact_key(&key) {
-                Some((r, m, _)) => (r.to_owned(), m.to_owned()),
-                None => (String::new(), String::new()),
-            };
-            producers.entry(h).or_default().push((r, m));
-        }
+        let producers = run::scan_producers(ledger, None)?;
         let counts = row_count::CountEvidence::load(ledger, None, None)?;
         let mut last_writer: BTreeMap<String, usize> = BTreeMap::new();
         for (i, r) in all_runs.iter().enumerate() {
@@ -304,30 +291,11 @@ impl LedgerFacts {
 
     /// The producers of every hash one run's rows name (its artifacts and its upstreams).
     fn producers_for(&self, rows: &RunRows) -> BTreeMap<String, Vec<(String, String)>> {
-        let mut out = BTreeMap::new();
-        let mut want = |h: Option<String>| {
-            if let Some(h) = h
-                && let Some(p) = self.producers.get(&h)
-            {
-                out.insert(h, p.clone());
-            }
-        };
-        for (_, bytes) in &rows.artifacts {
-            let v: Option<Value> = serde_json::from_slice(bytes).ok();
-            want(v.and_then(|v| view::str_field(&v, "blake3_hash")));
-        }
-        for (_, bytes) in &rows.provs {
-            let v: Option<Value> = serde_json::from_slice(bytes).ok();
-            for up in v
-                .as_ref()
-                .and_then(|v| v.get("upstreams")?.as_array())
-                .into_iter()
-                .flatten()
-            {
-                want(view::str_field(up, "blake3_hash"));
-            }
-        }
-        out
+        let (own, upstream) = run::hashes_named(&rows.artifacts, &rows.provs);
+        own.into_iter()
+            .chain(upstream)
+            .filter_map(|h| Some((h.clone(), self.producers.get(&h)?.clone())))
+            .collect()
     }
 
     /// The runs that last wrote `targets` if they started after `run_id` (what the output
