@@ -108,10 +108,13 @@ fn shell_available(name: &str) -> bool {
 }
 
 fn run_shell(shell: &str, args: &[&str], script: &str) -> String {
+    // A HOME of its own: fish (and a shell reading its rc files) writes config and history
+    // there, and a shared folder such as the system temp dir collides between two checkouts.
+    let home = tempfile::tempdir().unwrap();
     let out = Command::new(shell)
         .args(args)
         .arg(script)
-        .env("HOME", std::env::temp_dir())
+        .env("HOME", home.path())
         .output()
         .unwrap();
     assert!(

@@ -233,17 +233,19 @@ fn an_edited_rows_affected_fails_the_warehouse_and_the_file_counts() {
     );
 }
 
+/// Both directions: a row deleted and a row inserted after the run (this is the one home of
+/// the warehouse row-count tampering; the e2e tamper matrix keeps only what needs the demo).
 #[test]
-fn a_deleted_warehouse_row_is_a_row_count_mismatch() {
-    assert_tampered(
-        |s| {
-            util::warehouse_sql(
-                &s.path("tgt.duckdb"),
-                "DELETE FROM raw.seed_events WHERE id = 1",
-            )
-        },
-        &["row_count_mismatch"],
-    );
+fn a_deleted_or_inserted_warehouse_row_is_a_row_count_mismatch() {
+    for sql in [
+        "DELETE FROM raw.seed_events WHERE id = 1",
+        "INSERT INTO raw.seed_events VALUES (99, 1)",
+    ] {
+        assert_tampered(
+            |s| util::warehouse_sql(&s.path("tgt.duckdb"), sql),
+            &["row_count_mismatch"],
+        );
+    }
 }
 
 #[test]
