@@ -177,7 +177,7 @@ impl CheckId {
                 Some("--ledger must name a redb 2 ledger (Rocky's .rocky-state.redb)")
             }
             (CheckId::LedgerSchemaVersion, _) => {
-                Some("this rocky-verify reads ledgers up to schema version 22")
+                Some("this rocky-verify reads ledgers up to schema version 22: upgrade rocky-verify to read a newer ledger")
             }
             (CheckId::RunRecord, Code::RunRecordMissing) => {
                 Some("`rocky-verify runs` lists the ledger's runs")

@@ -107,7 +107,13 @@ fn run_with_ledger(
     if run_id.contains('|')
         || (run_bytes.is_none() && artifact_rows.is_empty() && prov_rows.is_empty())
     {
+        // Only on this error path: every key, to hint at the ids nearest a typo.
+        let known = ledger.key_range(ledger::RUN_HISTORY, None, None, false, usize::MAX)?;
         let e = VerifyError::RunNotFound {
+            nearest: crate::model::run_id::nearest(&run_id, known.iter().map(String::as_str))
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
             run_id: run_id.clone(),
         };
         report.push(Check::unknown(

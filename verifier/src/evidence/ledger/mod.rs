@@ -502,7 +502,9 @@ pub fn check_schema_version(version: Option<&str>) -> Result<u64, String> {
     match v.parse::<u64>() {
         Ok(n) if n <= SCHEMA_VERSION_MAX => Ok(n),
         _ => Err(format!(
-            "schema version {v} is newer than {SCHEMA_VERSION_MAX}, the newest this verifier reads"
+            "schema version {v} is newer than {SCHEMA_VERSION_MAX}, the newest this verifier \
+             reads (it reads schema versions up to {SCHEMA_VERSION_MAX}): upgrade rocky-verify to \
+             a release that reads version {v}"
         )),
     }
 }
