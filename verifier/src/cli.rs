@@ -141,6 +141,10 @@ pub enum Command {
         lake: Option<PathBuf>,
         #[command(flatten)]
         adapter: AdapterArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        signers: SignerArgs,
     },
     /// Verify one Parquet file: its BLAKE3 against its name, its footer, and (with --ledger)
     /// every ledger row that names it.
@@ -228,8 +232,64 @@ pub struct GateArgs {
     /// Treat unverifiable-by-design claims (waived findings included) as failures.
     #[arg(long)]
     pub strict: bool,
+    /// Exit 0 even when nothing was checked (no run or model in scope, or no --warehouse,
+    /// --artifacts, --repo or --checkpoint). Without it such a gate fails closed with exit 2.
+    #[arg(long)]
+    pub allow_empty: bool,
     #[command(flatten)]
     pub adapter: AdapterArg,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub signers: SignerArgs,
+}
+
+/// `--model` / `--select`, shared by `run` and `gate`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SelectArgs {
+    /// Check only this model (a model name or a glob such as `fct_*`); repeat for more.
+    #[arg(long = "model", value_name = "NAME|GLOB", value_parser = model_term)]
+    pub models: Vec<String>,
+    /// Check only the models a dbt-style selector names: space-separated names or globs,
+    /// `+name` adds its upstreams, `name+` its downstreams (the lineage the ledger's provenance
+    /// records). With --model, the union.
+    #[arg(long, value_name = "EXPR", value_parser = select_expr)]
+    pub select: Option<String>,
+}
+
+impl SelectArgs {
+    /// The parsed filter (`None`: every model). The values were validated by clap.
+    pub fn filter(&self) -> Option<crate::plan::ModelFilter> {
+        crate::plan::ModelFilter::parse(&self.models, self.select.as_deref())
+            .ok()
+            .flatten()
+    }
+}
+
+fn model_term(s: &str) -> Result<String, String> {
+    crate::plan::ModelFilter::parse(&[s.to_owned()], None)
+        .map(|_| s.to_owned())
+        .map_err(|e| e.reason)
+}
+
+fn select_expr(s: &str) -> Result<String, String> {
+    crate::plan::ModelFilter::parse(&[], Some(s))
+        .map(|_| s.to_owned())
+        .map_err(|e| e.reason)
+}
+
+/// `--allowed-signers` / `--gpg-keyring`, shared by `run` and `gate`: whose commit signatures
+/// make the commit's signer a verified identity.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SignerArgs {
+    /// An SSH allowed-signers file (the format of git's gpg.ssh.allowedSignersFile): a commit
+    /// signed by a key listed there for the `git` namespace has a verified signer.
+    #[arg(long, value_name = "FILE")]
+    pub allowed_signers: Option<PathBuf>,
+    /// A GPG keyring of trusted signers. rocky-verify does not verify OpenPGP signatures
+    /// itself: GPG-signed commits are reported as unverifiable with the reason.
+    #[arg(long, value_name = "FILE")]
+    pub gpg_keyring: Option<PathBuf>,
 }
 
 /// `--adapter`, shared by `run` and `gate`.

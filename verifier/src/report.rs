@@ -48,6 +48,10 @@ pub enum Proof {
     /// A value re-derived from its inputs with the spec's algorithm.
     #[serde(rename = "recomputed")]
     Recomputed,
+    /// A cryptographic signature over the bytes verified against a key the user trusts (a
+    /// commit signed by a key in `--allowed-signers`).
+    #[serde(rename = "signature-verified")]
+    SignatureVerified,
     /// Only a short non-cryptographic fingerprint could be compared.
     #[serde(rename = "fingerprint-only")]
     FingerprintOnly,

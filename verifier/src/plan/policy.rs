@@ -141,6 +141,9 @@ impl Waiver {
 pub struct Policy {
     /// Warnings make the gate exit 1.
     pub fail_on_warning: bool,
+    /// `require_signed_commits`: a run's commit must carry a signature by a trusted signer
+    /// (`--allowed-signers`); unsigned, unknown-signer and uncheckable signatures then fail.
+    pub require_signed_commits: bool,
     /// Runs older than this many days may be deleted by Rocky's retention sweep.
     pub retention_days: Option<u32>,
     /// Row-count tolerances, in file order.
@@ -242,6 +245,7 @@ impl Policy {
 struct RawPolicy {
     version: Option<Spanned<i64>>,
     fail_on_warning: Option<bool>,
+    require_signed_commits: Option<bool>,
     retention_days: Option<Spanned<i64>>,
     #[serde(default)]
     tolerance: Vec<Spanned<RawTolerance>>,
@@ -304,6 +308,7 @@ type Span = std::ops::Range<usize>;
 const TOP_KEYS: &[&str] = &[
     "version",
     "fail_on_warning",
+    "require_signed_commits",
     "retention_days",
     "tolerance",
     "skip",
@@ -552,6 +557,7 @@ impl Validator<'_> {
 
         Policy {
             fail_on_warning: raw.fail_on_warning.unwrap_or(false),
+            require_signed_commits: raw.require_signed_commits.unwrap_or(false),
             retention_days,
             tolerances,
             skips,
