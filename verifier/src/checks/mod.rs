@@ -28,6 +28,7 @@ pub(crate) mod orphans;
 pub(crate) mod project;
 mod provenance;
 pub(crate) mod row_count;
+mod signature;
 pub(crate) mod view;
 pub(crate) mod warehouse;
 mod who;
