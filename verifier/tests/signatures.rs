@@ -41,11 +41,7 @@ fn ssh_sign(key: &Path, data: &[u8]) -> String {
 /// Replaces the scenario's commit with one of the same tree carrying `sign(buffer)` as its
 /// signature (`None`: unsigned), optionally with a tampered message after signing; points
 /// `main` and both runs at it.
-fn resign(
-    s: &mut Scenario,
-    sign: Option<&dyn Fn(&[u8]) -> String>,
-    tamper: bool,
-) -> String {
+fn resign(s: &mut Scenario, sign: Option<&dyn Fn(&[u8]) -> String>, tamper: bool) -> String {
     let repo = git2::Repository::open(s.path("repo")).unwrap();
     let old = repo
         .find_commit(git2::Oid::from_str(&s.commit).unwrap())
@@ -186,7 +182,8 @@ fn unsigned_and_gpg_signed_commits_are_unverifiable_with_the_reason() {
     assert_eq!(c["signature"]["format"], "none");
 
     let mut s = Scenario::new();
-    let pgp = "-----BEGIN PGP SIGNATURE-----\n\niQEzBAABCAAdFiEE\n=abcd\n-----END PGP SIGNATURE-----\n";
+    let pgp =
+        "-----BEGIN PGP SIGNATURE-----\n\niQEzBAABCAAdFiEE\n=abcd\n-----END PGP SIGNATURE-----\n";
     resign(&mut s, Some(&|_: &[u8]| pgp.to_owned()), false);
     s.write();
     let keyring = s.path("keyring.gpg");

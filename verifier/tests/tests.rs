@@ -29,6 +29,7 @@ mod generated_docs;
 mod hostile;
 mod independence;
 mod lake;
+mod plan;
 mod rocky_code;
 mod rocky_generated;
 mod rocky_output;

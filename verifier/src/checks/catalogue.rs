@@ -178,9 +178,9 @@ impl CheckId {
             (CheckId::LedgerOpen, _) => {
                 Some("--ledger must name a redb 2 ledger (Rocky's .rocky-state.redb)")
             }
-            (CheckId::LedgerSchemaVersion, _) => {
-                Some("this rocky-verify reads ledgers up to schema version 22: upgrade rocky-verify to read a newer ledger")
-            }
+            (CheckId::LedgerSchemaVersion, _) => Some(
+                "this rocky-verify reads ledgers up to schema version 22: upgrade rocky-verify to read a newer ledger",
+            ),
             (CheckId::RunRecord, Code::RunRecordMissing) => {
                 Some("`rocky-verify runs` lists the ledger's runs")
             }
@@ -188,7 +188,9 @@ impl CheckId {
                 "give --warehouse, --artifacts, --repo or --checkpoint, widen the scope \
                  (--since, --last, --model, --select), or pass --allow-empty",
             ),
-            (CheckId::RunScope, _) => Some("`rocky-verify runs` and the run's report list its models"),
+            (CheckId::RunScope, _) => {
+                Some("`rocky-verify runs` and the run's report list its models")
+            }
             (CheckId::ArtifactFile, _) => Some("check the file path"),
             _ => None,
         }

@@ -32,8 +32,8 @@ use crate::checks::{self as run, Ctx, Hooks, RunRows, checkpoint, orphans, row_c
 use crate::evidence::ledger::{self, Ledger};
 use crate::evidence::warehouse::{TableRef, Warehouse};
 use crate::output::{Locator, join};
-use crate::plan::scope::{choose_runs, scope_text};
 pub use crate::plan::scope::{Scope, parse_duration};
+use crate::plan::scope::{choose_runs, scope_text};
 use crate::plan::{Lineage, ModelFilter, Plan, RunOptions, Skips, policy};
 use crate::report::{Check, Outcome, Proof, Report, Subject, WaiverNote};
 use policy::{Policy, PolicyError};
@@ -152,16 +152,18 @@ fn fail_closed(report: &mut Report, opts: &GateOptions, state: &GateState) {
     });
     let Some(why) = why else { return };
     if opts.allow_empty {
-        report
-            .not_verified
-            .push(format!("nothing was checked (accepted by --allow-empty): {why}"));
+        report.not_verified.push(format!(
+            "nothing was checked (accepted by --allow-empty): {why}"
+        ));
     } else {
         report.push(Check::unknown(
             CheckId::GateScope,
             Subject::default(),
             Code::ScopeEmptyUnexpected,
             Proof::Recomputed,
-            format!("nothing was checked: {why}; the gate fails closed (--allow-empty accepts this)"),
+            format!(
+                "nothing was checked: {why}; the gate fails closed (--allow-empty accepts this)"
+            ),
         ));
     }
 }

@@ -29,8 +29,8 @@ use crate::checks::{
 use crate::error::VerifyError;
 use crate::evidence::ledger::{self, Ledger};
 use crate::model::run_id::RunIdShape;
-use crate::plan::{Lineage, Plan};
 pub use crate::plan::RunOptions;
+use crate::plan::{Lineage, Plan};
 use crate::report::{Check, Proof, Report, Subject};
 
 /// Verifies one run. Never panics on hostile input and never returns an error: everything that
@@ -231,7 +231,11 @@ fn plan_models(
         .map(|v| RunView::from_value(&v))
         .map(|r| r.models.into_iter().map(|m| m.name).collect())
         .unwrap_or_default();
-    let plan = Plan::new(vec![(run_id.to_owned(), names.clone())], Some(filter), &lineage);
+    let plan = Plan::new(
+        vec![(run_id.to_owned(), names.clone())],
+        Some(filter),
+        &lineage,
+    );
     if let Some((_, models)) = plan.runs.into_iter().next() {
         return Ok(Some(Some(models)));
     }

@@ -148,8 +148,7 @@ impl AllowedSigners {
         let mut out = Vec::new();
         for s in &self.signers {
             if s.key.key_data() != key
-                || s
-                    .namespaces
+                || s.namespaces
                     .as_ref()
                     .is_some_and(|ns| !ns.iter().any(|n| glob_match(n, namespace)))
                 || s.valid_after.is_some_and(|t| when < t)
@@ -157,12 +156,7 @@ impl AllowedSigners {
             {
                 continue;
             }
-            out.extend(
-                s.principals
-                    .iter()
-                    .filter(|p| !p.starts_with('!'))
-                    .cloned(),
-            );
+            out.extend(s.principals.iter().filter(|p| !p.starts_with('!')).cloned());
         }
         out
     }
@@ -378,7 +372,8 @@ pub fn verify_ssh(
 mod tests {
     use super::*;
 
-    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAyHNKBQgIfqTd+q6RQ+pN0RP0OOXaVhlbnSz6UUYq8c";
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAyHNKBQgIfqTd+q6RQ+pN0RP0OOXaVhlbnSz6UUYq8c";
 
     #[test]
     fn allowed_signers_lines_parse_with_and_without_options() {
@@ -413,7 +408,10 @@ mod tests {
             "a@b ssh-ed25519 notbase64\nok@x {KEY}\nc@d bogus=1 {KEY}\n"
         ))
         .unwrap_err();
-        assert!(e.contains("line 1") && e.contains("line 3") && !e.contains("line 2"), "{e}");
+        assert!(
+            e.contains("line 1") && e.contains("line 3") && !e.contains("line 2"),
+            "{e}"
+        );
         assert!(parse_time("2026010").is_err());
         assert_eq!(
             parse_time("20260102030405Z").unwrap().to_rfc3339(),

@@ -152,8 +152,8 @@ impl<'a> Skips<'a> {
     /// Whether every check in `checks` is skipped for every model in `models` and for checks
     /// about no model: the group need not run.
     pub fn skips_all(&self, checks: &[CheckId], models: &BTreeSet<String>) -> bool {
-        checks.iter().all(|&c| {
-            self.skips(c, None) && models.iter().all(|m| self.skips(c, Some(m)))
-        })
+        checks
+            .iter()
+            .all(|&c| self.skips(c, None) && models.iter().all(|m| self.skips(c, Some(m))))
     }
 }

@@ -98,10 +98,8 @@ pub fn choose_runs(
                     .find(|(_, _, id)| *id == s)
                     .map(|(_, t, _)| *t)
                     .ok_or_else(|| {
-                        let near = crate::model::run_id::nearest(
-                            s,
-                            dated.iter().map(|(_, _, id)| *id),
-                        );
+                        let near =
+                            crate::model::run_id::nearest(s, dated.iter().map(|(_, _, id)| *id));
                         let hint = if near.is_empty() {
                             String::new()
                         } else {
@@ -130,7 +128,6 @@ pub fn choose_runs(
         .map(|((_, id), models)| (id, models))
         .collect())
 }
-
 
 #[cfg(test)]
 mod tests {

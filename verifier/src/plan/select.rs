@@ -127,7 +127,11 @@ impl Lineage {
             };
             let ups = v.get("upstreams").and_then(Value::as_array);
             for up in ups.into_iter().flatten() {
-                for p in hash_of(up).and_then(|h| producers.get(&h)).into_iter().flatten() {
+                for p in hash_of(up)
+                    .and_then(|h| producers.get(&h))
+                    .into_iter()
+                    .flatten()
+                {
                     lineage.add(model, p);
                 }
             }
@@ -143,7 +147,10 @@ impl ModelFilter {
     /// # Errors
     ///
     /// An empty term or a `+` alone.
-    pub fn parse(models: &[String], select: Option<&str>) -> Result<Option<ModelFilter>, SelectError> {
+    pub fn parse(
+        models: &[String],
+        select: Option<&str>,
+    ) -> Result<Option<ModelFilter>, SelectError> {
         let mut terms = Vec::new();
         let mut shown = Vec::new();
         for m in models {
@@ -262,7 +269,13 @@ mod tests {
 
     fn sel(models: &[&str], select: Option<&str>) -> BTreeSet<String> {
         let models: Vec<String> = models.iter().map(|s| (*s).to_owned()).collect();
-        let all = names(&["raw_orders", "stg_orders", "fct_revenue", "rpt_daily", "other"]);
+        let all = names(&[
+            "raw_orders",
+            "stg_orders",
+            "fct_revenue",
+            "rpt_daily",
+            "other",
+        ]);
         ModelFilter::parse(&models, select)
             .unwrap()
             .unwrap()
