@@ -22,6 +22,7 @@
 
 mod util;
 
+mod audit_sql;
 mod catalogue;
 mod commands;
 mod gate;
