@@ -41,7 +41,10 @@ fn ssh_sign(key: &Path, data: &[u8]) -> String {
 /// Replaces the scenario's commit with one of the same tree carrying `sign(buffer)` as its
 /// signature (`None`: unsigned), optionally with a tampered message after signing; points
 /// `main` and both runs at it.
-fn resign(s: &mut Scenario, sign: Option<&dyn Fn(&[u8]) -> String>, tamper: bool) -> String {
+/// Makes the armored signature of a commit buffer.
+type Signer<'a> = &'a dyn Fn(&[u8]) -> String;
+
+fn resign(s: &mut Scenario, sign: Option<Signer<'_>>, tamper: bool) -> String {
     let repo = git2::Repository::open(s.path("repo")).unwrap();
     let old = repo
         .find_commit(git2::Oid::from_str(&s.commit).unwrap())
