@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// Exit codes, as documented in `--help` (spec/exit-codes.md).
+/// Exit codes, as documented in `--help` (the facts of spec/exit-codes.md, inlined: the spec
+/// does not ship with a binary).
 const AFTER_HELP: &str = "\
 Exit codes:
   0  every check that ran passed (unverifiable-by-design claims are listed, not failed,
@@ -63,8 +64,16 @@ Examples:
   # Everything recorded in the last day, as JSON Lines
   rocky-verify gate --since 1d --json
 
+  # Only some models: by name or glob, or dbt-style with their upstreams (+) or downstreams
+  rocky-verify gate --repo . --warehouse warehouse.duckdb --select '+fct_revenue stg_*'
+
 Exit codes: 0 clean (warnings allowed unless the policy sets fail_on_warning), 1 drift or
-tampering found, 2 could not verify. Failure wins over 2. See spec/gate.md.";
+tampering found, 2 could not verify, or nothing was checked (no run or model in scope, or no
+--warehouse, --artifacts, --repo or --checkpoint) unless --allow-empty. Failure wins over 2.
+
+The policy file (rocky-verify.toml) holds version, fail_on_warning, retention_days,
+require_signed_commits, [[tolerance]] (models, warn, error), [[skip]] (check, models, reason)
+and [[waiver]] (check, model, code, reason, expires); every problem in it is reported at once.";
 
 /// Offline auditor for Rocky run ledgers and content-addressed Parquet artifacts.
 #[derive(Debug, Parser)]
@@ -74,7 +83,8 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Command,
 
-    /// Write JSON Lines (spec/report.md) to stdout instead of tables.
+    /// Write JSON Lines to stdout instead of tables: one object per line (`begin`, `run`, each
+    /// `check`, `summary`), each with a `type` and its `data`.
     #[arg(long, global = true)]
     pub json: bool,
 
@@ -136,11 +146,15 @@ pub enum Command {
         no_ledger_scan: bool,
         /// A local copy of the object store the content-addressed tables live in (the bucket
         /// root): each table's Delta log is read from `<DIR>/<key_prefix>/_delta_log/` and
-        /// replayed against the run's artifact rows (spec/delta-log.md).
+        /// replayed against the run's artifact rows.
         #[arg(long, value_name = "DIR")]
         lake: Option<PathBuf>,
         #[command(flatten)]
         adapter: AdapterArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        signers: SignerArgs,
     },
     /// Verify one Parquet file: its BLAKE3 against its name, its footer, and (with --ledger)
     /// every ledger row that names it.
@@ -181,7 +195,7 @@ pub enum Command {
     },
 }
 
-/// `rocky-verify gate` arguments (`spec/gate.md`).
+/// `rocky-verify gate` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GateArgs {
     /// The redb ledger (Rocky's .rocky-state.redb).
@@ -228,8 +242,64 @@ pub struct GateArgs {
     /// Treat unverifiable-by-design claims (waived findings included) as failures.
     #[arg(long)]
     pub strict: bool,
+    /// Exit 0 even when nothing was checked (no run or model in scope, or no --warehouse,
+    /// --artifacts, --repo or --checkpoint). Without it such a gate fails closed with exit 2.
+    #[arg(long)]
+    pub allow_empty: bool,
     #[command(flatten)]
     pub adapter: AdapterArg,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub signers: SignerArgs,
+}
+
+/// `--model` / `--select`, shared by `run` and `gate`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SelectArgs {
+    /// Check only this model (a model name or a glob such as `fct_*`); repeat for more.
+    #[arg(long = "model", value_name = "NAME|GLOB", value_parser = model_term)]
+    pub models: Vec<String>,
+    /// Check only the models a dbt-style selector names: space-separated names or globs,
+    /// `+name` adds its upstreams, `name+` its downstreams (the lineage the ledger's provenance
+    /// records). With --model, the union.
+    #[arg(long, value_name = "EXPR", value_parser = select_expr)]
+    pub select: Option<String>,
+}
+
+impl SelectArgs {
+    /// The parsed filter (`None`: every model). The values were validated by clap.
+    pub fn filter(&self) -> Option<crate::plan::ModelFilter> {
+        crate::plan::ModelFilter::parse(&self.models, self.select.as_deref())
+            .ok()
+            .flatten()
+    }
+}
+
+fn model_term(s: &str) -> Result<String, String> {
+    crate::plan::ModelFilter::parse(&[s.to_owned()], None)
+        .map(|_| s.to_owned())
+        .map_err(|e| e.reason)
+}
+
+fn select_expr(s: &str) -> Result<String, String> {
+    crate::plan::ModelFilter::parse(&[], Some(s))
+        .map(|_| s.to_owned())
+        .map_err(|e| e.reason)
+}
+
+/// `--allowed-signers` / `--gpg-keyring`, shared by `run` and `gate`: whose commit signatures
+/// make the commit's signer a verified identity.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SignerArgs {
+    /// An SSH allowed-signers file (the format of git's gpg.ssh.allowedSignersFile): a commit
+    /// signed by a key listed there for the `git` namespace has a verified signer.
+    #[arg(long, value_name = "FILE")]
+    pub allowed_signers: Option<PathBuf>,
+    /// A GPG keyring of trusted signers. rocky-verify does not verify OpenPGP signatures
+    /// itself: GPG-signed commits are reported as unverifiable with the reason.
+    #[arg(long, value_name = "FILE")]
+    pub gpg_keyring: Option<PathBuf>,
 }
 
 /// `--adapter`, shared by `run` and `gate`.
@@ -238,7 +308,7 @@ pub struct AdapterArg {
     /// The warehouse adapter the runs used, for recomputing Rocky's sql_hash fingerprints.
     ///
     /// Used only when neither the project's rocky.toml at the run's commit nor the recorded
-    /// env_hash names the adapter (spec/hashes.md 12.2).
+    /// env_hash names the adapter.
     #[arg(long, value_enum, value_name = "ADAPTER")]
     pub adapter: Option<Adapter>,
 }

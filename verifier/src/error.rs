@@ -51,7 +51,7 @@ pub enum VerifyError {
     },
 
     /// The requested run is not in the ledger at all.
-    #[error("no run {run_id} in the ledger")]
+    #[error("no run {run_id} in the ledger{}", did_you_mean(nearest))]
     #[diagnostic(
         code(rocky_verify::run_record_missing),
         help("`rocky-verify runs` lists the runs the ledger holds")
@@ -59,6 +59,8 @@ pub enum VerifyError {
     RunNotFound {
         /// The run id asked for.
         run_id: String,
+        /// The ledger's run ids nearest to it by edit distance (a hint), closest first.
+        nearest: Vec<String>,
     },
 
     /// A git repository could not be opened or read.
@@ -75,6 +77,15 @@ pub enum VerifyError {
     #[error("internal error (this is a bug in rocky-verify): {0}")]
     #[diagnostic(code(rocky_verify::internal))]
     Internal(String),
+}
+
+/// `"; did you mean a, b?"` for a non-empty list of near misses.
+fn did_you_mean(nearest: &[String]) -> String {
+    if nearest.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", nearest.join(", "))
+    }
 }
 
 impl VerifyError {

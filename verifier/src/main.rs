@@ -89,6 +89,8 @@ fn execute(command: &Command) -> Report {
             no_ledger_scan,
             lake,
             adapter,
+            select,
+            signers,
         } => run::verify_run(&run::RunOptions {
             run_id: run_id.clone(),
             ledger: ledger.clone(),
@@ -100,6 +102,12 @@ fn execute(command: &Command) -> Report {
             ledger_scan: !no_ledger_scan,
             lake: lake.clone(),
             adapter: adapter.adapter.map(cli::Adapter::dialect),
+            models: select.filter(),
+            signers: rocky_verify::plan::SignerOptions {
+                allowed_signers: signers.allowed_signers.clone(),
+                gpg_keyring: signers.gpg_keyring.clone(),
+                require_signed: false,
+            },
         }),
         Command::Artifact { file, ledger } => artifact::verify_artifact(file, ledger.as_deref()),
         Command::Runs { ledger } => runs::list_runs(ledger),

@@ -48,6 +48,10 @@ pub enum Proof {
     /// A value re-derived from its inputs with the spec's algorithm.
     #[serde(rename = "recomputed")]
     Recomputed,
+    /// A cryptographic signature over the bytes verified against a key the user trusts (a
+    /// commit signed by a key in `--allowed-signers`).
+    #[serde(rename = "signature-verified")]
+    SignatureVerified,
     /// Only a short non-cryptographic fingerprint could be compared.
     #[serde(rename = "fingerprint-only")]
     FingerprintOnly,
@@ -146,6 +150,36 @@ pub struct Check {
     /// `gate` only: the policy waiver that turned this finding into `unverifiable`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiver: Option<WaiverNote>,
+    /// `git.signature` only: the commit's signature, for summaries ("signed (ssh SHA256:...)").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<SignatureNote>,
+}
+
+/// A commit's signature as `git.signature` found it (`spec/report.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignatureNote {
+    /// `ssh`, `openpgp`, `x509`, `unknown`, or `none` for an unsigned commit.
+    pub format: String,
+    /// The commit.
+    pub commit: String,
+    /// The signing key's `SHA256:...` fingerprint (SSH), when the signature could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The signature algorithm (`ssh-ed25519`, `rsa-sha2-512`...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    /// The principals `--allowed-signers` lists for the key (empty: none).
+    pub principals: Vec<String>,
+    /// Whether the signature verified and its key is trusted (the check passed).
+    pub verified: bool,
+}
+
+impl Check {
+    /// The check with its commit signature attached.
+    pub fn with_signature(mut self, note: SignatureNote) -> Check {
+        self.signature = Some(note);
+        self
+    }
 }
 
 /// The waiver that covers a finding (`spec/gate.md`): the check keeps its code, its outcome
@@ -183,6 +217,7 @@ impl Check {
             reason: None,
             message: message.into(),
             waiver: None,
+            signature: None,
         }
     }
 
@@ -208,6 +243,7 @@ impl Check {
             reason: None,
             message: message.into(),
             waiver: None,
+            signature: None,
         }
     }
 
@@ -232,6 +268,7 @@ impl Check {
             message: format!("could not check: {reason}"),
             reason: Some(reason),
             waiver: None,
+            signature: None,
         }
     }
 
@@ -257,6 +294,7 @@ impl Check {
             message: format!("not verifiable: {reason}"),
             reason: Some(reason),
             waiver: None,
+            signature: None,
         }
     }
 }

@@ -295,3 +295,97 @@ fn zsh_completes_every_subcommand_and_each_of_its_options() {
         );
     }
 }
+
+/// The man pages' examples keep their lines: each subcommand's after-help text (exit codes,
+/// example commands with their `\` continuations) sits in a no-fill section, line for line,
+/// instead of being filled into broken lines.
+#[test]
+fn man_page_examples_are_not_reflowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rocky-verify-gen"))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let cmd = rocky_verify::cli::Args::command();
+    let mut pages = vec![(
+        "rocky-verify".to_owned(),
+        cmd.get_after_help().unwrap().to_string(),
+    )];
+    for sub in cmd.get_subcommands() {
+        if let Some(h) = sub.get_after_help() {
+            pages.push((format!("rocky-verify-{}", sub.get_name()), h.to_string()));
+        }
+    }
+    assert!(pages.len() >= 5, "every subcommand has examples");
+    for (name, help) in pages {
+        let page = std::fs::read_to_string(dir.path().join(format!("man/{name}.1"))).unwrap();
+        let start = page
+            .find("\n.nf\n")
+            .unwrap_or_else(|| panic!("{name}: no no-fill section"));
+        let end = page[start..].find("\n.fi\n").unwrap() + start;
+        let shown: Vec<String> = page[start + 5..end]
+            .lines()
+            .map(|l| {
+                l.strip_prefix("\\&")
+                    .unwrap_or(l)
+                    .replace("\\-", "-")
+                    .replace("\\e", "\\")
+            })
+            .collect();
+        let want: Vec<&str> = help.lines().collect();
+        assert_eq!(
+            shown, want,
+            "{name}: examples changed on the way to the man page"
+        );
+        // No filled copy of the same text elsewhere on the page.
+        assert!(page.matches("Examples:").count() <= 1, "{name}");
+        // A continued example line keeps its trailing backslash on its own line.
+        if name == "rocky-verify-gate" {
+            assert!(
+                shown
+                    .iter()
+                    .any(|l| l.starts_with("  rocky-verify gate --ledger") && l.ends_with('\\')),
+                "{shown:#?}"
+            );
+        }
+    }
+}
+
+/// `--help` and the man pages do not send users to `spec/*.md`: a binary ships without the
+/// repository's spec folder.
+#[test]
+fn help_and_man_pages_name_no_spec_file() {
+    let mut cmd = rocky_verify::cli::Args::command();
+    cmd.build();
+    let mut texts = vec![(
+        "rocky-verify".to_owned(),
+        cmd.render_long_help().to_string(),
+    )];
+    for sub in cmd.get_subcommands_mut() {
+        texts.push((
+            sub.get_name().to_owned(),
+            sub.render_long_help().to_string(),
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rocky-verify-gen"))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for entry in std::fs::read_dir(dir.path().join("man")).unwrap() {
+        let p = entry.unwrap().path();
+        texts.push((
+            p.display().to_string(),
+            std::fs::read_to_string(&p).unwrap(),
+        ));
+    }
+    for (name, text) in texts {
+        assert!(!text.contains("spec/"), "{name} points at spec/:\n{text}");
+        assert!(
+            !text.contains(".md"),
+            "{name} names a markdown file:\n{text}"
+        );
+    }
+}

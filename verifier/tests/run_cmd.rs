@@ -1031,6 +1031,8 @@ fn a_ledger_from_bytes_reports_exactly_as_from_its_file() {
             strict: false,
             ledger_scan: true,
             lake: None,
+            models: None,
+            signers: Default::default(),
         };
         let from_file = verify_run(&opts);
         let bytes = std::fs::read(s.ledger()).unwrap();

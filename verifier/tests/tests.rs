@@ -22,6 +22,7 @@
 
 mod util;
 
+mod audit_sql;
 mod catalogue;
 mod commands;
 mod gate;
@@ -29,7 +30,9 @@ mod generated_docs;
 mod hostile;
 mod independence;
 mod lake;
+mod plan;
 mod rocky_code;
 mod rocky_generated;
 mod rocky_output;
 mod run_cmd;
+mod signatures;

@@ -53,14 +53,62 @@ fn generate(out: &Path) -> std::io::Result<Vec<PathBuf>> {
     }
     let man = out.join("man");
     std::fs::create_dir_all(&man)?;
-    let cmd = Args::command();
+    let mut cmd = Args::command().disable_help_subcommand(true);
+    cmd.build();
     // One page for the tool and one per subcommand (`rocky-verify-run.1`, ...), as git does.
-    clap_mangen::generate_to(cmd, &man)?;
+    write_man_pages(&cmd, &man)?;
     for entry in std::fs::read_dir(&man)? {
         written.push(entry?.path());
     }
     written.sort();
     Ok(written)
+}
+
+/// Writes the man page of `cmd` and of each of its subcommands. clap_mangen renders the
+/// after-help text (exit codes, examples) as filled roff text, which joins and re-breaks the
+/// lines of every example command; here that text is left out of clap_mangen's page and
+/// appended as a no-fill (`.nf`) section, each line as written.
+fn write_man_pages(cmd: &clap::Command, dir: &Path) -> std::io::Result<()> {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        write_man_pages(sub, dir)?;
+    }
+    let extra = cmd
+        .get_after_long_help()
+        .or_else(|| cmd.get_after_help())
+        .map(ToString::to_string);
+    let stripped = cmd
+        .clone()
+        .after_help(None::<&'static str>)
+        .after_long_help(None::<&'static str>);
+    let page = clap_mangen::Man::new(stripped);
+    let mut bytes = Vec::new();
+    page.render(&mut bytes)?;
+    if let Some(text) = extra {
+        bytes.extend_from_slice(verbatim_section("EXAMPLES AND EXIT CODES", &text).as_bytes());
+    }
+    std::fs::write(dir.join(page.get_filename()), bytes)
+}
+
+/// A roff section whose lines are shown exactly as written (no filling, no hyphenation).
+fn verbatim_section(title: &str, text: &str) -> String {
+    let mut out = format!(".SH \"{title}\"\n.nf\n");
+    for line in text.lines() {
+        out.push_str(&roff_line(line));
+        out.push('\n');
+    }
+    out.push_str(".fi\n");
+    out
+}
+
+/// One line of text as roff input: backslashes and dashes escaped, and a leading `.` or `'`
+/// (a roff request) neutralised.
+fn roff_line(line: &str) -> String {
+    let escaped = line.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with('.') || escaped.starts_with('\'') {
+        format!("\\&{escaped}")
+    } else {
+        escaped
+    }
 }
 
 fn main() -> ExitCode {

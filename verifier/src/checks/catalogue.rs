@@ -108,6 +108,8 @@ check_ids! {
     GateScope = "gate.scope", Ledger, "the gate's scope names runs the ledger holds";
     GatePolicy = "gate.policy", Ledger, "the gate's policy file reads and is valid";
     GateWaiver = "gate.waiver", Ledger, "no policy waiver is past its expiry";
+    RunScope = "run.scope", Ledger, "the --model / --select selector names models of the run";
+    GitSignature = "git.signature", Ledger, "the commit's signature verifies against a trusted signer";
 }
 
 impl CheckId {
@@ -176,11 +178,18 @@ impl CheckId {
             (CheckId::LedgerOpen, _) => {
                 Some("--ledger must name a redb 2 ledger (Rocky's .rocky-state.redb)")
             }
-            (CheckId::LedgerSchemaVersion, _) => {
-                Some("this rocky-verify reads ledgers up to schema version 22")
-            }
+            (CheckId::LedgerSchemaVersion, _) => Some(
+                "this rocky-verify reads ledgers up to schema version 22: upgrade rocky-verify to read a newer ledger",
+            ),
             (CheckId::RunRecord, Code::RunRecordMissing) => {
                 Some("`rocky-verify runs` lists the ledger's runs")
+            }
+            (CheckId::GateScope, Code::ScopeEmptyUnexpected) => Some(
+                "give --warehouse, --artifacts, --repo or --checkpoint, widen the scope \
+                 (--since, --last, --model, --select), or pass --allow-empty",
+            ),
+            (CheckId::RunScope, _) => {
+                Some("`rocky-verify runs` and the run's report list its models")
             }
             (CheckId::ArtifactFile, _) => Some("check the file path"),
             _ => None,
@@ -299,6 +308,12 @@ codes! {
     DeltaAddMissing = "delta_add_missing", [DeltaAdd];
     DeltaAddMismatch = "delta_add_mismatch", [DeltaAdd];
     DeltaOrphanUnexpected = "delta_orphan_unexpected", [DeltaOrphan];
+    ScopeEmptyUnexpected = "scope_empty_unexpected", [GateScope, RunScope];
+    SignatureMissing = "signature_missing", [GitSignature];
+    SignatureMismatch = "signature_mismatch", [GitSignature];
+    SignerUnexpected = "signer_unexpected", [GitSignature];
+    SignatureUnexpected = "signature_unexpected", [GitSignature];
+    SignersInvalid = "signers_invalid", [GitSignature];
 }
 
 impl Code {

@@ -126,6 +126,11 @@ pub fn check(ctx: &mut Ctx<'_>) {
         }
     }
 
+    // Who signed the commit, when asked (--allowed-signers, --gpg-keyring, the policy).
+    if ctx.opts.signers.wanted() {
+        super::signature::check(ctx, &repo, &commit);
+    }
+
     if let Some(branch) = run.git_branch.as_deref() {
         let check = match repo.branch_contains(branch, &commit) {
             Ok(BranchState::Contains(r)) => Check::pass(

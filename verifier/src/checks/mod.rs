@@ -28,6 +28,7 @@ pub(crate) mod orphans;
 pub(crate) mod project;
 mod provenance;
 pub(crate) mod row_count;
+mod signature;
 pub(crate) mod view;
 pub(crate) mod warehouse;
 mod who;
@@ -90,7 +91,21 @@ pub(crate) struct Hooks<'a> {
     pub counts: Option<&'a row_count::CountEvidence>,
     /// Do not run the git checks (no repository was given).
     pub skip_code: bool,
+    /// The policy's skips (`gate --policy`): a group of checks all skipped for every model in
+    /// scope is not run at all.
+    pub skips: Option<&'a crate::plan::Skips<'a>>,
 }
+
+/// The checks each group of the engine can emit, for [`Hooks::skips`]. Only groups nothing
+/// later reads from are listed (the git checks load the project the others use).
+const WAREHOUSE_CHECKS: &[CheckId] = &[
+    CheckId::WarehouseOpen,
+    CheckId::WarehouseTable,
+    CheckId::WarehouseRowCount,
+    CheckId::WarehouseColumns,
+];
+const COLUMN_CHECKS: &[CheckId] = &[CheckId::ColumnHashes, CheckId::ColumnConsumed];
+const DELTA_CHECKS: &[CheckId] = &[CheckId::DeltaLog, CheckId::DeltaAdd, CheckId::DeltaOrphan];
 
 /// `(run_id, model_name)` of the `output_artifacts` rows naming each hash a run's checks ask
 /// about.
@@ -250,13 +265,35 @@ pub(crate) fn check_loaded(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), Ver
     if !ctx.hooks.skip_code {
         code::check(ctx);
     }
+    // Groups the policy skips whole are not run (decided here, before they run; single checks
+    // a skip names are dropped as the gate applies its policy).
+    let planned_out = |ctx: &Ctx<'_>, group: &[CheckId]| {
+        ctx.hooks.skips.is_some_and(|s| {
+            // Every name a check of this run may carry as its model.
+            let models = ctx.scope_names().unwrap_or_else(|| {
+                ctx.models()
+                    .iter()
+                    .map(|m| m.name.clone())
+                    .chain(ctx.provs.iter().map(|p| p.model_name.clone()))
+                    .chain(ctx.artifacts.iter().map(|a| a.model_name.clone()))
+                    .collect()
+            });
+            s.skips_all(group, &models)
+        })
+    };
     // 4. Output.
-    warehouse::check(ctx, ledger)?;
+    if !planned_out(ctx, WAREHOUSE_CHECKS) {
+        warehouse::check(ctx, ledger)?;
+    }
     // 5. Artifacts, their columns (`output_column_hashes`, consumed hashes) and, with
     // `--lake`, the tables' Delta logs.
     artifacts::check(ctx);
-    columns::check(ctx, ledger)?;
-    delta::check(ctx, ledger)?;
+    if !planned_out(ctx, COLUMN_CHECKS) {
+        columns::check(ctx, ledger)?;
+    }
+    if !planned_out(ctx, DELTA_CHECKS) {
+        delta::check(ctx, ledger)?;
+    }
     // 6. Provenance.
     provenance::check(ctx, ledger)
 }

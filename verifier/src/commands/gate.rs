@@ -23,30 +23,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::checks::catalogue::{CheckId, Code};
-use crate::checks::view::{self, RunView};
+use crate::checks::view::RunView;
 use crate::checks::{self as run, Ctx, Hooks, RunRows, checkpoint, orphans, row_count};
 use crate::evidence::ledger::{self, Ledger};
 use crate::evidence::warehouse::{TableRef, Warehouse};
 use crate::output::{Locator, join};
-use crate::plan::RunOptions;
-use crate::plan::policy;
+pub use crate::plan::scope::{Scope, parse_duration};
+use crate::plan::scope::{choose_runs, scope_text};
+use crate::plan::{Lineage, ModelFilter, Plan, RunOptions, Skips, policy};
 use crate::report::{Check, Outcome, Proof, Report, Subject, WaiverNote};
 use policy::{Policy, PolicyError};
-
-/// Which runs the gate checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    /// The latest successful run of each model (each target table).
-    Latest,
-    /// Every run that started within this long before now, or at or after this run id's start.
-    Since(String),
-    /// The N runs that started last.
-    Last(usize),
-}
 
 /// What `gate` was asked to do.
 #[derive(Debug, Clone)]
@@ -74,6 +64,12 @@ pub struct GateOptions {
     /// `--adapter`: the dialect for Rocky fingerprints when the project and `env_hash` name
     /// none.
     pub adapter: Option<crate::rocky::statements::Dialect>,
+    /// `--model` / `--select`: only these models of the runs in scope.
+    pub models: Option<ModelFilter>,
+    /// `--allow-empty`: a gate that checked nothing passes instead of failing closed.
+    pub allow_empty: bool,
+    /// `--allowed-signers` / `--gpg-keyring` (the policy adds `require_signed_commits`).
+    pub signers: crate::plan::SignerOptions,
 }
 
 /// The gate's report and what the CI formats need besides it.
@@ -127,24 +123,59 @@ pub fn verify_gate(opts: &GateOptions) -> GateOutcome {
     });
     run::record_digest(&mut out.report, digest);
     apply_policy(&mut out.report, &policy, opts.now);
+    fail_closed(&mut out.report, opts, &state);
     summarize(&mut out.report, opts, &policy, &state);
     out
+}
+
+/// The gate fails closed (`spec/gate.md` section 1): a gate that checked nothing is an
+/// `unknown` `gate.scope` (exit 2), never a clean pass, unless `--allow-empty` accepts it.
+fn fail_closed(report: &mut Report, opts: &GateOptions, state: &GateState) {
+    // A scope that could not be read is already reported, as is a ledger that would not open.
+    if report
+        .checks
+        .iter()
+        .any(|c| c.check == CheckId::GateScope && c.outcome == Outcome::Unknown)
+    {
+        return;
+    }
+    let no_source = opts.warehouse.is_none()
+        && opts.artifacts.is_none()
+        && opts.repo.is_none()
+        && opts.checkpoint.is_none();
+    let why = state.empty.clone().or_else(|| {
+        no_source.then(|| {
+            "no --warehouse, --artifacts, --repo or --checkpoint was given, so the ledger's \
+             claims were compared with no independent source"
+                .to_owned()
+        })
+    });
+    let Some(why) = why else { return };
+    if opts.allow_empty {
+        report.not_verified.push(format!(
+            "nothing was checked (accepted by --allow-empty): {why}"
+        ));
+    } else {
+        report.push(Check::unknown(
+            CheckId::GateScope,
+            Subject::default(),
+            Code::ScopeEmptyUnexpected,
+            Proof::Recomputed,
+            format!(
+                "nothing was checked: {why}; the gate fails closed (--allow-empty accepts this)"
+            ),
+        ));
+    }
 }
 
 /// Facts gathered along the way for the summary.
 #[derive(Debug, Default)]
 struct GateState {
+    /// Why nothing was checked, when nothing was (the gate then fails closed).
+    empty: Option<String>,
     runs: usize,
     models: usize,
     checkpoint_written: Option<bool>,
-}
-
-fn scope_text(scope: &Scope) -> String {
-    match scope {
-        Scope::Latest => "latest successful run of each model".to_owned(),
-        Scope::Since(s) => format!("runs since {s}"),
-        Scope::Last(n) => format!("last {n} run(s)"),
-    }
 }
 
 type PolicyFailure = Box<(Check, Vec<PolicyError>)>;
@@ -193,22 +224,6 @@ fn load_policy(opts: &GateOptions) -> Result<Policy, PolicyFailure> {
             .join("; ");
         Box::new((unknown(reason), errors))
     })
-}
-
-/// Parses `30d`, `12h`, `90m`, `2w` (a whole number and one unit).
-pub fn parse_duration(s: &str) -> Option<TimeDelta> {
-    let unit = s.chars().last()?;
-    let n: i64 = s[..s.len() - unit.len_utf8()].parse().ok()?;
-    if n < 0 {
-        return None;
-    }
-    match unit {
-        'm' => TimeDelta::try_minutes(n),
-        'h' => TimeDelta::try_hours(n),
-        'd' => TimeDelta::try_days(n),
-        'w' => TimeDelta::try_weeks(n),
-        _ => None,
-    }
 }
 
 /// Ledger-wide facts, read once for every run in scope.
@@ -336,86 +351,6 @@ impl LedgerFacts {
     }
 }
 
-/// A model's identity across runs: its target table, or the run's catalog and its name, or
-/// (Rocky's transformation runs record no `target_catalog`) its name alone, which is the table.
-fn model_key(r: &RunView, m: &view::ModelView) -> String {
-    match (&m.target_table, &r.target_catalog) {
-        (Some(t), _) => t.clone(),
-        (None, Some(c)) => format!("{c}.?.{}", m.name),
-        (None, None) => format!("?.?.{}", m.name),
-    }
-}
-
-/// Runs in scope (in start order) and the model names to check in each.
-fn select(
-    facts: &LedgerFacts,
-    scope: &Scope,
-    now: DateTime<Utc>,
-) -> Result<Vec<(String, BTreeSet<String>)>, String> {
-    let dated: Vec<(&RunView, DateTime<Utc>, &str)> = facts
-        .all_runs
-        .iter()
-        .filter_map(|r| Some((r, r.started.as_ref()?.1, r.run_id.as_deref()?)))
-        .collect();
-    let all_models = |r: &RunView| -> BTreeSet<String> {
-        r.models
-            .iter()
-            .filter(|m| !m.failed())
-            .map(|m| m.name.clone())
-            .collect()
-    };
-    let mut chosen: BTreeMap<(DateTime<Utc>, String), BTreeSet<String>> = BTreeMap::new();
-    match scope {
-        Scope::Latest => {
-            let mut latest: BTreeMap<String, (DateTime<Utc>, &str, &str)> = BTreeMap::new();
-            for (r, start, id) in &dated {
-                for m in r.models.iter().filter(|m| !m.failed()) {
-                    let key = model_key(r, m);
-                    let e = latest.entry(key).or_insert((*start, id, &m.name));
-                    if (*start, *id) >= (e.0, e.1) {
-                        *e = (*start, id, &m.name);
-                    }
-                }
-            }
-            for (start, id, name) in latest.into_values() {
-                chosen
-                    .entry((start, id.to_owned()))
-                    .or_default()
-                    .insert(name.to_owned());
-            }
-        }
-        Scope::Since(s) => {
-            let from = match parse_duration(s) {
-                Some(d) => now - d,
-                None => dated
-                    .iter()
-                    .find(|(_, _, id)| *id == s)
-                    .map(|(_, t, _)| *t)
-                    .ok_or_else(|| {
-                        format!(
-                            "--since {s:?} is neither a duration (30d, 12h, 90m, 2w) nor the id \
-                             of a run in the ledger"
-                        )
-                    })?,
-            };
-            for (r, start, id) in dated.iter().filter(|(_, t, _)| *t >= from) {
-                chosen.insert((*start, (*id).to_owned()), all_models(r));
-            }
-        }
-        Scope::Last(n) => {
-            let mut sorted = dated.clone();
-            sorted.sort_by(|a, b| (a.1, a.2).cmp(&(b.1, b.2)));
-            for (r, start, id) in sorted.iter().rev().take(*n) {
-                chosen.insert((*start, (*id).to_owned()), all_models(r));
-            }
-        }
-    }
-    Ok(chosen
-        .into_iter()
-        .map(|((_, id), models)| (id, models))
-        .collect())
-}
-
 /// A progress bar that appears only once the work has taken about a second (and only when asked:
 /// a terminal, not `--json`).
 struct Progress {
@@ -468,7 +403,7 @@ fn gate_with_ledger(
     let facts = LedgerFacts::load(ledger)?;
     let report = &mut out.report;
 
-    let in_scope = match select(&facts, &opts.scope, opts.now) {
+    let chosen = match choose_runs(&facts.all_runs, &opts.scope, opts.now) {
         Ok(s) => s,
         Err(reason) => {
             report.push(Check::unknown(
@@ -481,6 +416,15 @@ fn gate_with_ledger(
             return Ok(());
         }
     };
+    // The plan: runs in scope, narrowed by --model / --select (following the ledger's lineage
+    // only when the selector asks for upstreams or downstreams).
+    let lineage = match &opts.models {
+        Some(f) if f.needs_lineage() => Lineage::from_ledger(ledger)?,
+        _ => Lineage::default(),
+    };
+    let plan = Plan::new(chosen, opts.models.as_ref(), &lineage);
+    state.empty = plan.why_empty(&scope_text(&opts.scope));
+    let in_scope = plan.runs;
     state.runs = in_scope.len();
     state.models = in_scope.iter().map(|(_, m)| m.len()).sum();
 
@@ -528,6 +472,13 @@ fn gate_with_ledger(
         ledger_scan: true,
         // The Delta log replay is `run --lake` only.
         lake: None,
+        // The gate's plan already holds the selected models of each run.
+        models: None,
+        signers: crate::plan::SignerOptions {
+            allowed_signers: opts.signers.allowed_signers.clone(),
+            gpg_keyring: opts.signers.gpg_keyring.clone(),
+            require_signed: policy.require_signed_commits,
+        },
     };
     let warehouse = match &opts.warehouse {
         None => None,
@@ -555,7 +506,9 @@ fn gate_with_ledger(
     };
 
     let tolerance = |model: &str| policy.tolerance_for(model);
+    let skips = Skips::new(policy);
     let base = Hooks {
+        skips: Some(&skips),
         scope: None,
         warehouse: warehouse.as_ref(),
         tolerance: Some(&tolerance),
@@ -742,8 +695,14 @@ fn apply_policy(report: &mut Report, policy: &Policy, now: DateTime<Utc>) {
                     .join(", ")
             )
         };
+        // A group of checks the plan skipped whole never ran, so it adds nothing to `n`.
+        let count = if *n == 0 {
+            "not run".to_owned()
+        } else {
+            format!("{n} check(s)")
+        };
         report.not_verified.push(format!(
-            "skipped by policy: {}{models} ({n} check(s)): {}",
+            "skipped by policy: {}{models} ({count}): {}",
             s.check.as_str(),
             s.reason
         ));
@@ -893,6 +852,13 @@ pub fn options(args: &crate::cli::GateArgs, progress: bool) -> GateOptions {
         now: Utc::now(),
         progress,
         adapter: args.adapter.adapter.map(crate::cli::Adapter::dialect),
+        models: args.select.filter(),
+        allow_empty: args.allow_empty,
+        signers: crate::plan::SignerOptions {
+            allowed_signers: args.signers.allowed_signers.clone(),
+            gpg_keyring: args.signers.gpg_keyring.clone(),
+            require_signed: false,
+        },
     }
 }
 
@@ -986,20 +952,4 @@ pub fn run_cli(
         };
     }
     (report, code)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_take_one_unit() {
-        assert_eq!(parse_duration("30d"), Some(TimeDelta::days(30)));
-        assert_eq!(parse_duration("12h"), Some(TimeDelta::hours(12)));
-        assert_eq!(parse_duration("2w"), Some(TimeDelta::weeks(2)));
-        assert_eq!(parse_duration("90m"), Some(TimeDelta::minutes(90)));
-        assert_eq!(parse_duration("run-20260101-000000-000"), None);
-        assert_eq!(parse_duration("d"), None);
-        assert_eq!(parse_duration("-1d"), None);
-    }
 }

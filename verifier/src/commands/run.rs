@@ -30,6 +30,7 @@ use crate::error::VerifyError;
 use crate::evidence::ledger::{self, Ledger};
 use crate::model::run_id::RunIdShape;
 pub use crate::plan::RunOptions;
+use crate::plan::{Lineage, Plan};
 use crate::report::{Check, Proof, Report, Subject};
 
 /// Verifies one run. Never panics on hostile input and never returns an error: everything that
@@ -114,7 +115,13 @@ fn run_with_ledger(
     if run_id.contains('|')
         || (run_bytes.is_none() && artifact_rows.is_empty() && prov_rows.is_empty())
     {
+        // Only on this error path: every key, to hint at the ids nearest a typo.
+        let known = ledger.key_range(ledger::RUN_HISTORY, None, None, false, usize::MAX)?;
         let e = VerifyError::RunNotFound {
+            nearest: crate::model::run_id::nearest(&run_id, known.iter().map(String::as_str))
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
             run_id: run_id.clone(),
         };
         report.push(Check::unknown(
@@ -147,18 +154,26 @@ fn run_with_ledger(
         &prov_rows,
         opts.ledger_scan,
     )?;
+    // The plan: which of the run's models are checked (`--model` / `--select`).
+    let Some(scope) = plan_models(report, ledger, opts, &run_id, run_bytes)? else {
+        return Ok(());
+    };
     let rows = RunRows {
         run_bytes: run_bytes.map(<[u8]>::to_vec),
         artifacts: artifact_rows,
         provs: prov_rows,
     };
+    let first = report.checks.len();
     let mut ctx = Ctx::new(
         report,
         opts,
         &run_id,
         producers,
         Vec::new(),
-        Hooks::default(),
+        Hooks {
+            scope: scope.as_ref(),
+            ..Hooks::default()
+        },
     );
     load(&mut ctx, &rows);
     // Runs that may have rewritten this run's tables since (only the warehouse checks ask). A
@@ -180,9 +195,73 @@ fn run_with_ledger(
             .collect();
     }
     check_loaded(&mut ctx, ledger)?;
+    // Model-level checks of models the selector left out are not this report's business (the
+    // run record's own checks stay).
+    if let Some(names) = ctx.scope_names() {
+        let mut i = 0usize;
+        ctx.report.checks.retain(|c| {
+            i += 1;
+            i <= first || c.subject.model.as_ref().is_none_or(|m| names.contains(m))
+        });
+    }
     // 7. Summary lines that depend on everything above.
     summarize(&mut ctx);
+    if let (Some(f), Some(models)) = (&opts.models, &scope) {
+        ctx.report.not_verified.push(format!(
+            "only the models --model / --select {:?} names were checked: {}",
+            f.text(),
+            models.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
     Ok(())
+}
+
+/// The models of the run `--model` / `--select` keep: `Ok(Some(None))` for every model (no
+/// selector), `Ok(None)` when the selector names none of them (reported as `run.scope`).
+fn plan_models(
+    report: &mut Report,
+    ledger: &Ledger,
+    opts: &RunOptions,
+    run_id: &str,
+    run_bytes: Option<&[u8]>,
+) -> Result<Option<Option<BTreeSet<String>>>, VerifyError> {
+    let Some(filter) = &opts.models else {
+        return Ok(Some(None));
+    };
+    let lineage = if filter.needs_lineage() {
+        Lineage::from_ledger(ledger)?
+    } else {
+        Lineage::default()
+    };
+    let names: BTreeSet<String> = run_bytes
+        .and_then(decode::value)
+        .map(|v| RunView::from_value(&v))
+        .map(|r| r.models.into_iter().map(|m| m.name).collect())
+        .unwrap_or_default();
+    let plan = Plan::new(
+        vec![(run_id.to_owned(), names.clone())],
+        Some(filter),
+        &lineage,
+    );
+    if let Some((_, models)) = plan.runs.into_iter().next() {
+        return Ok(Some(Some(models)));
+    }
+    report.push(Check::unknown(
+        CheckId::RunScope,
+        Subject::run(run_id),
+        Code::ScopeEmptyUnexpected,
+        Proof::Recomputed,
+        format!(
+            "the selector {:?} names no model of run {run_id} (its models: {})",
+            filter.text(),
+            if names.is_empty() {
+                "none recorded".to_owned()
+            } else {
+                names.into_iter().collect::<Vec<_>>().join(", ")
+            }
+        ),
+    ));
+    Ok(None)
 }
 
 /// The view of a run record that decodes strictly (a record that does not is not a run here).

@@ -15,5 +15,7 @@ pub mod git;
 pub mod ledger;
 /// Opening only regular files as evidence (FIFOs and devices would hang a read).
 pub mod regular_file;
+/// Commit signatures: git's `gpgsig` header, SSH allowed-signers files, SSHSIG verification.
+pub mod signature;
 /// The DuckDB warehouse: tables, counts and columns.
 pub mod warehouse;

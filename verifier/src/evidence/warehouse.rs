@@ -185,7 +185,16 @@ impl Warehouse {
         let err = |m: String| VerifyError::Warehouse(format!("{}: {m}", path.display()));
         // DuckDB's READ_ONLY attach of a missing file must not get the chance to create one.
         if !path.is_file() {
-            return Err(err("no such file".to_owned()));
+            // Say what is there instead: a folder (a dbt `target/` or a lake) is a common
+            // mistake, and "no such file" would send the user looking for a typo.
+            let what = match std::fs::metadata(path) {
+                Ok(m) if m.is_dir() => {
+                    "is a directory; --warehouse takes a DuckDB database file (e.g. warehouse.duckdb)"
+                }
+                Ok(_) => "is not a regular file; --warehouse takes a DuckDB database file",
+                Err(_) => "no such file",
+            };
+            return Err(err(what.to_owned()));
         }
         let path_text = path
             .to_str()

@@ -114,6 +114,48 @@ pub fn classify_run_id(run_id: &str, started_at: &DateTime<Utc>) -> RunIdForm {
     }
 }
 
+/// Up to three of `known` closest to `wanted` by edit distance (Levenshtein, in characters),
+/// closest first, for "did you mean" hints on a mistyped run id. Only ids within a third of
+/// `wanted`'s length (at least 2 edits) count: a hint that is not a near miss only misleads.
+pub fn nearest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let limit = (wanted.chars().count() / 3).max(2);
+    let mut scored: Vec<(usize, &str)> = known
+        .into_iter()
+        .filter_map(|k| {
+            let d = edit_distance(wanted, k, limit)?;
+            Some((d, k))
+        })
+        .collect();
+    scored.sort();
+    scored.dedup();
+    scored.into_iter().take(3).map(|(_, k)| k).collect()
+}
+
+/// Levenshtein distance of `a` and `b`, or `None` once it must exceed `limit` (so a ledger of
+/// 100k run ids is ranked in one cheap pass).
+fn edit_distance(a: &str, b: &str, limit: usize) -> Option<usize> {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > limit {
+        return None;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        if cur.iter().min().is_some_and(|&m| m > limit) {
+            return None;
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    let d = prev[b.len()];
+    (d <= limit).then_some(d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +203,24 @@ mod tests {
         let t = Timestamp::parse("2026-05-30T11:04:22.643999Z").unwrap().utc;
         assert_eq!(id_stamp(&t), "20260530-110422-643");
         assert_eq!(rocky_run_id(&t), "run-20260530-110422-643");
+    }
+
+    #[test]
+    fn nearest_ids_are_near_misses_closest_first() {
+        let known = [
+            "run-20260530-110422-643",
+            "run-20260530-110422-648",
+            "run-20260530-120000-000",
+            "golden-run",
+        ];
+        assert_eq!(
+            nearest("run-20260530-110422-634", known),
+            ["run-20260530-110422-643", "run-20260530-110422-648"]
+        );
+        assert_eq!(nearest("golden_run", known), ["golden-run"]);
+        // Control: nothing near, no hint.
+        assert!(nearest("fct_revenue", known).is_empty());
+        assert_eq!(edit_distance("kitten", "sitting", 5), Some(3));
+        assert_eq!(edit_distance("kitten", "sitting", 2), None);
     }
 }

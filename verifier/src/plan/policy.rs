@@ -141,6 +141,9 @@ impl Waiver {
 pub struct Policy {
     /// Warnings make the gate exit 1.
     pub fail_on_warning: bool,
+    /// `require_signed_commits`: a run's commit must carry a signature by a trusted signer
+    /// (`--allowed-signers`); unsigned, unknown-signer and uncheckable signatures then fail.
+    pub require_signed_commits: bool,
     /// Runs older than this many days may be deleted by Rocky's retention sweep.
     pub retention_days: Option<u32>,
     /// Row-count tolerances, in file order.
@@ -217,6 +220,9 @@ impl Policy {
             text,
             errors: Vec::new(),
         };
+        // Unknown keys first, every one of them: serde's `deny_unknown_fields` would stop at the
+        // first and hide the rest (spec/gate.md promises every problem at once).
+        v.unknown_keys();
         let raw: RawPolicy = match toml::from_str(text) {
             Ok(r) => r,
             Err(e) => {
@@ -234,11 +240,12 @@ impl Policy {
     }
 }
 
+// No `deny_unknown_fields` on these: `Validator::unknown_keys` reports every unknown key.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawPolicy {
     version: Option<Spanned<i64>>,
     fail_on_warning: Option<bool>,
+    require_signed_commits: Option<bool>,
     retention_days: Option<Spanned<i64>>,
     #[serde(default)]
     tolerance: Vec<Spanned<RawTolerance>>,
@@ -266,7 +273,6 @@ impl OneOrMany {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawTolerance {
     models: Option<Spanned<OneOrMany>>,
     warn: Option<Spanned<f64>>,
@@ -274,7 +280,6 @@ struct RawTolerance {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawSkip {
     check: Option<Spanned<String>>,
     models: Option<Spanned<OneOrMany>>,
@@ -282,7 +287,6 @@ struct RawSkip {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawWaiver {
     check: Option<Spanned<String>>,
     model: Option<Spanned<String>>,
@@ -299,7 +303,72 @@ struct Validator<'a> {
 
 type Span = std::ops::Range<usize>;
 
+/// The keys a policy table may hold: the top level, then each `[[tolerance]]`, `[[skip]]` and
+/// `[[waiver]]` entry (kept beside the `Raw*` structs they mirror).
+const TOP_KEYS: &[&str] = &[
+    "version",
+    "fail_on_warning",
+    "require_signed_commits",
+    "retention_days",
+    "tolerance",
+    "skip",
+    "waiver",
+];
+const ENTRY_KEYS: &[(&str, &[&str])] = &[
+    ("tolerance", &["models", "warn", "error"]),
+    ("skip", &["check", "models", "reason"]),
+    ("waiver", &["check", "model", "code", "reason", "expires"]),
+];
+
 impl Validator<'_> {
+    /// Reports every key the policy format does not define, each at its own line. A text that
+    /// does not parse is left to the serde pass, which reports the syntax error.
+    fn unknown_keys(&mut self) {
+        use toml::de::{DeTable, DeValue};
+        let Ok(doc) = DeTable::parse(self.text) else {
+            return;
+        };
+        let mut found: Vec<(Span, String, &[&str])> = Vec::new();
+        for (key, value) in doc.get_ref() {
+            let name: &str = key.get_ref();
+            if !TOP_KEYS.contains(&name) {
+                found.push((key.span(), format!("unknown key `{name}`"), TOP_KEYS));
+                continue;
+            }
+            let Some((_, allowed)) = ENTRY_KEYS.iter().find(|(t, _)| *t == name) else {
+                continue;
+            };
+            let entries: Vec<&DeTable<'_>> = match value.get_ref() {
+                DeValue::Array(a) => a
+                    .iter()
+                    .filter_map(|e| match e.get_ref() {
+                        DeValue::Table(t) => Some(t),
+                        _ => None,
+                    })
+                    .collect(),
+                DeValue::Table(t) => vec![t],
+                _ => Vec::new(),
+            };
+            for t in entries {
+                for k in t.keys() {
+                    let inner: &str = k.get_ref();
+                    if !allowed.contains(&inner) {
+                        found.push((
+                            k.span(),
+                            format!("unknown key `{inner}` in [[{name}]]"),
+                            allowed,
+                        ));
+                    }
+                }
+            }
+        }
+        found.sort_by_key(|(s, _, _)| s.start);
+        for (span, message, allowed) in found {
+            let help = format!("expected one of: {}", allowed.join(", "));
+            self.error(Some(span), &message, "unknown key", Some(&help));
+        }
+    }
+
     /// 1-based line and column (in characters) of a byte offset.
     fn position(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
@@ -488,6 +557,7 @@ impl Validator<'_> {
 
         Policy {
             fail_on_warning: raw.fail_on_warning.unwrap_or(false),
+            require_signed_commits: raw.require_signed_commits.unwrap_or(false),
             retention_days,
             tolerances,
             skips,
@@ -631,6 +701,24 @@ expires = 2026-12-31
         assert_eq!(e.len(), 2, "{e:?}");
         assert_eq!(e[0].0, 1);
         assert_eq!(e[1].0, 6);
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_with_the_other_problems() {
+        // Two unknown keys (top level and in an entry) and a value problem: all three, in order.
+        let e = errors(
+            "fail_on_warnings = true\n[[skip]]\ncheck = \"a.b\"\nreason = \"r\"\nmodel = \"x\"\n\n\
+             [[tolerance]]\nmodels = \"x\"\nwarn = 0.5\nerror = 0.1\n",
+        );
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert_eq!((e[0].0, e[1].0, e[2].0), (1, 5, 9), "{e:?}");
+        assert!(e[0].1.contains("fail_on_warnings") && e[1].1.contains("`model` in [[skip]]"));
+        // Control: the same policy with the keys spelled right has only the value problem.
+        let e = errors(
+            "fail_on_warning = true\n[[skip]]\ncheck = \"a.b\"\nreason = \"r\"\nmodels = \"x\"\n\n\
+             [[tolerance]]\nmodels = \"x\"\nwarn = 0.5\nerror = 0.1\n",
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
     }
 
     #[test]

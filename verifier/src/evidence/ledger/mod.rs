@@ -527,7 +527,9 @@ pub enum SchemaVersionError {
     NotDecimal(String),
     /// Newer than [`SCHEMA_VERSION_MAX`].
     #[error(
-        "schema version {0} is newer than {SCHEMA_VERSION_MAX}, the newest this verifier reads"
+        "schema version {0} is newer than {SCHEMA_VERSION_MAX}, the newest this verifier reads (it \
+         reads schema versions up to {SCHEMA_VERSION_MAX}): upgrade rocky-verify to a release that \
+         reads version {0}"
     )]
     TooNew(String),
 }
