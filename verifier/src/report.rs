@@ -135,9 +135,10 @@ pub struct Check {
     pub code: Option<Code>,
     /// Proof level.
     pub proof: Proof,
-    /// What the independent source says.
+    /// What the ledger (or the file under audit) claims: the recorded hash, size, count or name.
     pub expected: Value,
-    /// What the evidence claims.
+    /// What the independent source shows: the recomputed hash, the bytes on disk, the rows read
+    /// from the warehouse, the git object. `spec/report.md` "Direction of expected and actual".
     pub actual: Value,
     /// Why it could not be checked (required for `Unknown` and `Unverifiable`).
     pub reason: Option<String>,
@@ -146,6 +147,29 @@ pub struct Check {
     /// `gate` only: the policy waiver that turned this finding into `unverifiable`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiver: Option<WaiverNote>,
+    /// `git.commit` only: the commit as git shows it (author, date, subject, signature), read
+    /// from the repository by the check; omitted elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitInfo>,
+}
+
+/// A commit as the repository shows it, for the summary's "Who" and "Code" lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CommitInfo {
+    /// The full object id.
+    pub id: String,
+    /// The author's name.
+    pub author: String,
+    /// The author's email.
+    pub email: String,
+    /// The author date, RFC 3339 in UTC.
+    pub date: String,
+    /// The first line of the message.
+    pub subject: String,
+    /// Who signed it, when a signature was verified (e.g. `ssh SHA256:...`); `None` when the
+    /// commit is unsigned or no signature check ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// The waiver that covers a finding (`spec/gate.md`): the check keeps its code, its outcome
@@ -183,6 +207,7 @@ impl Check {
             reason: None,
             message: message.into(),
             waiver: None,
+            commit: None,
         }
     }
 
@@ -208,6 +233,7 @@ impl Check {
             reason: None,
             message: message.into(),
             waiver: None,
+            commit: None,
         }
     }
 
@@ -232,6 +258,7 @@ impl Check {
             message: format!("could not check: {reason}"),
             reason: Some(reason),
             waiver: None,
+            commit: None,
         }
     }
 
@@ -257,6 +284,7 @@ impl Check {
             message: format!("not verifiable: {reason}"),
             reason: Some(reason),
             waiver: None,
+            commit: None,
         }
     }
 }
@@ -330,6 +358,33 @@ pub struct Report {
     pub fail_on_warning: bool,
     /// `gate` only: the summary's `gate` object (scope, policy, waivers, checkpoint).
     pub gate: Option<Value>,
+    /// `run` only: what the run record says about itself, for the human summary (not in JSON:
+    /// the checks carry the same values).
+    pub facts: RunFacts,
+}
+
+/// What a run record says about itself (self-reported), shown in the human summary's "Who" and
+/// "When" lines next to what was verified.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFacts {
+    /// `triggering_identity`.
+    pub identity: Option<String>,
+    /// `started_at`, as recorded.
+    pub started_at: Option<String>,
+    /// `finished_at`, as recorded.
+    pub finished_at: Option<String>,
+    /// `finished_at - started_at` in milliseconds, when both parse.
+    pub duration_ms: Option<i64>,
+    /// `trigger`.
+    pub trigger: Option<String>,
+    /// `rocky_version`.
+    pub rocky_version: Option<String>,
+    /// `status`.
+    pub status: Option<String>,
+    /// The recorded `git_commit`.
+    pub git_commit: Option<String>,
+    /// Models executed by the run.
+    pub models: usize,
 }
 
 impl Report {
@@ -346,6 +401,7 @@ impl Report {
             runs: Vec::new(),
             fail_on_warning: false,
             gate: None,
+            facts: RunFacts::default(),
         }
     }
 

@@ -87,14 +87,18 @@ pub fn check(ctx: &mut Ctx<'_>) {
         return;
     };
     match repo.has_commit(&commit) {
-        Ok(true) => ctx.report.push(Check::pass(
-            CheckId::GitCommit,
-            run_subject.clone(),
-            Proof::BytesVerified,
-            json!(commit),
-            json!(commit),
-            format!("commit {commit} is in the repository {repo_label}"),
-        )),
+        Ok(true) => ctx.report.push(Check {
+            // Shown in the summary; a commit that cannot be described still passes.
+            commit: repo.commit_info(&commit).ok(),
+            ..Check::pass(
+                CheckId::GitCommit,
+                run_subject.clone(),
+                Proof::BytesVerified,
+                json!(commit),
+                json!(commit),
+                format!("commit {commit} is in the repository {repo_label}"),
+            )
+        }),
         Ok(false) => {
             ctx.report
                 .push(absent_commit(ctx, &repo, &repo_label, &commit));

@@ -1,15 +1,15 @@
-//! CI report formats for `gate` (`spec/gate.md` section 5): JUnit XML, SARIF 2.1.0, GitHub
-//! Actions workflow commands, a Markdown step summary and the compact human table. Each is a
-//! hand-written serialiser of a [`Report`]: the formats are small, and writing them by hand keeps
-//! the escaping rules visible and tested.
+//! Every way a [`Report`] is written besides JSON Lines (`report.rs`): the human report of every
+//! command ([`human`]), and the CI formats of `gate` (`spec/gate.md` section 5): JUnit XML, SARIF
+//! 2.1.0, GitHub Actions workflow commands and a Markdown step summary. Each is a hand-written
+//! serialiser: the formats are small, and writing them by hand keeps the escaping rules visible
+//! and tested.
 //!
-//! All of them are deterministic: same report, same bytes (no times, no durations).
+//! All of them are deterministic: same report, same bytes (no clock read while writing).
 
 pub mod github;
 pub mod human;
 pub mod junit;
 pub mod markdown;
-pub mod render;
 pub mod sarif;
 
 use std::collections::BTreeMap;
@@ -67,6 +67,17 @@ pub fn join(dir: &str, name: &str) -> String {
         format!("{dir}{name}")
     } else {
         format!("{dir}/{name}")
+    }
+}
+
+/// The upper-case word for an outcome, printed whether or not colour is on.
+pub fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Pass => "PASS",
+        Outcome::Fail => "FAIL",
+        Outcome::Unknown => "UNKNOWN",
+        Outcome::Unverifiable => "UNVERIFIABLE",
+        Outcome::Warn => "WARN",
     }
 }
 
@@ -156,7 +167,7 @@ pub fn check_line(c: &Check) -> String {
     };
     format!(
         "[{} {}]{about} {}",
-        crate::output::render::outcome_word(c.outcome).to_lowercase(),
+        outcome_word(c.outcome).to_lowercase(),
         c.code.map_or("ok", Code::as_str),
         c.message
     )
