@@ -183,10 +183,10 @@ fn tally<'a>(
     m
 }
 
-/// `2/3` and, for what did not pass, `(1 fail)`; `(1 heuristic)` for heuristic passes.
-fn ratio(t: &BTreeMap<String, (Outcome, bool)>) -> String {
+/// `2/3 <what>`, then what did not pass (`1 fail`), heuristic passes and `more` in parentheses.
+fn ratio(t: &BTreeMap<String, (Outcome, bool)>, what: &str, more: Option<String>) -> String {
     let ok = t.values().filter(|(o, _)| *o == Outcome::Pass).count();
-    let mut s = format!("{ok}/{}", t.len());
+    let mut s = format!("{ok}/{} {what}", t.len()).trim_end().to_owned();
     let mut extra = Vec::new();
     let heuristic = t.values().filter(|(o, h)| *o == Outcome::Pass && *h).count();
     if heuristic > 0 {
@@ -203,8 +203,9 @@ fn ratio(t: &BTreeMap<String, (Outcome, bool)>) -> String {
             extra.push(format!("{n} {word}"));
         }
     }
+    extra.extend(more);
     if !extra.is_empty() {
-        s.push_str(&format!(" ({})", extra.join(", ")));
+        s.push_str(&format!(" ({})", extra.join("; ")));
     }
     s
 }
@@ -250,11 +251,7 @@ fn code(report: &Report) -> String {
                 levels.push(l);
             }
         }
-        let mut s = format!("sql_hash {}", ratio(&t));
-        if !levels.is_empty() {
-            s.push_str(&format!(" {}", levels.join(", ")));
-        }
-        parts.push(s);
+        parts.push(format!("sql_hash {}", ratio(&t, &levels.join(", "), None)));
     }
     let config: Vec<&Check> = report
         .checks
@@ -299,11 +296,11 @@ fn output(report: &Report) -> String {
             .map(|n| n.to_string())
             .collect();
         let rows = match rows.len() {
-            0 => String::new(),
-            1..=4 => format!(" ({} rows)", rows.join(", ")),
-            _ => format!(" ({} row counts equal)", rows.len()),
+            0 => None,
+            1..=4 => Some(format!("{} rows", rows.join(", "))),
+            _ => Some(format!("{} row counts equal", rows.len())),
         };
-        parts.push(format!("warehouse {} tables match{rows}", ratio(&t)));
+        parts.push(format!("warehouse {}", ratio(&t, "tables match", rows)));
     }
     let bytes: Vec<&Check> = report
         .checks
@@ -319,7 +316,7 @@ fn output(report: &Report) -> String {
         parts.push("artifacts not checked".to_owned());
     } else {
         let t = tally(bytes.iter().copied(), |c| c.subject.artifact.clone());
-        parts.push(format!("artifacts {} bytes ok", ratio(&t)));
+        parts.push(format!("artifacts {}", ratio(&t, "bytes ok", None)));
     }
     let prov: Vec<&Check> = report
         .checks
@@ -330,7 +327,7 @@ fn output(report: &Report) -> String {
         parts.push("no provenance".to_owned());
     } else {
         let t = tally(prov.iter().copied(), model_key);
-        parts.push(format!("provenance {} ok", ratio(&t)));
+        parts.push(format!("provenance {}", ratio(&t, "ok", None)));
     }
     parts.join(" · ")
 }

@@ -163,10 +163,15 @@ pub fn write_runs(runs: &[Value], out: &mut dyn Write, opts: &Options) -> io::Re
 /// run.
 fn group_name(group: &str, report: &Report) -> String {
     match report.subject.as_deref() {
-        Some(run) if report.command == "run" => group
-            .strip_suffix(&format!(" ({run})"))
-            .unwrap_or(group)
-            .to_owned(),
+        Some(run) if report.command == "run" => {
+            if group == format!("run {run}") {
+                return "run".to_owned();
+            }
+            group
+                .strip_suffix(&format!(" ({run})"))
+                .unwrap_or(group)
+                .to_owned()
+        }
         _ => group.to_owned(),
     }
 }
@@ -248,7 +253,7 @@ pub fn write_groups(report: &Report, out: &mut dyn Write, opts: &Options) -> io:
         &rows,
         opts,
     )?;
-    if groups.values().any(|g| g.3 > 0) {
+    if groups.values().any(|g| g.0 == Outcome::Pass && g.3 > 0) {
         writeln!(
             out,
             "  (weak: passed on a 64-bit fingerprint or a heuristic only; --verbose shows which)"
@@ -281,7 +286,9 @@ pub fn write_checks(report: &Report, out: &mut dyn Write, opts: &Options) -> io:
         .max()
         .unwrap_or(4);
     for g in order {
-        let title = if report.command == "run" && !g.starts_with("run ") && g != "ledger" {
+        let title = if g == "run" {
+            format!("run {}", subject.unwrap_or(""))
+        } else if report.command == "run" && g != "ledger" {
             format!("model {g}")
         } else {
             g.clone()
