@@ -262,13 +262,14 @@ impl Check {
         }
     }
 
-    /// A claim that cannot be checked by design.
+    /// A claim that cannot be checked by design. `claimed` is what the ledger says (it goes in
+    /// `expected`; nothing independent fills `actual`).
     pub fn unverifiable(
         check: CheckId,
         subject: Subject,
         code: Code,
         proof: Proof,
-        actual: Value,
+        claimed: Value,
         reason: impl Into<String>,
     ) -> Self {
         documented(check, code);
@@ -279,8 +280,8 @@ impl Check {
             outcome: Outcome::Unverifiable,
             code: Some(code),
             proof,
-            expected: Value::Null,
-            actual,
+            expected: claimed,
+            actual: Value::Null,
             message: format!("not verifiable: {reason}"),
             reason: Some(reason),
             waiver: None,

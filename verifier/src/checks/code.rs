@@ -136,8 +136,8 @@ pub fn check(ctx: &mut Ctx<'_>) {
                 CheckId::GitBranch,
                 run_subject.clone(),
                 Proof::BytesVerified,
-                json!(r),
                 json!(branch),
+                json!(r),
                 format!("{r} contains the commit (repository {repo_label})"),
             ),
             Ok(BranchState::DoesNotContain(r, tip)) => Check::fail(
@@ -145,8 +145,8 @@ pub fn check(ctx: &mut Ctx<'_>) {
                 run_subject.clone(),
                 Code::GitBranchMismatch,
                 Proof::BytesVerified,
-                json!(tip),
                 json!(branch),
+                json!(tip),
                 format!("{r} (at {tip}) does not contain {commit} (repository {repo_label})"),
             ),
             Ok(BranchState::Missing) => Check::unknown(
@@ -227,8 +227,8 @@ fn absent_commit(ctx: &Ctx<'_>, repo: &Repo, repo_label: &str, commit: &str) -> 
         subject,
         Code::GitCommitMissing,
         Proof::BytesVerified,
-        Value::Null,
         json!(commit),
+        Value::Null,
         format!("the recorded commit {commit} is not a commit in the repository {repo_label}"),
     )
 }
@@ -271,8 +271,8 @@ fn check_config(
                 subject_file,
                 Code::ConfigFileMissing,
                 Proof::BytesVerified,
-                Value::Null,
                 super::opt(recorded.as_deref()),
+                Value::Null,
                 format!("{path} is not in the tree of {commit} (repository {repo_label})"),
             ));
             return;
@@ -295,8 +295,8 @@ fn check_config(
                 CheckId::GitConfigHash,
                 subject_file.clone(),
                 Proof::FingerprintOnly,
-                json!(got),
                 json!(rec),
+                json!(got),
                 format!(
                     "{path} at the commit matches config_hash (a 64-bit SipHash fingerprint; \
                      repository {repo_label})"
@@ -308,8 +308,8 @@ fn check_config(
                 subject_file.clone(),
                 Code::ConfigHashMismatch,
                 Proof::FingerprintOnly,
-                json!(got),
                 json!(rec),
+                json!(got),
                 format!(
                     "{path} at the commit does not match config_hash (repository {repo_label})"
                 ),
@@ -323,8 +323,8 @@ fn check_config(
                 CheckId::GitConfigBlake3,
                 subject_file,
                 Proof::Recomputed,
-                json!(got),
                 json!(rec),
+                json!(got),
                 format!(
                     "the BLAKE3 of {path} at the commit matches config_blake3 (repository \
                      {repo_label})"
@@ -336,8 +336,8 @@ fn check_config(
                 subject_file,
                 Code::ConfigHashMismatch,
                 Proof::Recomputed,
-                json!(got),
                 json!(rec),
+                json!(got),
                 format!(
                     "the BLAKE3 of {path} at the commit does not match config_blake3 \
                      (repository {repo_label})"
@@ -365,8 +365,8 @@ fn check_sql_hash_form(ctx: &mut Ctx<'_>, m: &ModelView) -> SqlHashForm {
             subject,
             Code::SqlHashInvalid,
             Proof::BytesVerified,
-            Value::Null,
             json!(h),
+            Value::Null,
             format!(
                 "sql_hash is a 16-hex fingerprint under {STRONG_SCHEME}, which records the \
                  64-hex BLAKE3 of the source: a downgrade to a forgeable 64-bit value"
@@ -378,8 +378,8 @@ fn check_sql_hash_form(ctx: &mut Ctx<'_>, m: &ModelView) -> SqlHashForm {
             subject,
             Code::SqlHashInvalid,
             Proof::BytesVerified,
-            Value::Null,
             json!(h),
+            Value::Null,
             format!("sql_hash under {STRONG_SCHEME} must be 64 lowercase hex"),
         )
     } else if is_hex16(h) {
@@ -449,8 +449,8 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, repo_label: &str, commit: &str, 
                     subject,
                     Code::ModelSourceMissing,
                     Proof::BytesVerified,
-                    Value::Null,
                     json!(path),
+                    Value::Null,
                     format!(
                         "source_path {path} is not in the tree of {commit} (repository \
                          {repo_label})"
@@ -619,8 +619,8 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, repo_label: &str, commit: &str, 
         CheckId::ModelSource,
         file_subject.clone(),
         proof,
-        json!(path),
         super::opt(m.source_path.as_deref()),
+        json!(path),
         message,
     ));
 
@@ -634,8 +634,8 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, repo_label: &str, commit: &str, 
             CheckId::ModelSqlHash,
             file_subject,
             Proof::BytesVerified,
-            json!(got),
             json!(h),
+            json!(got),
             format!("sql_hash is the BLAKE3 of {path} at the commit (repository {repo_label})"),
         )
     } else {
@@ -644,8 +644,8 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, repo_label: &str, commit: &str, 
             file_subject,
             Code::SqlHashMismatch,
             Proof::BytesVerified,
-            json!(got),
             json!(h),
+            json!(got),
             format!(
                 "sql_hash is not the BLAKE3 of {path} at the commit (repository {repo_label}): \
                  the SQL that ran is not the committed SQL"
@@ -672,8 +672,8 @@ fn check_env_hash(ctx: &mut Ctx<'_>, m: &super::view::ModelView, version: Option
             CheckId::ModelEnvHash,
             subject,
             Proof::Recomputed,
-            json!(identity::env_hash(version, adapter)),
             json!(recorded),
+            json!(identity::env_hash(version, adapter)),
             format!(
                 "env_hash recomputes from rocky_version {version} and adapter {adapter} \
                  (consistency of two self-reported strings only)"
@@ -684,8 +684,8 @@ fn check_env_hash(ctx: &mut Ctx<'_>, m: &super::view::ModelView, version: Option
             subject,
             Code::EnvHashMismatch,
             Proof::Recomputed,
-            json!(identity::env_hash(version, "duckdb")),
             json!(recorded),
+            json!(identity::env_hash(version, "duckdb")),
             format!(
                 "env_hash does not recompute from rocky_version {version} with any known adapter"
             ),

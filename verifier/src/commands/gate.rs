@@ -824,8 +824,8 @@ fn apply_policy(report: &mut Report, policy: &Policy, now: DateTime<Utc>) {
                 Subject::default(),
                 Code::WaiverExpiredUnexpected,
                 Proof::Recomputed,
-                json!(today.to_string()),
                 json!(w.expires.to_string()),
+                json!(today.to_string()),
                 format!(
                     "the waiver at policy line {} ({}) expired on {}: fix the drift or renew the \
                      waiver with a new reason ({})",

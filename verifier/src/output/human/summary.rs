@@ -188,7 +188,10 @@ fn ratio(t: &BTreeMap<String, (Outcome, bool)>, what: &str, more: Option<String>
     let ok = t.values().filter(|(o, _)| *o == Outcome::Pass).count();
     let mut s = format!("{ok}/{} {what}", t.len()).trim_end().to_owned();
     let mut extra = Vec::new();
-    let heuristic = t.values().filter(|(o, h)| *o == Outcome::Pass && *h).count();
+    let heuristic = t
+        .values()
+        .filter(|(o, h)| *o == Outcome::Pass && *h)
+        .count();
     if heuristic > 0 {
         extra.push(format!("{heuristic} heuristic"));
     }

@@ -96,7 +96,13 @@ pub fn write_columns(
         return Ok(());
     }
     // Stacked: the first cell, then `header  value` lines.
-    let label = headers.iter().skip(1).map(|h| width::len(h)).max().unwrap_or(0) + GAP;
+    let label = headers
+        .iter()
+        .skip(1)
+        .map(|h| width::len(h))
+        .max()
+        .unwrap_or(0)
+        + GAP;
     for row in rows {
         let first = row.first().map(|c| c.show(opts.color)).unwrap_or_default();
         writeln!(out, "{}{first}", " ".repeat(INDENT))?;
@@ -110,12 +116,7 @@ pub fn write_columns(
                 Some(o) => paint(&text, o, opts.color),
                 None => text,
             };
-            writeln!(
-                out,
-                "{}{h}{}{text}",
-                " ".repeat(INDENT * 2),
-                pad(h, label)
-            )?;
+            writeln!(out, "{}{h}{}{text}", " ".repeat(INDENT * 2), pad(h, label))?;
         }
     }
     Ok(())

@@ -17,9 +17,7 @@ pub fn detect() -> usize {
         .ok()
         .and_then(|c| c.trim().parse::<usize>().ok())
         .filter(|&c| c > 0);
-    let width = columns
-        .or_else(terminal_width)
-        .unwrap_or(DEFAULT_WIDTH);
+    let width = columns.or_else(terminal_width).unwrap_or(DEFAULT_WIDTH);
     width.max(MIN_WIDTH)
 }
 
@@ -87,7 +85,8 @@ mod tests {
     #[test]
     fn words_are_never_split_and_lines_fit_when_words_do() {
         let hash = "56f545769dc21e4866df65776d8b71777f3889f91f7040293afae189cf29310a";
-        let text = format!("ledger project/.rocky-state.redb (3686400 bytes, blake3 {hash}, schema 22)");
+        let text =
+            format!("ledger project/.rocky-state.redb (3686400 bytes, blake3 {hash}, schema 22)");
         for width in [40, 80, 120] {
             let lines = wrap(&text, width, 0, 4);
             assert!(lines.iter().any(|l| l.contains(hash)), "{lines:?}");
@@ -95,8 +94,10 @@ mod tests {
                 // Only a line holding the over-long word itself may exceed the width.
                 assert!(len(l) + 4 <= width.max(len(hash) + 4 + 8), "{width}: {l:?}");
             }
-            assert_eq!(lines.join(" ").split_whitespace().collect::<Vec<_>>(),
-                       text.split_whitespace().collect::<Vec<_>>());
+            assert_eq!(
+                lines.join(" ").split_whitespace().collect::<Vec<_>>(),
+                text.split_whitespace().collect::<Vec<_>>()
+            );
         }
         assert!(wrap(&text, 200, 0, 4).len() == 1);
     }
