@@ -97,6 +97,7 @@ pub fn verify_gate(opts: &GateOptions) -> GateOutcome {
             warehouse: opts.warehouse.as_ref().map(|p| p.display().to_string()),
             artifacts: opts.artifacts.as_ref().map(|p| p.display().to_string()),
             sources: BTreeMap::new(),
+            repo: opts.repo.as_ref().map(|p| p.display().to_string()),
         },
         policy_errors: Vec::new(),
     };

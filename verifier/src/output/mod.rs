@@ -28,9 +28,37 @@ pub struct Locator {
     pub artifacts: Option<String>,
     /// `(run_id, model)` to the model's source file, already joined with the repository path.
     pub sources: BTreeMap<(String, String), String>,
+    /// The repository as given (`--repo`), to place the sources the code checks found.
+    pub repo: Option<String>,
 }
 
 impl Locator {
+    /// This locator plus the model sources the report's code checks found in the repository
+    /// (`model.source` and `model.sql_hash` subjects name the file), for models whose ledger
+    /// rows record no `source_path` (Rocky's own ledgers): a warehouse finding about a model
+    /// then points at its SQL, not at the binary warehouse file.
+    pub fn with_found_sources(&self, report: &Report) -> Locator {
+        let mut l = self.clone();
+        for c in report
+            .checks
+            .iter()
+            .filter(|c| matches!(c.check, CheckId::ModelSource | CheckId::ModelSqlHash))
+        {
+            if let (Some(run), Some(model), Some(file)) =
+                (&c.subject.run_id, &c.subject.model, &c.subject.file)
+            {
+                let path = self
+                    .repo
+                    .as_deref()
+                    .map_or_else(|| file.clone(), |d| join(d, file));
+                l.sources
+                    .entry((run.clone(), model.clone()))
+                    .or_insert(path);
+            }
+        }
+        l
+    }
+
     /// The file a check is best located at: the artifact file, the model's source, the file the
     /// subject names, the warehouse for warehouse checks, else the ledger.
     pub fn location(&self, c: &Check) -> Option<String> {
