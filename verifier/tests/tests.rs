@@ -24,6 +24,7 @@ mod util;
 
 mod catalogue;
 mod commands;
+mod direction;
 mod gate;
 mod generated_docs;
 mod hostile;
@@ -33,3 +34,4 @@ mod rocky_code;
 mod rocky_generated;
 mod rocky_output;
 mod run_cmd;
+mod snapshots;

@@ -543,7 +543,7 @@ mod tests {
             let r = outcome_of(&report.checks, CheckId::ProvenanceRecipeHash);
             assert_eq!(r.outcome, Outcome::Unverifiable);
             assert_eq!(r.code, Some(Code::RecipeHashMissing));
-            assert_eq!(r.expected, json!(recipe));
+            assert_eq!(r.actual, json!(recipe));
             assert!(r.reason.is_some());
             assert_eq!(report.exit_code(), 0);
             assert_eq!(

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::{Case, cases, check_line};
-use crate::report::Check;
 use crate::checks::catalogue::Code;
+use crate::report::Check;
 use crate::report::{Outcome, Report};
 
 /// Escapes text for XML content and attribute values. Characters XML 1.0 cannot carry at all
@@ -72,31 +72,6 @@ impl Tally {
     }
 }
 
-/// What a check is about within its case (table, column, artifact, upstream), for a testcase
-/// name; empty when the case's group says it all.
-fn about(c: &Check) -> String {
-    let s = &c.subject;
-    let mut parts: Vec<String> = Vec::new();
-    if let Some(t) = &s.table {
-        parts.push(t.clone());
-    }
-    if let Some(col) = &s.column {
-        parts.push(format!("column {col}"));
-    }
-    if let Some(u) = &s.upstream {
-        parts.push(format!("upstream {u}"));
-    }
-    if let Some(a) = &s.artifact {
-        parts.push(format!("artifact {a}"));
-    }
-    if parts.is_empty()
-        && let Some(f) = &s.file
-    {
-        parts.push(f.clone());
-    }
-    parts.join(" ")
-}
-
 fn open_case(out: &mut String, case: &Case<'_>, name: &str) {
     let _ = write!(
         out,
@@ -110,13 +85,9 @@ fn open_case(out: &mut String, case: &Case<'_>, name: &str) {
 /// document's failure count is the report's. Its `type` is the check's one finding code.
 fn finding(out: &mut String, case: &Case<'_>, c: &Check, tally: &mut Tally) {
     tally.add(c.outcome);
-    let about = about(c);
-    let name = if about.is_empty() {
-        case.check.as_str().to_owned()
-    } else {
-        format!("{} {about}", case.check)
-    };
-    open_case(out, case, &name);
+    // Named by the check id, as its passing sibling is (readers group by name); what it is
+    // about is in the text.
+    open_case(out, case, case.check.as_str());
     let code = c.code.map_or("", Code::as_str);
     let text = check_line(c);
     match c.outcome {

@@ -104,12 +104,26 @@ pub fn write(report: &Report, out: &mut dyn Write, opts: &Options) -> io::Result
         return Ok(());
     }
     let count = |o: Outcome| all.iter().filter(|c| c.outcome == o).count();
-    let mut counts = vec![format!("{} fail", count(Outcome::Fail))];
-    counts.push(format!("{} could not be checked", count(Outcome::Unknown)));
-    if count(Outcome::Warn) > 0 {
-        counts.push(format!("{} warn", count(Outcome::Warn)));
-    }
+    let counts: Vec<String> = [
+        (Outcome::Fail, "fail"),
+        (Outcome::Unknown, "could not be checked"),
+        (Outcome::Warn, "warn"),
+    ]
+    .iter()
+    .filter(|(o, _)| count(*o) > 0)
+    .map(|(o, word)| format!("{} {word}", count(*o)))
+    .collect();
     writeln!(out, "Findings ({}):", counts.join(", "))?;
+    writeln!(
+        out,
+        "  {}",
+        width::wrapped(
+            "(expected: what the ledger claims; actual: what the independent source shows)",
+            opts.width,
+            2,
+            2
+        )
+    )?;
     let limit = if opts.verbose { usize::MAX } else { MAX_SHOWN };
     let subject = report.subject.as_deref();
     for c in all.iter().take(limit) {

@@ -340,12 +340,17 @@ fn verdict(report: &Report) -> String {
     let findings = c.fail + c.unknown + if report.fail_on_warning { c.warn } else { 0 };
     let mut s = match report.exit_code() {
         0 => format!("OK: {} pass", c.pass),
-        1 => format!(
-            "FAILED: {} finding(s) ({} fail, {} could not be checked)",
-            findings.max(1),
-            c.fail,
-            c.unknown
-        ),
+        1 => {
+            let mut kinds = vec![format!("{} fail", c.fail)];
+            if c.unknown > 0 {
+                kinds.push(format!("{} could not be checked", c.unknown));
+            }
+            format!(
+                "FAILED: {} finding(s) ({})",
+                findings.max(1),
+                kinds.join(", ")
+            )
+        }
         _ => format!("INCOMPLETE: {} could not be checked", c.unknown),
     };
     if c.unverifiable > 0 {
