@@ -133,7 +133,7 @@ pub fn write_runs(runs: &[Value], out: &mut dyn Write, opts: &Options) -> io::Re
         .map(|r| {
             let commit = r["git_commit"]
                 .as_str()
-                .map_or("-".to_owned(), |c| c.chars().take(12).collect());
+                .map_or("-".to_owned(), |c| c.chars().take(7).collect());
             let status = if r["decodable"] == true {
                 Cell::new(value_text(&r["status"]))
             } else {
