@@ -110,9 +110,7 @@ fn proof_word(p: Proof) -> &'static str {
 
 /// `1.75 s`, `250 ms`, `3 min 20 s`.
 pub fn duration(ms: i64) -> String {
-    if ms < 0 {
-        format!("{ms} ms")
-    } else if ms < 1000 {
+    if ms < 1000 {
         format!("{ms} ms")
     } else if ms < 60_000 {
         let s = format!("{:.2}", ms as f64 / 1000.0);
