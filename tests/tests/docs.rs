@@ -63,6 +63,8 @@ fn sh(dir: &Path, command: &str) -> (i32, String, String) {
         .arg("-c")
         .arg(command)
         .current_dir(dir)
+        // The documents show output at the default width (a pipe, no COLUMNS).
+        .env_remove("COLUMNS")
         .output()
         .unwrap();
     (

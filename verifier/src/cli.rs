@@ -94,6 +94,14 @@ pub struct Args {
     /// overrides that. JSON output is never coloured.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+
+    /// Human output: only the findings and the verdict.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Human output: every check, grouped by model, with its proof level.
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
 }
 
 /// `--color` values.
@@ -363,6 +371,10 @@ pub struct Config {
     pub output: Output,
     /// Whether diagnostics on stderr may use colour.
     pub stderr_color: bool,
+    /// `--quiet`.
+    pub quiet: bool,
+    /// `--verbose`.
+    pub verbose: bool,
 }
 
 /// Whether a stream should be coloured: `always` wins; `auto` needs a terminal, no NO_COLOR
@@ -394,6 +406,8 @@ impl Config {
             command: args.command,
             output,
             stderr_color,
+            quiet: args.quiet,
+            verbose: args.verbose,
         }
     }
 }

@@ -12,7 +12,7 @@ use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 use rocky_verify::checks::catalogue::CheckId;
 use rocky_verify::cli::{self, Args, Command, Config, Output};
 use rocky_verify::commands::{artifact, gate, record, run, runs};
-use rocky_verify::output::{self as formats, render};
+use rocky_verify::output::human;
 use rocky_verify::report::{Check, EXIT_INCOMPLETE, Outcome, Report};
 
 /// A check that stopped a command before its real checks could run, shown as a diagnostic.
@@ -138,10 +138,16 @@ fn main() -> ExitCode {
     let mut out = io::BufWriter::new(stdout.lock());
     let written = match config.output {
         Output::Json => report.write_json_lines(&mut out),
-        Output::Human { color } if report.command == "gate" => {
-            formats::human::write(&report, &mut out, color)
-        }
-        Output::Human { color } => render::write_human(&report, &mut out, color),
+        Output::Human { color } => human::write(
+            &report,
+            &mut out,
+            &human::Options {
+                color,
+                width: human::width::detect(),
+                quiet: config.quiet,
+                verbose: config.verbose,
+            },
+        ),
     }
     .and_then(|()| out.flush());
     match written {
@@ -153,15 +159,12 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_INCOMPLETE as u8);
         }
     }
-    if config.output != Output::Json && code != 0 {
-        let c = report.counts();
-        let _ = writeln!(
-            io::stderr(),
-            "rocky-verify: {} of {} checks FAILED, {} could not be checked",
-            c.fail,
-            c.pass + c.fail + c.unknown + c.unverifiable,
-            c.unknown
-        );
+    if config.output != Output::Json
+        && code != 0
+        && let Some(line) = human::stderr_line(&report)
+    {
+        // The last line names the checks behind the exit code, not only their number.
+        let _ = writeln!(io::stderr(), "{line}");
     }
     ExitCode::from(code as u8)
 }

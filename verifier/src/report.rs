@@ -139,9 +139,10 @@ pub struct Check {
     pub code: Option<Code>,
     /// Proof level.
     pub proof: Proof,
-    /// What the independent source says.
+    /// What the ledger (or the file under audit) claims: the recorded hash, size, count or name.
     pub expected: Value,
-    /// What the evidence claims.
+    /// What the independent source shows: the recomputed hash, the bytes on disk, the rows read
+    /// from the warehouse, the git object. `spec/report.md` "Direction of expected and actual".
     pub actual: Value,
     /// Why it could not be checked (required for `Unknown` and `Unverifiable`).
     pub reason: Option<String>,
@@ -153,6 +154,10 @@ pub struct Check {
     /// `git.signature` only: the commit's signature, for summaries ("signed (ssh SHA256:...)").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<SignatureNote>,
+    /// `git.commit` only: the commit as git shows it (author, date, subject, signature), read
+    /// from the repository by the check; omitted elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitInfo>,
 }
 
 /// A commit's signature as `git.signature` found it (`spec/report.md`).
@@ -180,6 +185,25 @@ impl Check {
         self.signature = Some(note);
         self
     }
+}
+
+/// A commit as the repository shows it, for the summary's "Who" and "Code" lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CommitInfo {
+    /// The full object id.
+    pub id: String,
+    /// The author's name.
+    pub author: String,
+    /// The author's email.
+    pub email: String,
+    /// The author date, RFC 3339 in UTC.
+    pub date: String,
+    /// The first line of the message.
+    pub subject: String,
+    /// Who signed it, when a signature was verified (e.g. `ssh SHA256:...`); `None` when the
+    /// commit is unsigned or no signature check ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// The waiver that covers a finding (`spec/gate.md`): the check keeps its code, its outcome
@@ -218,6 +242,7 @@ impl Check {
             message: message.into(),
             waiver: None,
             signature: None,
+            commit: None,
         }
     }
 
@@ -244,6 +269,7 @@ impl Check {
             message: message.into(),
             waiver: None,
             signature: None,
+            commit: None,
         }
     }
 
@@ -269,16 +295,18 @@ impl Check {
             reason: Some(reason),
             waiver: None,
             signature: None,
+            commit: None,
         }
     }
 
-    /// A claim that cannot be checked by design.
+    /// A claim that cannot be checked by design. `claimed` is what the ledger says (it goes in
+    /// `expected`; nothing independent fills `actual`).
     pub fn unverifiable(
         check: CheckId,
         subject: Subject,
         code: Code,
         proof: Proof,
-        actual: Value,
+        claimed: Value,
         reason: impl Into<String>,
     ) -> Self {
         documented(check, code);
@@ -289,12 +317,13 @@ impl Check {
             outcome: Outcome::Unverifiable,
             code: Some(code),
             proof,
-            expected: Value::Null,
-            actual,
+            expected: claimed,
+            actual: Value::Null,
             message: format!("not verifiable: {reason}"),
             reason: Some(reason),
             waiver: None,
             signature: None,
+            commit: None,
         }
     }
 }
@@ -368,6 +397,33 @@ pub struct Report {
     pub fail_on_warning: bool,
     /// `gate` only: the summary's `gate` object (scope, policy, waivers, checkpoint).
     pub gate: Option<Value>,
+    /// `run` only: what the run record says about itself, for the human summary (not in JSON:
+    /// the checks carry the same values).
+    pub facts: RunFacts,
+}
+
+/// What a run record says about itself (self-reported), shown in the human summary's "Who" and
+/// "When" lines next to what was verified.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFacts {
+    /// `triggering_identity`.
+    pub identity: Option<String>,
+    /// `started_at`, as recorded.
+    pub started_at: Option<String>,
+    /// `finished_at`, as recorded.
+    pub finished_at: Option<String>,
+    /// `finished_at - started_at` in milliseconds, when both parse.
+    pub duration_ms: Option<i64>,
+    /// `trigger`.
+    pub trigger: Option<String>,
+    /// `rocky_version`.
+    pub rocky_version: Option<String>,
+    /// `status`.
+    pub status: Option<String>,
+    /// The recorded `git_commit`.
+    pub git_commit: Option<String>,
+    /// Models executed by the run.
+    pub models: usize,
 }
 
 impl Report {
@@ -384,6 +440,7 @@ impl Report {
             runs: Vec::new(),
             fail_on_warning: false,
             gate: None,
+            facts: RunFacts::default(),
         }
     }
 

@@ -280,7 +280,7 @@ fn a_closed_stdout_is_a_quiet_exit_with_the_verdict() {
 }
 
 #[test]
-fn human_run_output_has_a_table_per_model_and_the_verified_block() {
+fn human_run_output_leads_with_the_summary_and_has_a_line_per_model_and_the_verified_block() {
     let s = Scenario::new();
     s.write();
     let r = run_bin(
@@ -296,8 +296,12 @@ fn human_run_output_has_a_table_per_model_and_the_verified_block() {
     );
     assert_eq!(r.code, 0, "{}", r.dump());
     for needle in [
-        "model seed_events",
-        "model stg_orders",
+        "\nWho     alice (triggering_identity, self-reported) · commit ",
+        "\nCode    ",
+        "\nVerdict OK",
+        "Findings: none",
+        "\n  seed_events ",
+        "\n  stg_orders ",
         "What this verified:",
         "What this did not verify:",
         "verdict: OK",

@@ -212,7 +212,7 @@ fn a_full_refresh_table_with_an_in_window_snapshot_passes_clean_and_fails_with_r
     let c = row_count(&r, "seed_events");
     assert_eq!(
         (c["expected"].clone(), c["actual"].clone()),
-        (json!(9), json!(10))
+        (json!(10), json!(9))
     );
     assert!(text(c).contains("check_history snapshot"), "{c}");
     let g = gate(&s, &[]);
@@ -437,9 +437,9 @@ fn a_column_of_another_type_family_fails_quoting_the_ir_verbatim() {
         "column \"id\": the IR's type is \"Int64\", but the warehouse reports \"VARCHAR\", which \
          Rocky maps to \"String\": another type family"
     );
-    assert_eq!(id["actual"], json!("Int64"));
+    assert_eq!(id["expected"], json!("Int64"));
     assert_eq!(
-        id["expected"],
+        id["actual"],
         json!({"data_type": "VARCHAR", "rocky_type": "String"})
     );
     let amount = fails

@@ -40,11 +40,11 @@ pub fn load(ctx: &mut Ctx<'_>, rows: &[(String, Vec<u8>)]) {
                 subject.with_artifact(&row.blake3_hash),
                 Code::LedgerKeyMismatch,
                 Proof::Recomputed,
-                json!(key),
                 json!(format!(
                     "{}|{}|{}",
                     run_in_value, row.model_name, row.file_path
                 )),
+                json!(key),
                 "the output_artifacts key and the record's run_id/model_name/file_path differ",
             ));
         }
@@ -87,8 +87,8 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
                 subject,
                 Code::ArtifactHashInvalid,
                 Proof::Recomputed,
-                Value::Null,
                 json!(h),
+                Value::Null,
                 "the recorded blake3_hash is not 64 lowercase hex",
             ));
             continue;
@@ -104,8 +104,8 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
                 subject.clone(),
                 Code::ArtifactPathInvalid,
                 Proof::Recomputed,
-                Value::Null,
                 json!(row.file_path),
+                Value::Null,
                 format!("the recorded file_path {why}"),
             ));
         } else if basename(&row.file_path) != format!("{h}.parquet") {
@@ -114,8 +114,8 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
                 subject.clone(),
                 Code::ArtifactPathMismatch,
                 Proof::Recomputed,
-                json!(format!("{h}.parquet")),
                 json!(row.file_path),
+                json!(format!("{h}.parquet")),
                 "the recorded file_path's name is not <blake3_hash>.parquet",
             ));
         } else {
@@ -123,8 +123,8 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
                 CheckId::ArtifactPath,
                 subject.clone(),
                 Proof::Recomputed,
-                json!(format!("{h}.parquet")),
                 json!(row.file_path),
+                json!(format!("{h}.parquet")),
                 format!("file_path is named by its content address ({refcount})"),
             ));
         }
@@ -137,8 +137,8 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
                 subject,
                 Code::ArtifactFileMissing,
                 Proof::BytesVerified,
-                json!(format!("{h}.parquet")),
                 Value::Null,
+                json!(format!("{h}.parquet")),
                 format!("{h}.parquet is not in the artifacts folder"),
             ));
             continue;
@@ -162,8 +162,8 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
                 CheckId::ArtifactBlake3,
                 subject.clone(),
                 Proof::BytesVerified,
-                json!(fh.blake3),
                 json!(h),
+                json!(fh.blake3),
                 format!("the bytes hash to their name and blake3_hash ({refcount})"),
             ));
         } else {
@@ -172,8 +172,8 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
                 subject.clone(),
                 Code::ArtifactHashMismatch,
                 Proof::BytesVerified,
-                json!(fh.blake3),
                 json!(h),
+                json!(fh.blake3),
                 format!("bytes of {h}.parquet hash to {} ({refcount})", fh.blake3),
             ));
         }
@@ -182,8 +182,8 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
                 CheckId::ArtifactSize,
                 subject.clone(),
                 Proof::BytesVerified,
-                json!(fh.size),
                 json!(size),
+                json!(fh.size),
                 format!("{size} bytes, as recorded"),
             )),
             recorded => ctx.report.push(Check::fail(
@@ -191,8 +191,8 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
                 subject.clone(),
                 Code::ArtifactSizeMismatch,
                 Proof::BytesVerified,
-                json!(fh.size),
                 json!(recorded),
+                json!(fh.size),
                 format!(
                     "the file is {} bytes but size_bytes is {recorded:?}",
                     fh.size
@@ -255,8 +255,8 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
                 CheckId::ArtifactRows,
                 subject,
                 Proof::BytesVerified,
-                json!(facts.rows),
                 json!(n),
+                json!(facts.rows),
                 format!("the file holds {n} rows, as rows_affected says"),
             ),
             (Some(_), Some(n)) => Check::fail(
@@ -264,8 +264,8 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
                 subject,
                 Code::ArtifactRowCountMismatch,
                 Proof::BytesVerified,
-                json!(facts.rows),
                 json!(n),
+                json!(facts.rows),
                 format!(
                     "the file holds {} rows but rows_affected is {n}",
                     facts.rows

@@ -254,8 +254,8 @@ pub fn compare(
                     run,
                     Code::RunRecordMismatch,
                     Proof::BytesVerified,
-                    json!(entry.blake3),
                     json!(seen.blake3),
+                    json!(entry.blake3),
                     format!(
                         "the run_history record of {id} changed since the checkpoint: its bytes \
                          hash to {} but hashed to {} (history rewritten)",
@@ -308,8 +308,8 @@ pub fn compare(
                             run,
                             Code::RunRecordMissing,
                             Proof::BytesVerified,
-                            json!(entry.blake3),
                             json!(null),
+                            json!(entry.blake3),
                             format!(
                                 "the run_history record of {id} vanished since the checkpoint; \
                                  {why} (history rewritten)"
@@ -329,8 +329,8 @@ pub fn compare(
         CheckId::LedgerCheckpoint,
         subject,
         Proof::BytesVerified,
-        json!(old.runs.len()),
         json!(now_runs.len()),
+        json!(old.runs.len()),
         format!(
             "{unchanged} run record(s) byte-identical to the checkpoint, {new} new, {retired} \
              retired by retention"

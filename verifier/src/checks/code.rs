@@ -87,14 +87,18 @@ pub fn check(ctx: &mut Ctx<'_>) {
         return;
     };
     match repo.has_commit(&commit) {
-        Ok(true) => ctx.report.push(Check::pass(
-            CheckId::GitCommit,
-            run_subject.clone(),
-            Proof::BytesVerified,
-            json!(commit),
-            json!(commit),
-            format!("commit {commit} is in the repository {repo_label}"),
-        )),
+        Ok(true) => ctx.report.push(Check {
+            // Shown in the summary; a commit that cannot be described still passes.
+            commit: repo.commit_info(&commit).ok(),
+            ..Check::pass(
+                CheckId::GitCommit,
+                run_subject.clone(),
+                Proof::BytesVerified,
+                json!(commit),
+                json!(commit),
+                format!("commit {commit} is in the repository {repo_label}"),
+            )
+        }),
         Ok(false) => {
             ctx.report
                 .push(absent_commit(ctx, &repo, &repo_label, &commit));
@@ -137,8 +141,8 @@ pub fn check(ctx: &mut Ctx<'_>) {
                 CheckId::GitBranch,
                 run_subject.clone(),
                 Proof::BytesVerified,
-                json!(r),
                 json!(branch),
+                json!(r),
                 format!("{r} contains the commit (repository {repo_label})"),
             ),
             Ok(BranchState::DoesNotContain(r, tip)) => Check::fail(
@@ -146,8 +150,8 @@ pub fn check(ctx: &mut Ctx<'_>) {
                 run_subject.clone(),
                 Code::GitBranchMismatch,
                 Proof::BytesVerified,
-                json!(tip),
                 json!(branch),
+                json!(tip),
                 format!("{r} (at {tip}) does not contain {commit} (repository {repo_label})"),
             ),
             Ok(BranchState::Missing) => Check::unknown(
@@ -228,8 +232,8 @@ fn absent_commit(ctx: &Ctx<'_>, repo: &Repo, repo_label: &str, commit: &str) -> 
         subject,
         Code::GitCommitMissing,
         Proof::BytesVerified,
-        Value::Null,
         json!(commit),
+        Value::Null,
         format!("the recorded commit {commit} is not a commit in the repository {repo_label}"),
     )
 }
@@ -272,8 +276,8 @@ fn check_config(
                 subject_file,
                 Code::ConfigFileMissing,
                 Proof::BytesVerified,
-                Value::Null,
                 super::opt(recorded.as_deref()),
+                Value::Null,
                 format!("{path} is not in the tree of {commit} (repository {repo_label})"),
             ));
             return;
@@ -296,8 +300,8 @@ fn check_config(
                 CheckId::GitConfigHash,
                 subject_file.clone(),
                 Proof::FingerprintOnly,
-                json!(got),
                 json!(rec),
+                json!(got),
                 format!(
                     "{path} at the commit matches config_hash (a 64-bit SipHash fingerprint; \
                      repository {repo_label})"
@@ -309,8 +313,8 @@ fn check_config(
                 subject_file.clone(),
                 Code::ConfigHashMismatch,
                 Proof::FingerprintOnly,
-                json!(got),
                 json!(rec),
+                json!(got),
                 format!(
                     "{path} at the commit does not match config_hash (repository {repo_label})"
                 ),
@@ -324,8 +328,8 @@ fn check_config(
                 CheckId::GitConfigBlake3,
                 subject_file,
                 Proof::Recomputed,
-                json!(got),
                 json!(rec),
+                json!(got),
                 format!(
                     "the BLAKE3 of {path} at the commit matches config_blake3 (repository \
                      {repo_label})"
@@ -337,8 +341,8 @@ fn check_config(
                 subject_file,
                 Code::ConfigHashMismatch,
                 Proof::Recomputed,
-                json!(got),
                 json!(rec),
+                json!(got),
                 format!(
                     "the BLAKE3 of {path} at the commit does not match config_blake3 \
                      (repository {repo_label})"
@@ -366,8 +370,8 @@ fn check_sql_hash_form(ctx: &mut Ctx<'_>, m: &ModelView) -> SqlHashForm {
             subject,
             Code::SqlHashInvalid,
             Proof::BytesVerified,
-            Value::Null,
             json!(h),
+            Value::Null,
             format!(
                 "sql_hash is a 16-hex fingerprint under {STRONG_SCHEME}, which records the \
                  64-hex BLAKE3 of the source: a downgrade to a forgeable 64-bit value"
@@ -379,8 +383,8 @@ fn check_sql_hash_form(ctx: &mut Ctx<'_>, m: &ModelView) -> SqlHashForm {
             subject,
             Code::SqlHashInvalid,
             Proof::BytesVerified,
-            Value::Null,
             json!(h),
+            Value::Null,
             format!("sql_hash under {STRONG_SCHEME} must be 64 lowercase hex"),
         )
     } else if is_hex16(h) {
@@ -450,8 +454,8 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, repo_label: &str, commit: &str, 
                     subject,
                     Code::ModelSourceMissing,
                     Proof::BytesVerified,
-                    Value::Null,
                     json!(path),
+                    Value::Null,
                     format!(
                         "source_path {path} is not in the tree of {commit} (repository \
                          {repo_label})"
@@ -620,8 +624,8 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, repo_label: &str, commit: &str, 
         CheckId::ModelSource,
         file_subject.clone(),
         proof,
-        json!(path),
         super::opt(m.source_path.as_deref()),
+        json!(path),
         message,
     ));
 
@@ -635,8 +639,8 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, repo_label: &str, commit: &str, 
             CheckId::ModelSqlHash,
             file_subject,
             Proof::BytesVerified,
-            json!(got),
             json!(h),
+            json!(got),
             format!("sql_hash is the BLAKE3 of {path} at the commit (repository {repo_label})"),
         )
     } else {
@@ -645,8 +649,8 @@ fn check_source(ctx: &mut Ctx<'_>, repo: &Repo, repo_label: &str, commit: &str, 
             file_subject,
             Code::SqlHashMismatch,
             Proof::BytesVerified,
-            json!(got),
             json!(h),
+            json!(got),
             format!(
                 "sql_hash is not the BLAKE3 of {path} at the commit (repository {repo_label}): \
                  the SQL that ran is not the committed SQL"
@@ -673,8 +677,8 @@ fn check_env_hash(ctx: &mut Ctx<'_>, m: &super::view::ModelView, version: Option
             CheckId::ModelEnvHash,
             subject,
             Proof::Recomputed,
-            json!(identity::env_hash(version, adapter)),
             json!(recorded),
+            json!(identity::env_hash(version, adapter)),
             format!(
                 "env_hash recomputes from rocky_version {version} and adapter {adapter} \
                  (consistency of two self-reported strings only)"
@@ -685,8 +689,8 @@ fn check_env_hash(ctx: &mut Ctx<'_>, m: &super::view::ModelView, version: Option
             subject,
             Code::EnvHashMismatch,
             Proof::Recomputed,
-            json!(identity::env_hash(version, "duckdb")),
             json!(recorded),
+            json!(identity::env_hash(version, "duckdb")),
             format!(
                 "env_hash does not recompute from rocky_version {version} with any known adapter"
             ),

@@ -143,15 +143,15 @@ fn judge(
     let strict = encoding_applies(rocky_version);
     let release = rocky_version.unwrap_or("unknown");
     let mismatch =
-        |ctx: &mut Ctx<'_>, subject: Subject, expected: Value, actual: Value, message: String| {
+        |ctx: &mut Ctx<'_>, subject: Subject, in_file: Value, claimed: Value, message: String| {
             ctx.report.push(if strict {
             Check::fail(
                 CheckId::ColumnHashes,
                 subject,
                 Code::ColumnHashMismatch,
                 Proof::Recomputed,
-                expected,
-                actual,
+                claimed,
+                in_file,
                 message,
             )
         } else {
@@ -160,7 +160,7 @@ fn judge(
                 subject,
                 Code::ColumnHashUnexpected,
                 Proof::Recomputed,
-                actual,
+                claimed,
                 format!(
                     "{message}; the run is Rocky {release}, and only 1.71.x's arrow-ipc encoding \
                      is recomputed"
@@ -191,8 +191,8 @@ fn judge(
                 CheckId::ColumnHashes,
                 subject,
                 Proof::Recomputed,
-                json!(d.hash),
                 json!(hash),
+                json!(d.hash),
                 format!(
                     "column {column:?} (file column {:?}, {}) recomputes to its recorded hash",
                     d.file_name, d.data_type
@@ -277,8 +277,8 @@ fn consumed_hashes(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError
                         CheckId::ColumnConsumed,
                         subject,
                         proof,
-                        json!(h),
                         json!(hash),
+                        json!(h),
                         format!(
                             "consumed column {column:?} is {}'s recorded output hash",
                             p.who
@@ -289,8 +289,8 @@ fn consumed_hashes(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError
                         subject,
                         Code::ConsumedHashMismatch,
                         proof,
-                        json!(h),
                         json!(hash),
+                        json!(h),
                         format!(
                             "consumed column {column:?} differs from {}'s recorded output hash {h}",
                             p.who
@@ -301,8 +301,8 @@ fn consumed_hashes(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError
                         subject,
                         Code::ConsumedColumnMissing,
                         proof,
-                        json!(p.columns.iter().map(|(c, _)| c).collect::<Vec<_>>()),
                         json!(column),
+                        json!(p.columns.iter().map(|(c, _)| c).collect::<Vec<_>>()),
                         format!(
                             "{} recorded no output column {column:?}, which this execution says \
                              it consumed",

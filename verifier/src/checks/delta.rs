@@ -240,8 +240,8 @@ fn add_check(ctx: &mut Ctx<'_>, table: &Table, log: &DeltaLog, row: &ArtifactRow
             subject,
             Code::DeltaAddMismatch,
             Proof::BytesVerified,
-            json!(format!("{}/<add.path>", table.prefix)),
             json!(row.file_path),
+            json!(format!("{}/<add.path>", table.prefix)),
             format!(
                 "file_path is not under the table's prefix {}/",
                 table.prefix
@@ -273,8 +273,8 @@ fn add_check(ctx: &mut Ctx<'_>, table: &Table, log: &DeltaLog, row: &ArtifactRow
             subject,
             Code::DeltaAddMissing,
             Proof::BytesVerified,
-            json!(paths),
             json!(rel),
+            json!(paths),
             format!("commit {version} adds no file {rel:?}"),
         ));
         return;
@@ -284,8 +284,8 @@ fn add_check(ctx: &mut Ctx<'_>, table: &Table, log: &DeltaLog, row: &ArtifactRow
             CheckId::DeltaAdd,
             subject,
             Proof::BytesVerified,
-            json!(add.path),
             json!(rel),
+            json!(add.path),
             format!(
                 "commit {version} adds {rel:?}; a partitioned row records the sums over its groups, \
                  so size and numRecords are not compared"
@@ -297,8 +297,8 @@ fn add_check(ctx: &mut Ctx<'_>, table: &Table, log: &DeltaLog, row: &ArtifactRow
         .model_for_project_name(&row.model_name)
         .and_then(|i| ctx.models().get(i))
         .and_then(|m| m.rows_affected);
-    let expected = json!({"path": add.path, "size": add.size, "numRecords": add.num_records});
-    let actual = json!({"path": rel, "size": row.size_bytes, "numRecords": rows_affected});
+    let logged = json!({"path": add.path, "size": add.size, "numRecords": add.num_records});
+    let recorded = json!({"path": rel, "size": row.size_bytes, "numRecords": rows_affected});
     let mut wrong = Vec::new();
     if row.size_bytes != Some(add.size) {
         wrong.push(format!(
@@ -325,8 +325,8 @@ fn add_check(ctx: &mut Ctx<'_>, table: &Table, log: &DeltaLog, row: &ArtifactRow
             CheckId::DeltaAdd,
             subject,
             Proof::BytesVerified,
-            expected,
-            actual,
+            recorded,
+            logged,
             format!("commit {version} adds {rel:?} with the recorded size and row count{note}"),
         )
     } else {
@@ -335,8 +335,8 @@ fn add_check(ctx: &mut Ctx<'_>, table: &Table, log: &DeltaLog, row: &ArtifactRow
             subject,
             Code::DeltaAddMismatch,
             Proof::BytesVerified,
-            expected,
-            actual,
+            recorded,
+            logged,
             format!("commit {version} adds {rel:?}, but {}", wrong.join("; ")),
         )
     });
@@ -370,8 +370,8 @@ fn missing_commit(subject: Subject, log: &DeltaLog, version: u64) -> Check {
             subject,
             Code::DeltaAddMissing,
             Proof::BytesVerified,
-            json!(range),
             json!(version),
+            json!(range),
             format!("commit {version} is missing from the log, inside the versions it holds"),
         )
     }
@@ -448,8 +448,8 @@ fn orphans(
             CheckId::DeltaOrphan,
             subject.clone(),
             Proof::BytesVerified,
-            json!(adds.len()),
             json!(accounted),
+            json!(adds.len()),
             format!(
                 "every add of {}'s log ({}) is named by a ledger row or tombstone",
                 table.prefix,

@@ -80,8 +80,8 @@ pub(super) fn from_ir(ctx: &mut Ctx<'_>, m: &ModelView, recorded: &str, run: &Ru
             CheckId::ModelSqlHash,
             subject,
             Proof::FingerprintOnly,
-            json!(sql_hash),
             json!(recorded),
+            json!(sql_hash),
             format!("recomputed (64-bit fingerprint) from {source}"),
         ),
         SqlHashVerdict::Mismatch { expected } => Check::fail(
@@ -89,8 +89,8 @@ pub(super) fn from_ir(ctx: &mut Ctx<'_>, m: &ModelView, recorded: &str, run: &Ru
             subject,
             Code::SqlHashMismatch,
             Proof::FingerprintOnly,
-            json!(expected),
             json!(recorded),
+            json!(expected),
             format!(
                 "sql_hash is not the 64-bit fingerprint of {source}: the recorded value does \
                  not belong to the recorded IR"
@@ -247,8 +247,8 @@ pub(super) fn check(ctx: &mut Ctx<'_>, m: &ModelView, recorded: &str, run: &RunV
                 ..subject
             },
             Proof::FingerprintOnly,
-            json!(sql_hash),
             json!(recorded),
+            json!(sql_hash),
             format!(
                 "recomputed (64-bit fingerprint): Rocky's statements for {} {on}, {at}",
                 project::describe(model)
@@ -291,8 +291,8 @@ pub(super) fn check(ctx: &mut Ctx<'_>, m: &ModelView, recorded: &str, run: &RunV
             },
             Code::SqlHashMismatch,
             Proof::FingerprintOnly,
-            json!(expected.clone().unwrap_or_default()),
             json!(recorded),
+            json!(expected.clone().unwrap_or_default()),
             format!("{what}{others}"),
         ));
         return;

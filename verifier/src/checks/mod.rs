@@ -475,9 +475,9 @@ pub(crate) fn summarize_checks(r: &mut Report) {
             .iter()
             .filter(|c| c.check == *check && c.outcome == Outcome::Pass)
         {
-            let Some(line) = check.verified_line_at(c.proof) else {
-                continue;
-            };
+            // Every check that passed is listed: one without a line of its own by what it
+            // establishes (the catalogue's `about`).
+            let line = check.verified_line_at(c.proof).unwrap_or(check.about());
             match lines.iter_mut().find(|(l, _)| *l == line) {
                 Some((_, n)) => *n += 1,
                 None => lines.push((line, 1)),

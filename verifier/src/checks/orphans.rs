@@ -90,8 +90,8 @@ pub fn check(report: &mut Report, ledger: &Ledger, dir: &Path) -> Result<(), Ver
                 CheckId::ArtifactFile,
                 subject,
                 Proof::Recomputed,
-                json!(at),
                 json!(format!("{h}.parquet")),
+                json!(at),
                 format!("{h}.parquet is gone; a tombstones row records its eviction at {at}"),
             ));
         } else {

@@ -42,8 +42,8 @@ pub fn load(ctx: &mut Ctx<'_>, rows: &[(String, Vec<u8>)]) {
                 subject.clone(),
                 Code::LedgerKeyMismatch,
                 Proof::Recomputed,
-                json!(key),
                 json!(format!("{}|{}", run_in_value, row.model_name)),
+                json!(key),
                 "the input_provenance key and the record's run_id/model_name differ",
             ));
         }
@@ -87,8 +87,8 @@ pub fn check(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError> {
                     CheckId::ProvenanceModel,
                     subject.clone(),
                     Proof::Recomputed,
-                    Value::Null,
                     json!(p.target().map(|t| t.to_string())),
+                    Value::Null,
                     "the provenance's target joins to a model execution of this run",
                 )),
                 None => ctx.report.push(Check::fail(
@@ -96,8 +96,8 @@ pub fn check(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError> {
                     subject.clone(),
                     Code::ModelExecutionMissing,
                     Proof::Recomputed,
-                    Value::Null,
                     json!(p.target().map(|t| t.to_string())),
+                    Value::Null,
                     "provenance for a model this run did not execute",
                 )),
             }
@@ -116,8 +116,8 @@ pub fn check(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError> {
                 CheckId::ProvenanceOutputs,
                 subject.clone(),
                 Proof::Recomputed,
-                json!(mine),
                 json!(claimed),
+                json!(mine),
                 "output_blake3 names exactly the run's artifacts for the model",
             )
         } else {
@@ -126,8 +126,8 @@ pub fn check(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError> {
                 subject.clone(),
                 Code::ProvenanceOutputMismatch,
                 Proof::Recomputed,
-                json!(mine),
                 json!(claimed),
+                json!(mine),
                 "output_blake3 disagrees with the run's output_artifacts rows for the model",
             )
         });
@@ -164,8 +164,8 @@ fn check_upstream(ctx: &mut Ctx<'_>, subject: &Subject, u: &Upstream) {
             subject,
             Code::UpstreamArtifactMissing,
             Proof::Recomputed,
-            Value::Null,
             json!(hash),
+            Value::Null,
             format!("no output_artifacts row produced upstream {key} with this hash"),
         ));
         return;
@@ -176,8 +176,8 @@ fn check_upstream(ctx: &mut Ctx<'_>, subject: &Subject, u: &Upstream) {
             CheckId::ProvenanceUpstream,
             subject,
             Proof::Recomputed,
-            json!(who),
             json!(hash),
+            json!(who),
             format!("upstream {key} was produced by {}", who.join(", ")),
         ));
         return;
@@ -188,8 +188,8 @@ fn check_upstream(ctx: &mut Ctx<'_>, subject: &Subject, u: &Upstream) {
             subject,
             Code::UpstreamHashMismatch,
             Proof::Recomputed,
-            Value::Null,
             json!(hash),
+            Value::Null,
             "the upstream hash is not 64 lowercase hex",
         ));
         return;
@@ -200,8 +200,8 @@ fn check_upstream(ctx: &mut Ctx<'_>, subject: &Subject, u: &Upstream) {
             subject,
             Code::ArtifactFileMissing,
             Proof::BytesVerified,
-            json!(format!("{hash}.parquet")),
             Value::Null,
+            json!(format!("{hash}.parquet")),
             format!("upstream {key}: {hash}.parquet is not in the artifacts folder"),
         ));
         return;
@@ -211,8 +211,8 @@ fn check_upstream(ctx: &mut Ctx<'_>, subject: &Subject, u: &Upstream) {
             CheckId::ProvenanceUpstream,
             subject,
             Proof::BytesVerified,
-            json!(fh.blake3),
             json!(hash),
+            json!(fh.blake3),
             format!(
                 "upstream {key}'s file hashes to the recorded hash; produced by {}",
                 who.join(", ")
@@ -223,8 +223,8 @@ fn check_upstream(ctx: &mut Ctx<'_>, subject: &Subject, u: &Upstream) {
             subject,
             Code::UpstreamHashMismatch,
             Proof::BytesVerified,
-            json!(fh.blake3),
             json!(hash),
+            json!(fh.blake3),
             format!("upstream {key}'s file hashes to {}", fh.blake3),
         ),
         Err(e) => Check::unknown(
@@ -284,8 +284,8 @@ fn check_index(
                 CheckId::ProvenanceIndex,
                 subject.clone(),
                 Proof::Recomputed,
-                json!(indexed),
                 json!(claimed),
+                json!(indexed),
                 "the input_index entry agrees with the provenance record's outputs",
             )
         } else {
@@ -294,8 +294,8 @@ fn check_index(
                 subject.clone(),
                 Code::ProvenanceOutputMismatch,
                 Proof::Recomputed,
-                json!(indexed),
                 json!(claimed),
+                json!(indexed),
                 "the input_index entry and the provenance record name different outputs",
             )
         });

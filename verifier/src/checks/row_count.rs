@@ -558,8 +558,8 @@ fn exact(
             CheckId::WarehouseRowCount,
             subject.clone(),
             Proof::Recomputed,
-            json!(n),
             json!(rows),
+            json!(n),
             format!("{table} holds {n} rows, as {source} records ({decided}: exact)"),
         )
     } else {
@@ -568,8 +568,8 @@ fn exact(
             subject.clone(),
             Code::RowCountMismatch,
             Proof::Recomputed,
-            json!(n),
             json!(rows),
+            json!(n),
             format!("{table} holds {n} rows, but {source} records {rows} ({decided}: exact)"),
         )
     });
@@ -636,8 +636,8 @@ fn tolerant(
             subject.clone(),
             Code::RowCountMismatch,
             Proof::Recomputed,
-            json!(n),
             json!(recorded.rows),
+            json!(n),
             text.clone(),
         )
     };
@@ -650,8 +650,8 @@ fn tolerant(
             CheckId::WarehouseRowCount,
             subject.clone(),
             Proof::Recomputed,
-            json!(n),
             json!(recorded.rows),
+            json!(n),
             text.clone(),
         )
     };

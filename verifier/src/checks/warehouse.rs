@@ -159,8 +159,8 @@ fn check_models(
                     subject,
                     Code::WarehouseTableMissing,
                     target.proof,
-                    Value::Null,
                     json!(target.table.to_string()),
+                    Value::Null,
                     format!("table {} is not in the warehouse", target.table),
                 ));
                 continue;
@@ -404,8 +404,8 @@ fn check_columns(
                 col_subject,
                 Code::ColumnMissing,
                 Proof::Recomputed,
-                Value::Null,
                 json!({"name": name, "data_type": ir_value}),
+                Value::Null,
                 format!("column {name:?} of the IR is not in {}", target.table),
             ));
             continue;
@@ -427,8 +427,8 @@ fn check_columns(
                     col_subject,
                     Code::ColumnTypeMismatch,
                     Proof::Recomputed,
-                    json!({"data_type": db_type, "rocky_type": mapped.to_ir_json()}),
                     ir_value.clone(),
+                    json!({"data_type": db_type, "rocky_type": mapped.to_ir_json()}),
                     format!(
                         "column {name:?}: the IR's type is {}, but the warehouse reports {db_type:?}, \
                          which Rocky maps to {}: another type family",
@@ -458,8 +458,8 @@ fn check_columns(
                 subject.clone().with_column(name),
                 Code::ColumnUnexpected,
                 Proof::Recomputed,
-                json!({"name": name, "data_type": db_type}),
                 Value::Null,
+                json!({"name": name, "data_type": db_type}),
                 format!(
                     "column {name:?} of {} is not in the IR's typed_columns",
                     target.table
@@ -472,13 +472,13 @@ fn check_columns(
             CheckId::WarehouseColumns,
             subject.clone(),
             Proof::Recomputed,
+            json!(expected.iter().map(|(n, _)| n).collect::<Vec<_>>()),
             json!(
                 actual
                     .iter()
                     .map(|(n, t)| json!([n, t]))
                     .collect::<Vec<_>>()
             ),
-            json!(expected.iter().map(|(n, _)| n).collect::<Vec<_>>()),
             types.describe(expected.len()),
         ));
     }

@@ -29,8 +29,8 @@ pub fn check_run(ctx: &mut Ctx<'_>, run_bytes: Option<&[u8]>, has_rows: bool) {
                 subject,
                 Code::RunRecordMissing,
                 Proof::Recomputed,
-                Value::Null,
                 json!(ctx.run_id),
+                Value::Null,
                 format!(
                     "the ledger has artifact or provenance rows for {} but no run_history row \
                      (a crash before finalize, or a retention sweep)",
@@ -102,8 +102,8 @@ pub fn check_run(ctx: &mut Ctx<'_>, run_bytes: Option<&[u8]>, has_rows: bool) {
             subject.clone(),
             Code::LedgerKeyMismatch,
             Proof::Recomputed,
-            json!(ctx.run_id),
             super::opt(run.run_id.as_deref()),
+            json!(ctx.run_id),
             "the run_history key and the record's run_id differ",
         ));
     }
@@ -139,8 +139,8 @@ fn check_enums(ctx: &mut Ctx<'_>, run: &RunView) {
             CheckId::RunRecord,
             subject,
             Proof::Recomputed,
-            Value::Null,
             actual,
+            Value::Null,
             format!(
                 "the run record decodes; status {}, trigger {}, session_source {}",
                 run.status.as_deref().unwrap_or("?"),
@@ -154,8 +154,8 @@ fn check_enums(ctx: &mut Ctx<'_>, run: &RunView) {
             subject,
             Code::RunRecordInvalid,
             Proof::Recomputed,
-            Value::Null,
             actual,
+            Value::Null,
             bad.join("; "),
         )
     });
@@ -195,16 +195,16 @@ fn check_run_id(ctx: &mut Ctx<'_>, run: &RunView) {
             subject,
             Code::RunIdMismatch,
             Proof::Recomputed,
-            Value::Null,
             json!(id),
+            Value::Null,
             "the run id is neither run-YYYYmmdd-HHMMSS-mmm[-N] nor run-apply-<uuid>",
         ),
         (RunIdShape::Apply, _) => Check::pass(
             CheckId::RunId,
             subject,
             Proof::Recomputed,
-            Value::Null,
             json!(id),
+            Value::Null,
             "a run-apply-<uuid> id (carries no time to compare)",
         ),
         // No usable started_at: the record check reported it.
@@ -220,8 +220,8 @@ fn check_run_id(ctx: &mut Ctx<'_>, run: &RunView) {
                     CheckId::RunId,
                     subject,
                     Proof::Recomputed,
-                    json!(format!("run-{want}")),
                     json!(id),
+                    json!(format!("run-{want}")),
                     "the run id is started_at truncated to milliseconds",
                 )
             } else {
@@ -230,8 +230,8 @@ fn check_run_id(ctx: &mut Ctx<'_>, run: &RunView) {
                     subject,
                     Code::RunIdMismatch,
                     Proof::Recomputed,
-                    json!(format!("run-{want}")),
                     json!(id),
+                    json!(format!("run-{want}")),
                     format!("the run id's time is not started_at (run-{want})"),
                 )
             }
@@ -250,8 +250,8 @@ fn check_window(ctx: &mut Ctx<'_>, run: &RunView) {
             CheckId::RunWindow,
             subject,
             Proof::Recomputed,
-            Value::Null,
             json!({"started_at": s_text, "finished_at": f_text}),
+            Value::Null,
             "started_at is not after finished_at",
         )
     } else {
@@ -260,8 +260,8 @@ fn check_window(ctx: &mut Ctx<'_>, run: &RunView) {
             subject,
             Code::RunWindowInvalid,
             Proof::Recomputed,
-            Value::Null,
             json!({"started_at": s_text, "finished_at": f_text}),
+            Value::Null,
             "the run finished before it started",
         )
     });
@@ -279,8 +279,8 @@ fn check_window(ctx: &mut Ctx<'_>, run: &RunView) {
                 subject,
                 Code::ModelWindowInvalid,
                 Proof::Recomputed,
-                json!({"started_at": s_text, "finished_at": f_text}),
                 actual,
+                json!({"started_at": s_text, "finished_at": f_text}),
                 "the model's times are not inside the run's window",
             ));
             continue;
@@ -296,8 +296,8 @@ fn check_window(ctx: &mut Ctx<'_>, run: &RunView) {
                 CheckId::ModelWindow,
                 subject,
                 Proof::Recomputed,
-                json!({"started_at": s_text, "finished_at": f_text}),
                 actual,
+                json!({"started_at": s_text, "finished_at": f_text}),
                 if failed_entry {
                     "a failed entry inside the run's window".to_owned()
                 } else {
@@ -310,8 +310,8 @@ fn check_window(ctx: &mut Ctx<'_>, run: &RunView) {
                 subject,
                 Code::ModelDurationMismatch,
                 Proof::Recomputed,
-                json!(delta.num_milliseconds()),
                 json!(d),
+                json!(delta.num_milliseconds()),
                 format!(
                     "finished_at - started_at is {} ms but duration_ms is {d}",
                     delta.num_milliseconds()

@@ -41,8 +41,8 @@ pub fn verify_artifact(file: &Path, ledger_path: Option<&Path>) -> Report {
                 CheckId::ArtifactBlake3,
                 subject.clone(),
                 Proof::BytesVerified,
-                json!(fh.blake3),
                 json!(named),
+                json!(fh.blake3),
                 format!("the {} bytes hash to the file's name", fh.size),
             ));
             report
@@ -54,8 +54,8 @@ pub fn verify_artifact(file: &Path, ledger_path: Option<&Path>) -> Report {
             subject.clone(),
             Code::ArtifactHashMismatch,
             Proof::BytesVerified,
-            json!(fh.blake3),
             json!(named),
+            json!(fh.blake3),
             format!("bytes of {named}.parquet hash to {}", fh.blake3),
         )),
         None => {
@@ -179,8 +179,8 @@ fn ledger_rows(
                 CheckId::ArtifactLedger,
                 row_subject,
                 Proof::BytesVerified,
-                json!(fh.size),
                 v.clone(),
+                json!(fh.size),
                 format!(
                     "output_artifacts row {key} names this hash, size {} bytes",
                     fh.size
@@ -192,8 +192,8 @@ fn ledger_rows(
                 row_subject,
                 Code::ArtifactSizeMismatch,
                 Proof::BytesVerified,
-                json!(fh.size),
                 json!(size),
+                json!(fh.size),
                 format!(
                     "output_artifacts row {key} records size {size:?}, the file is {} bytes",
                     fh.size
@@ -207,8 +207,8 @@ fn ledger_rows(
             subject.clone(),
             Code::ArtifactUnexpected,
             Proof::BytesVerified,
-            Value::Null,
             json!(h),
+            Value::Null,
             "no output_artifacts row in the ledger names this file's hash",
         ));
     } else {

@@ -93,6 +93,7 @@ pub fn verify_gate(opts: &GateOptions) -> GateOutcome {
             warehouse: opts.warehouse.as_ref().map(|p| p.display().to_string()),
             artifacts: opts.artifacts.as_ref().map(|p| p.display().to_string()),
             sources: BTreeMap::new(),
+            repo: opts.repo.as_ref().map(|p| p.display().to_string()),
         },
         policy_errors: Vec::new(),
     };
@@ -751,8 +752,8 @@ fn apply_policy(report: &mut Report, policy: &Policy, now: DateTime<Utc>) {
                 Subject::default(),
                 Code::WaiverExpiredUnexpected,
                 Proof::Recomputed,
-                json!(today.to_string()),
                 json!(w.expires.to_string()),
+                json!(today.to_string()),
                 format!(
                     "the waiver at policy line {} ({}) expired on {}: fix the drift or renew the \
                      waiver with a new reason ({})",

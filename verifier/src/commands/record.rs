@@ -37,7 +37,7 @@ pub fn check_provenance(rec: &ProvenanceRecord, subject: &Subject) -> Vec<Check>
 ///    same bytes (fail `ir_canonical_json_invalid`).
 /// 2. `provenance.recipe_hash`: BLAKE3 of the IR bytes, compared with `claimed_recipe_hash` when
 ///    one is given (fail `recipe_hash_mismatch`); without one, `unverifiable` (`recipe_hash_missing`)
-///    with the recomputed value in `expected`.
+///    with the recomputed value in `actual`.
 /// 3. `provenance.skip_hash`: recomputed from the IR (fail `skip_hash_mismatch`).
 /// 4. `provenance.input_hash`: recomputed from the recorded `skip_hash`, the IR's target and the
 ///    recorded upstreams (fail `input_hash_mismatch`).
@@ -61,15 +61,15 @@ pub fn check_provenance_with(
     let ir = match canon::parse_strict(ir_bytes) {
         Ok(ir) => {
             let recanonical = to_canonical_string(&ir);
-            let expected = identity::blake3_hex(recanonical.as_bytes());
-            let actual = identity::blake3_hex(ir_bytes);
+            let canonical_hash = identity::blake3_hex(recanonical.as_bytes());
+            let recorded_hash = identity::blake3_hex(ir_bytes);
             checks.push(if recanonical.as_bytes() == ir_bytes {
                 Check::pass(
                     CheckId::ProvenanceCanonical,
                     subject.clone(),
                     Proof::Recomputed,
-                    json!(expected),
-                    json!(actual),
+                    json!(recorded_hash),
+                    json!(canonical_hash),
                     "model_ir_canonical_json re-encodes to the same bytes",
                 )
             } else {
@@ -78,11 +78,11 @@ pub fn check_provenance_with(
                     subject.clone(),
                     Code::IrCanonicalJsonInvalid,
                     Proof::Recomputed,
-                    json!(expected),
-                    json!(actual),
+                    json!(recorded_hash),
+                    json!(canonical_hash),
                     format!(
                         "model_ir_canonical_json is valid JSON but not canonical: its canonical \
-                         form hashes to {expected}, the recorded text to {actual}"
+                         form hashes to {canonical_hash}, the recorded text to {recorded_hash}"
                     ),
                 )
             });
@@ -152,8 +152,8 @@ pub fn check_provenance_with(
             subject.clone(),
             Code::ProofClassMismatch,
             Proof::Recomputed,
-            json!(allowed),
             json!(stated),
+            json!(allowed),
             "proof_class is strong but a watermark upstream makes it heuristic",
         )
     } else {
@@ -169,8 +169,8 @@ pub fn check_provenance_with(
             CheckId::ProvenanceProofClass,
             subject.clone(),
             Proof::Recomputed,
-            json!(allowed),
             json!(stated),
+            json!(allowed),
             message,
         )
     });
@@ -212,10 +212,10 @@ pub fn check_recipe_hash(
             "recipe_hash = BLAKE3 of model_ir_canonical_json".to_owned(),
         ),
         None => {
-            let reason = "no recipe_hash to compare with was given: the value in `expected` is \
+            let reason = "no recipe_hash to compare with was given: the value in `actual` is \
                           the IR's recipe_hash, recomputed";
             Check {
-                expected: json!(recomputed),
+                actual: json!(recomputed),
                 message: format!(
                     "recipe_hash of the IR is {recomputed}; nothing to compare it with"
                 ),
@@ -247,8 +247,8 @@ fn check_skip_hash(rec: &ProvenanceRecord, subject: &Subject, ir: &Value) -> Che
             subject.clone(),
             Code::SkipHashMismatch,
             Proof::Recomputed,
-            Value::Null,
             json!(rec.skip_hash),
+            Value::Null,
             "the IR has no skip_hash (typed_columns is empty, or its sql is not exactly one \
              statement the normaliser parses), yet the record states one",
         ),
@@ -286,8 +286,8 @@ fn compare(
             check,
             subject.clone(),
             Proof::Recomputed,
-            json!(recomputed),
             json!(recorded),
+            json!(recomputed),
             what,
         )
     } else {
@@ -296,8 +296,8 @@ fn compare(
             subject.clone(),
             code,
             Proof::Recomputed,
-            json!(recomputed),
             json!(recorded),
+            json!(recomputed),
             format!("{what}: expected {recomputed}, found {recorded}"),
         )
     }
@@ -589,7 +589,7 @@ mod tests {
             let r = outcome_of(&report.checks, CheckId::ProvenanceRecipeHash);
             assert_eq!(r.outcome, Outcome::Unverifiable);
             assert_eq!(r.code, Some(Code::RecipeHashMissing));
-            assert_eq!(r.expected, json!(recipe));
+            assert_eq!(r.actual, json!(recipe));
             assert!(r.reason.is_some());
             assert_eq!(report.exit_code(), 0);
             assert_eq!(

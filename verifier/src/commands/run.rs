@@ -376,6 +376,22 @@ fn later_candidates<'k>(keys: &'k [String], after: Option<&str>) -> Vec<&'k str>
 
 fn summarize(ctx: &mut Ctx<'_>) {
     summarize_checks(ctx.report);
+    if let Some(run) = &ctx.run {
+        ctx.report.facts = crate::report::RunFacts {
+            identity: run.triggering_identity.clone(),
+            started_at: run.started.as_ref().map(|s| s.0.clone()),
+            finished_at: run.finished.as_ref().map(|s| s.0.clone()),
+            duration_ms: match (&run.started, &run.finished) {
+                (Some(s), Some(f)) => Some((f.1 - s.1).num_milliseconds()),
+                _ => None,
+            },
+            trigger: run.trigger.clone(),
+            rocky_version: run.rocky_version.clone(),
+            status: run.status.clone(),
+            git_commit: run.git_commit.clone(),
+            models: run.models.len(),
+        };
+    }
     let r = &mut ctx.report;
     if ctx.opts.warehouse.is_none() {
         r.not_verified

@@ -204,6 +204,39 @@ impl Repo {
     }
 }
 
+impl Repo {
+    /// What git shows of commit `hex`: author, author date (UTC) and the message's first line,
+    /// for the report's summary. Names that are not UTF-8 are shown lossily: they are displayed,
+    /// never compared.
+    ///
+    /// # Errors
+    ///
+    /// A reason when the commit cannot be read.
+    pub fn commit_info(&self, hex: &str) -> Result<crate::report::CommitInfo, GitError> {
+        let oid = Oid::from_str(hex).map_err(GitError::from)?;
+        let commit = self.repo.find_commit(oid).map_err(GitError::from)?;
+        let author = commit.author();
+        let when = author.when();
+        let date = chrono::DateTime::from_timestamp(when.seconds(), 0)
+            .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_default();
+        let subject = String::from_utf8_lossy(commit.message_bytes())
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        Ok(crate::report::CommitInfo {
+            id: commit.id().to_string(),
+            author: String::from_utf8_lossy(author.name_bytes()).into_owned(),
+            email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
+            date,
+            subject,
+            signature: None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,7 @@ pub fn escape_property(s: &str) -> String {
 
 /// The workflow commands for a report, one per line.
 pub fn render(report: &Report, locator: &Locator) -> String {
+    let locator = &locator.with_found_sources(report);
     let mut out = String::new();
     for c in &report.checks {
         let command = match (c.outcome, &c.waiver) {
@@ -42,10 +43,8 @@ pub fn render(report: &Report, locator: &Locator) -> String {
             "title={}",
             escape_property(&format!("rocky-verify {code}: {}", title(c)))
         ));
-        let mut message = c.message.clone();
-        if let Some(w) = &c.waiver {
-            message = format!("waived until {}: {} ({message})", w.expires, w.reason);
-        }
+        // A waived finding's message already ends with "(waived until ...: reason)".
+        let message = c.message.clone();
         let _ = writeln!(
             out,
             "::{command} {}::{}",

@@ -1,7 +1,8 @@
-//! JUnit XML: one `<testsuite>` per model (and one for the ledger and each run), one
-//! `<testcase>` per model and check id. The worst outcome of the case's checks decides:
-//! `fail` is a `<failure>`, `unknown` an `<error>`, `unverifiable` (waived findings included) a
-//! `<skipped message=...>`; `warn` and `pass` pass, a warning with its text in `<system-out>`.
+//! JUnit XML: one `<testsuite>` per model (and one for the ledger and each run). Within it, the
+//! passing checks of one check id are one `<testcase>`, and every check that did not pass is a
+//! `<testcase>` of its own, so the failure, error and skipped counts are the report's: `fail` is
+//! a `<failure type="<code>">`, `unknown` an `<error>`, `unverifiable` (waived findings included)
+//! a `<skipped message="<code>: <reason>">`; `warn` passes, its text in `<system-out>`.
 //!
 //! The shape is the one Jenkins, GitLab and most JUnit readers accept (the Ant schema's
 //! `testsuites/testsuite/testcase`, with `skipped` as in Maven Surefire).
@@ -11,6 +12,7 @@ use std::fmt::Write as _;
 
 use super::{Case, cases, check_line};
 use crate::checks::catalogue::Code;
+use crate::report::Check;
 use crate::report::{Outcome, Report};
 
 /// Escapes text for XML content and attribute values. Characters XML 1.0 cannot carry at all
@@ -55,6 +57,13 @@ impl Tally {
         }
     }
 
+    fn merge(&mut self, other: &Tally) {
+        self.tests += other.tests;
+        self.failures += other.failures;
+        self.errors += other.errors;
+        self.skipped += other.skipped;
+    }
+
     fn attrs(&self) -> String {
         format!(
             "tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\"",
@@ -63,33 +72,25 @@ impl Tally {
     }
 }
 
-fn testcase(out: &mut String, case: &Case<'_>) {
-    let outcome = case.outcome();
+fn open_case(out: &mut String, case: &Case<'_>, name: &str) {
     let _ = write!(
         out,
         "    <testcase classname=\"{}\" name=\"{}\"",
         escape(&format!("rocky-verify.{}", case.group)),
-        escape(case.check.as_str())
+        escape(name)
     );
-    let worst: Vec<_> = case
-        .checks
-        .iter()
-        .filter(|c| c.outcome == outcome)
-        .collect();
-    let first = worst.first().copied();
-    let text: String = case
-        .checks
-        .iter()
-        .filter(|c| c.outcome != Outcome::Pass)
-        .map(|c| check_line(c) + "\n")
-        .collect();
-    let kind = worst
-        .iter()
-        .filter_map(|c| c.code.map(Code::as_str))
-        .collect::<Vec<_>>()
-        .join(",");
-    let message = first.map(|c| c.message.as_str()).unwrap_or("");
-    match outcome {
+}
+
+/// One testcase for one check that did not pass: a `<failure>` per failed check, so the
+/// document's failure count is the report's. Its `type` is the check's one finding code.
+fn finding(out: &mut String, case: &Case<'_>, c: &Check, tally: &mut Tally) {
+    tally.add(c.outcome);
+    // Named by the check id, as its passing sibling is (readers group by name); what it is
+    // about is in the text.
+    open_case(out, case, case.check.as_str());
+    let code = c.code.map_or("", Code::as_str);
+    let text = check_line(c);
+    match c.outcome {
         Outcome::Pass => out.push_str("/>\n"),
         Outcome::Warn => {
             let _ = write!(
@@ -99,7 +100,7 @@ fn testcase(out: &mut String, case: &Case<'_>) {
             );
         }
         Outcome::Fail | Outcome::Unknown => {
-            let tag = if outcome == Outcome::Fail {
+            let tag = if c.outcome == Outcome::Fail {
                 "failure"
             } else {
                 "error"
@@ -107,20 +108,37 @@ fn testcase(out: &mut String, case: &Case<'_>) {
             let _ = write!(
                 out,
                 ">\n      <{tag} type=\"{}\" message=\"{}\">{}</{tag}>\n    </testcase>\n",
-                escape(&kind),
-                escape(message),
+                escape(code),
+                escape(&c.message),
                 escape(&text)
             );
         }
         Outcome::Unverifiable => {
-            let reason = first.and_then(|c| c.reason.as_deref()).unwrap_or(message);
+            // The reason once: a waived finding's message already holds the waiver's.
+            let reason = c.reason.as_deref().unwrap_or(&c.message);
             let _ = write!(
                 out,
-                ">\n      <skipped message=\"{}\"/>\n      <system-out>{}</system-out>\n    </testcase>\n",
-                escape(&format!("{}: {reason}", kind)),
-                escape(&text)
+                ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                escape(&format!("{code}: {reason}"))
             );
         }
+    }
+}
+
+/// A case's testcases: one per check that did not pass, and one for its passing checks.
+fn testcases(out: &mut String, case: &Case<'_>, tally: &mut Tally) {
+    let passed = case
+        .checks
+        .iter()
+        .filter(|c| c.outcome == Outcome::Pass)
+        .count();
+    if passed > 0 {
+        tally.add(Outcome::Pass);
+        open_case(out, case, case.check.as_str());
+        out.push_str("/>\n");
+    }
+    for c in case.checks.iter().filter(|c| c.outcome != Outcome::Pass) {
+        finding(out, case, c, tally);
     }
 }
 
@@ -141,10 +159,9 @@ pub fn render(report: &Report) -> String {
         let mut tally = Tally::default();
         let mut cases_xml = String::new();
         for case in &suites[name] {
-            tally.add(case.outcome());
-            total.add(case.outcome());
-            testcase(&mut cases_xml, case);
+            testcases(&mut cases_xml, case, &mut tally);
         }
+        total.merge(&tally);
         let _ = write!(
             body,
             "  <testsuite name=\"{}\" {}>\n{cases_xml}  </testsuite>\n",

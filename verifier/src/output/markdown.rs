@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::{cases, check_line};
 use crate::checks::catalogue::Code;
-use crate::output::render::outcome_word;
+use crate::output::outcome_word;
 use crate::report::{Outcome, Report};
 
 /// Escapes text for a Markdown table cell: HTML-significant characters become entities, `|` is

@@ -1,15 +1,15 @@
-//! CI report formats for `gate` (`spec/gate.md` section 5): JUnit XML, SARIF 2.1.0, GitHub
-//! Actions workflow commands, a Markdown step summary and the compact human table. Each is a
-//! hand-written serialiser of a [`Report`]: the formats are small, and writing them by hand keeps
-//! the escaping rules visible and tested.
+//! Every way a [`Report`] is written besides JSON Lines (`report.rs`): the human report of every
+//! command ([`human`]), and the CI formats of `gate` (`spec/gate.md` section 5): JUnit XML, SARIF
+//! 2.1.0, GitHub Actions workflow commands and a Markdown step summary. Each is a hand-written
+//! serialiser: the formats are small, and writing them by hand keeps the escaping rules visible
+//! and tested.
 //!
-//! All of them are deterministic: same report, same bytes (no times, no durations).
+//! All of them are deterministic: same report, same bytes (no clock read while writing).
 
 pub mod github;
 pub mod human;
 pub mod junit;
 pub mod markdown;
-pub mod render;
 pub mod sarif;
 
 use std::collections::BTreeMap;
@@ -28,9 +28,37 @@ pub struct Locator {
     pub artifacts: Option<String>,
     /// `(run_id, model)` to the model's source file, already joined with the repository path.
     pub sources: BTreeMap<(String, String), String>,
+    /// The repository as given (`--repo`), to place the sources the code checks found.
+    pub repo: Option<String>,
 }
 
 impl Locator {
+    /// This locator plus the model sources the report's code checks found in the repository
+    /// (`model.source` and `model.sql_hash` subjects name the file), for models whose ledger
+    /// rows record no `source_path` (Rocky's own ledgers): a warehouse finding about a model
+    /// then points at its SQL, not at the binary warehouse file.
+    pub fn with_found_sources(&self, report: &Report) -> Locator {
+        let mut l = self.clone();
+        for c in report
+            .checks
+            .iter()
+            .filter(|c| matches!(c.check, CheckId::ModelSource | CheckId::ModelSqlHash))
+        {
+            if let (Some(run), Some(model), Some(file)) =
+                (&c.subject.run_id, &c.subject.model, &c.subject.file)
+            {
+                let path = self
+                    .repo
+                    .as_deref()
+                    .map_or_else(|| file.clone(), |d| join(d, file));
+                l.sources
+                    .entry((run.clone(), model.clone()))
+                    .or_insert(path);
+            }
+        }
+        l
+    }
+
     /// The file a check is best located at: the artifact file, the model's source, the file the
     /// subject names, the warehouse for warehouse checks, else the ledger.
     pub fn location(&self, c: &Check) -> Option<String> {
@@ -67,6 +95,17 @@ pub fn join(dir: &str, name: &str) -> String {
         format!("{dir}{name}")
     } else {
         format!("{dir}/{name}")
+    }
+}
+
+/// The upper-case word for an outcome, printed whether or not colour is on.
+pub fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Pass => "PASS",
+        Outcome::Fail => "FAIL",
+        Outcome::Unknown => "UNKNOWN",
+        Outcome::Unverifiable => "UNVERIFIABLE",
+        Outcome::Warn => "WARN",
     }
 }
 
@@ -156,7 +195,7 @@ pub fn check_line(c: &Check) -> String {
     };
     format!(
         "[{} {}]{about} {}",
-        crate::output::render::outcome_word(c.outcome).to_lowercase(),
+        outcome_word(c.outcome).to_lowercase(),
         c.code.map_or("ok", Code::as_str),
         c.message
     )

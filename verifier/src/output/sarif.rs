@@ -1,17 +1,30 @@
 //! SARIF 2.1.0 (OASIS Static Analysis Results Interchange Format), as GitHub code scanning
-//! reads it: one run, one result per check that did not pass, `ruleId` = the finding code.
+//! reads it: one run, one result per finding, `ruleId` = the finding code.
 //!
-//! Levels: `fail` is `error`, `unknown` and `warn` are `warning`, `unverifiable` is `note`. A
-//! waived finding keeps the level of the outcome it had and carries an accepted external
-//! suppression with the waiver's reason (SARIF section 3.35), so code scanning shows it as
-//! dismissed instead of dropping it.
+//! Levels: `fail` is `error`, `unknown` and `warn` are `warning`. A waived finding keeps the
+//! level of the outcome it had and carries an accepted external suppression with the waiver's
+//! reason (SARIF section 3.35), so code scanning shows it as dismissed instead of dropping it.
+//!
+//! Claims unverifiable by design (a self-reported identity, a 64-bit fingerprint) are not
+//! results: code scanning keeps a result open until a later analysis stops reporting it, and
+//! these never stop (nothing in the repository can fix them), so they would be permanent alerts
+//! that train readers to ignore the tab. They stay in every other report (JSON, JUnit
+//! `<skipped>`, Markdown, the human "did not verify" block), and `--strict` turns them into
+//! failures, which are results.
+//!
+//! Locations: the artifact file, else the model's source file (recorded `source_path`, or the
+//! file the code checks found: [`Locator::with_found_sources`]), else the file the subject
+//! names, the warehouse, the ledger.
+//!
+//! Rules: one per code, described from the catalogue: what it means, what its checks establish,
+//! and how to reproduce it.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
 use super::Locator;
-use crate::checks::catalogue::Code;
+use crate::checks::catalogue::{CheckId, Code};
 use crate::report::{Check, Outcome, Report};
 
 /// The `$schema` URI the document names (a name, never fetched).
@@ -43,11 +56,51 @@ pub fn path_uri(path: &str) -> String {
     }
 }
 
-/// The rule description of a finding code (the catalogue's, else a pointer to the spec).
-fn describe(code: &str) -> &'static str {
-    Code::parse(code)
+/// The rule of a finding code: a short description, what its checks establish, and help.
+fn rule_json(id: &str) -> Value {
+    let code = Code::parse(id);
+    let checks: Vec<CheckId> = code.map(|c| c.checks().to_vec()).unwrap_or_default();
+    let short = code
         .and_then(Code::rule)
-        .unwrap_or("a rocky-verify finding (see spec/report.md)")
+        .map(str::to_owned)
+        .or_else(|| {
+            checks
+                .first()
+                .map(|c| format!("{} fails: {}", c.as_str(), c.about()))
+        })
+        .unwrap_or_else(|| format!("rocky-verify finding {id}"));
+    let proves: Vec<String> = checks
+        .iter()
+        .map(|c| format!("{} checks that {}.", c.as_str(), c.about()))
+        .collect();
+    let kind = if id.ends_with("_mismatch") {
+        "The ledger's claim (`expected`) and what the independent source shows (`actual`) differ."
+    } else if id.ends_with("_missing") {
+        "Something the ledger names, or needs, is absent from the ledger or its source."
+    } else if id.ends_with("_invalid") {
+        "A recorded value is malformed, so nothing can be compared with it."
+    } else {
+        "Something is present that should not be, or the claim could not be judged; the result's \
+         message says which."
+    };
+    let stop = checks
+        .iter()
+        .find_map(|c| code.and_then(|k| c.stop_help(k)))
+        .map(|h| format!(" {h}."))
+        .unwrap_or_default();
+    let help = format!(
+        "{kind}{stop} The result's properties hold `expected` and `actual`; `rocky-verify run \
+         <run_id> --json` shows the check with its subject. Finding code `{id}` in \
+         rocky-verify's report format (spec/report.md)."
+    );
+    json!({
+        "id": id,
+        "name": id,
+        "shortDescription": { "text": short },
+        "fullDescription": { "text": if proves.is_empty() { short.clone() } else { proves.join(" ") } },
+        "help": { "text": help },
+        "properties": { "tags": ["rocky-verify"] }
+    })
 }
 
 fn result(c: &Check, rule_index: usize, locator: &Locator) -> Value {
@@ -96,10 +149,14 @@ fn result(c: &Check, rule_index: usize, locator: &Locator) -> Value {
 
 /// The SARIF log for a report (one run).
 pub fn render(report: &Report, locator: &Locator) -> Value {
+    let locator = &locator.with_found_sources(report);
+    // Passes and by-design limits are not results (module docs); waived findings are.
     let findings: Vec<&Check> = report
         .checks
         .iter()
-        .filter(|c| c.outcome != Outcome::Pass)
+        .filter(|c| {
+            !matches!(c.outcome, Outcome::Pass | Outcome::Unverifiable) || c.waiver.is_some()
+        })
         .collect();
     let mut rule_ids: BTreeMap<&str, usize> = BTreeMap::new();
     for c in &findings {
@@ -111,17 +168,7 @@ pub fn render(report: &Report, locator: &Locator) -> Value {
     // Rules in first-seen order, so ruleIndex is stable for a given report.
     let mut rules: Vec<(&str, usize)> = rule_ids.iter().map(|(k, v)| (*k, *v)).collect();
     rules.sort_by_key(|(_, i)| *i);
-    let rules_json: Vec<Value> = rules
-        .iter()
-        .map(|(id, _)| {
-            json!({
-                "id": id,
-                "name": id,
-                "shortDescription": { "text": describe(id) },
-                "properties": { "tags": ["rocky-verify"] }
-            })
-        })
-        .collect();
+    let rules_json: Vec<Value> = rules.iter().map(|(id, _)| rule_json(id)).collect();
     let results: Vec<Value> = findings
         .iter()
         .map(|c| result(c, rule_ids[c.code.map_or("unknown", Code::as_str)], locator))
