@@ -330,6 +330,21 @@ pub struct Report {
     pub fail_on_warning: bool,
     /// `gate` only: the summary's `gate` object (scope, policy, waivers, checkpoint).
     pub gate: Option<Value>,
+    /// The evidence bundle verified (`--bundle`, `spec/bundle.md`), for `begin.bundle`.
+    pub bundle: Option<BundleInfo>,
+}
+
+/// The bundle a report verified (`begin.bundle`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BundleInfo {
+    /// BLAKE3 of the bundle's `manifest.json` bytes.
+    pub id: String,
+    /// The bundle path as given.
+    pub path: String,
+    /// `name/version` of the collector.
+    pub collector: String,
+    /// The manifest's `created_at`.
+    pub created_at: String,
 }
 
 impl Report {
@@ -346,6 +361,7 @@ impl Report {
             runs: Vec::new(),
             fail_on_warning: false,
             gate: None,
+            bundle: None,
         }
     }
 
@@ -395,7 +411,7 @@ impl Report {
 
     /// The `begin` line's value.
     pub fn begin_json(&self) -> Value {
-        json!({"type": "begin", "data": {
+        let mut v = json!({"type": "begin", "data": {
             "format_version": FORMAT_VERSION,
             "tool": "rocky-verify",
             "tool_version": env!("CARGO_PKG_VERSION"),
@@ -403,7 +419,12 @@ impl Report {
             "subject": self.subject,
             "ledger": self.ledger,
             "strict": self.strict,
-        }})
+        }});
+        // Only with --bundle, so every other report keeps its bytes.
+        if let Some(b) = &self.bundle {
+            v["data"]["bundle"] = json!(b);
+        }
+        v
     }
 
     /// The `summary` line's value.

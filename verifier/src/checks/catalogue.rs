@@ -108,6 +108,8 @@ check_ids! {
     GateScope = "gate.scope", Ledger, "the gate's scope names runs the ledger holds";
     GatePolicy = "gate.policy", Ledger, "the gate's policy file reads and is valid";
     GateWaiver = "gate.waiver", Ledger, "no policy waiver is past its expiry";
+    BundleManifest = "bundle.manifest", Ledger, "every file of the bundle is the one its manifest lists (path, size, BLAKE3), and no other";
+    BundleTiers = "bundle.tiers", Ledger, "the bundle's two ledger copies hold the same rows, as its manifest says";
 }
 
 impl CheckId {
@@ -183,6 +185,13 @@ impl CheckId {
                 Some("`rocky-verify runs` lists the ledger's runs")
             }
             (CheckId::ArtifactFile, _) => Some("check the file path"),
+            (CheckId::BundleManifest, Code::BundleManifestInvalid) => Some(
+                "a bundle's manifest.json must follow spec/bundle.md section 2; re-collect the bundle",
+            ),
+            (CheckId::BundleManifest, Code::BundleEntryInvalid) => Some(
+                "bundles hold only regular files and folders at safe relative paths \
+                 (spec/bundle.md 5.1, 5.2)",
+            ),
             _ => None,
         }
     }
@@ -299,6 +308,15 @@ codes! {
     DeltaAddMissing = "delta_add_missing", [DeltaAdd];
     DeltaAddMismatch = "delta_add_mismatch", [DeltaAdd];
     DeltaOrphanUnexpected = "delta_orphan_unexpected", [DeltaOrphan];
+    BundleManifestInvalid = "bundle_manifest_invalid", [BundleManifest];
+    BundleEntryInvalid = "bundle_entry_invalid", [BundleManifest];
+    BundleFileMissing = "bundle_file_missing", [BundleManifest];
+    BundleFileUnexpected = "bundle_file_unexpected", [BundleManifest];
+    BundleSizeMismatch = "bundle_size_mismatch", [BundleManifest];
+    BundleHashMismatch = "bundle_hash_mismatch", [BundleManifest];
+    LedgerTiersMismatch = "ledger_tiers_mismatch", [BundleTiers];
+    BundleClaimMismatch = "bundle_claim_mismatch", [BundleTiers];
+    BundleTierInvalid = "bundle_tier_invalid", [BundleTiers];
 }
 
 impl Code {
@@ -334,6 +352,11 @@ impl Code {
             }
             Code::DeltaAddMissing => "the Delta log has no add for an artifact row",
             Code::DeltaOrphanUnexpected => "Rocky added a file to a table that no ledger row names",
+            Code::BundleFileMissing => "a file the bundle's manifest lists is not in the bundle",
+            Code::BundleFileUnexpected => "the bundle holds a file its manifest does not list",
+            Code::BundleSizeMismatch => "a bundle file's size differs from its manifest",
+            Code::BundleHashMismatch => "a bundle file's bytes do not hash to its manifest BLAKE3",
+            Code::LedgerTiersMismatch => "the two tiers of a tiered ledger hold different rows",
             _ => return None,
         })
     }

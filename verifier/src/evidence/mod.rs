@@ -7,6 +7,8 @@
 pub mod artifact;
 /// The columns of an artifact file, hashed as Rocky hashes them (`output_column_hashes`).
 pub mod column_hash;
+/// An evidence bundle (`--bundle`): manifest, tar reader, path rules, ledger tiers, warehouse facts.
+pub mod bundle;
 /// A content-addressed table's Delta log copy (`--lake`).
 pub mod delta_log;
 /// The git repository: commits, blobs and trees at a recorded commit.
