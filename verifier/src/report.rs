@@ -443,6 +443,59 @@ impl Report {
         v
     }
 
+    /// Applies `f` to every string a report format can print (subjects, values, reasons,
+    /// messages, summary lines, run lines, the gate object; JSON object keys are left alone),
+    /// so a rewrite done here reaches every output format. The bundle's own facts are not
+    /// rewritten.
+    pub fn rewrite_strings(&mut self, f: &mut dyn FnMut(&mut String)) {
+        fn value(v: &mut Value, f: &mut dyn FnMut(&mut String)) {
+            match v {
+                Value::String(s) => f(s),
+                Value::Array(a) => a.iter_mut().for_each(|x| value(x, f)),
+                Value::Object(o) => o.values_mut().for_each(|x| value(x, f)),
+                _ => {}
+            }
+        }
+        if let Some(s) = &mut self.subject {
+            f(s);
+        }
+        if let Some(l) = &mut self.ledger {
+            f(&mut l.path);
+        }
+        for c in &mut self.checks {
+            let s = &mut c.subject;
+            for field in [
+                &mut s.run_id,
+                &mut s.model,
+                &mut s.artifact,
+                &mut s.table,
+                &mut s.column,
+                &mut s.upstream,
+                &mut s.file,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                f(field);
+            }
+            value(&mut c.expected, f);
+            value(&mut c.actual, f);
+            if let Some(r) = &mut c.reason {
+                f(r);
+            }
+            f(&mut c.message);
+            if let Some(w) = &mut c.waiver {
+                f(&mut w.reason);
+            }
+        }
+        self.verified.iter_mut().for_each(|s| f(s));
+        self.not_verified.iter_mut().for_each(|s| f(s));
+        self.runs.iter_mut().for_each(|v| value(v, f));
+        if let Some(g) = &mut self.gate {
+            value(g, f);
+        }
+    }
+
     /// Writes the whole report as JSON Lines (`begin`, every `check`, `summary`).
     pub fn write_json_lines(&self, out: &mut dyn Write) -> io::Result<()> {
         write_line(out, &self.begin_json())?;

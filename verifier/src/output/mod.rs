@@ -9,6 +9,7 @@ pub mod github;
 pub mod human;
 pub mod junit;
 pub mod markdown;
+pub mod pseudonym;
 pub mod render;
 pub mod sarif;
 
@@ -31,6 +32,18 @@ pub struct Locator {
 }
 
 impl Locator {
+    /// Applies `f` to every path the locator prints (as [`Report::rewrite_strings`] does for
+    /// the report: bundle paths made relative, identities pseudonymised).
+    pub fn rewrite_strings(&mut self, f: &mut dyn FnMut(&mut String)) {
+        for s in [&mut self.ledger, &mut self.warehouse, &mut self.artifacts]
+            .into_iter()
+            .flatten()
+        {
+            f(s);
+        }
+        self.sources.values_mut().for_each(|s| f(s));
+    }
+
     /// The file a check is best located at: the artifact file, the model's source, the file the
     /// subject names, the warehouse for warehouse checks, else the ledger.
     pub fn location(&self, c: &Check) -> Option<String> {
