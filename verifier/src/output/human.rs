@@ -19,6 +19,7 @@ use crate::report::{Outcome, Report};
 /// The write error (a closed pipe is handled by the caller).
 pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()> {
     writeln!(out, "rocky-verify {}", report.command)?;
+    crate::output::render::write_bundle_line(report, out)?;
     if let Some(l) = &report.ledger {
         writeln!(
             out,

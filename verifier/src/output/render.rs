@@ -47,6 +47,18 @@ pub(crate) fn new_table(color: bool, header: &[&str]) -> Table {
     t
 }
 
+/// The header line naming the evidence bundle verified (`--bundle`), if any.
+pub(crate) fn write_bundle_line(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(b) = &report.bundle {
+        writeln!(
+            out,
+            "bundle {} (id {}, collected by {} at {})",
+            b.path, b.id, b.collector, b.created_at
+        )?;
+    }
+    Ok(())
+}
+
 /// Short text naming what a check is about, beyond the group it is printed in.
 fn subject_text(c: &Check, report_subject: Option<&str>) -> String {
     let s = &c.subject;
@@ -91,6 +103,7 @@ fn checks_table(checks: &[&Check], report_subject: Option<&str>, color: bool) ->
 pub fn write_human(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()> {
     let subject = report.subject.as_deref().unwrap_or("");
     writeln!(out, "rocky-verify {} {subject}", report.command)?;
+    write_bundle_line(report, out)?;
     if let Some(l) = &report.ledger {
         writeln!(
             out,
