@@ -221,7 +221,10 @@ fn an_untampered_bundle_passes_as_a_directory_and_as_a_tar() {
     let t1 = verify(&tar, &[]);
     let t2 = verify(&tar, &[]);
     assert_eq!(t1.code, 0, "{}", t1.dump());
-    assert_eq!(t1.stdout, t2.stdout, "the same bundle twice: the same bytes");
+    assert_eq!(
+        t1.stdout, t2.stdout,
+        "the same bundle twice: the same bytes"
+    );
     // Directory and tar give the same report but for the bundle path as given.
     let mask = |r: &Run| {
         let mut lines = r.lines.clone();
@@ -238,7 +241,12 @@ fn an_untampered_bundle_passes_as_a_directory_and_as_a_tar() {
         dir.stdout
     );
     // Human output carries the id in its header, and is deterministic too.
-    let human = |p: &Path| util::run_bin(&util::args(&["run", RUN2, "--bundle", &p.display().to_string()]), None);
+    let human = |p: &Path| {
+        util::run_bin(
+            &util::args(&["run", RUN2, "--bundle", &p.display().to_string()]),
+            None,
+        )
+    };
     let h1 = human(&tar);
     assert_eq!(h1.code, 0, "{}", h1.dump());
     assert!(h1.stdout.contains(&format!("id {id}")), "{}", h1.stdout);
@@ -328,7 +336,10 @@ fn each_tamper_is_a_bundle_failure() {
         s.write();
         build(&s, Wh::Duckdb);
         tamper(&bundle_root(&s));
-        for r in [verify(&bundle_root(&s), &[]), verify(&tar_of(&s, "t.tar"), &[])] {
+        for r in [
+            verify(&bundle_root(&s), &[]),
+            verify(&tar_of(&s, "t.tar"), &[]),
+        ] {
             assert_eq!(r.code, 1, "{what}: {}", r.dump());
             let bad: Vec<&Value> = r
                 .check("bundle.manifest")
@@ -648,7 +659,11 @@ fn warehouse_facts_stand_in_for_the_database() {
     let r = verify(&bundle_root(&s), &[]);
     assert_eq!(r.code, 0, "{}", r.dump());
     let rows = r.check("warehouse.row_count");
-    assert!(!rows.is_empty() && rows.iter().all(|c| c["outcome"] == "pass"), "{}", r.dump());
+    assert!(
+        !rows.is_empty() && rows.iter().all(|c| c["outcome"] == "pass"),
+        "{}",
+        r.dump()
+    );
     assert!(
         r.check("warehouse.columns")
             .iter()
@@ -672,7 +687,11 @@ fn warehouse_facts_stand_in_for_the_database() {
     let r = verify(&bundle_root(&s), &[]);
     assert_eq!(r.code, 2, "{}", r.dump());
     assert!(r.failing().is_empty(), "{}", r.dump());
-    assert!(r.codes("unknown").contains("warehouse_invalid"), "{}", r.dump());
+    assert!(
+        r.codes("unknown").contains("warehouse_invalid"),
+        "{}",
+        r.dump()
+    );
 }
 
 /// `--pseudonymize`: identities, hosts and commit e-mails vanish from every format; one key
@@ -689,9 +708,18 @@ fn pseudonymized_reports_hide_people_in_every_format() {
     let root = bundle_root(&s).display().to_string();
     let plain = verify(&bundle_root(&s), &[]);
     assert!(plain.stdout.contains("alice"), "control shows the identity");
-    let a = verify(&bundle_root(&s), &["--pseudonymize", &key1.display().to_string()]);
-    let b = verify(&bundle_root(&s), &["--pseudonymize", &key1.display().to_string()]);
-    let c = verify(&bundle_root(&s), &["--pseudonymize", &key2.display().to_string()]);
+    let a = verify(
+        &bundle_root(&s),
+        &["--pseudonymize", &key1.display().to_string()],
+    );
+    let b = verify(
+        &bundle_root(&s),
+        &["--pseudonymize", &key1.display().to_string()],
+    );
+    let c = verify(
+        &bundle_root(&s),
+        &["--pseudonymize", &key2.display().to_string()],
+    );
     assert_eq!(a.code, 0, "{}", a.dump());
     assert!(!a.stdout.contains("alice"), "{}", a.stdout);
     assert!(a.stdout.contains("anon-"), "{}", a.stdout);
@@ -763,9 +791,20 @@ fn warehouse_sql_prints_runnable_queries() {
         None,
     );
     assert_eq!(r.code, 0, "{}", r.dump());
-    assert!(r.stdout.contains("'seed_events' AS table_name"), "{}", r.stdout);
-    assert!(r.stdout.contains("'stg_orders' AS table_name"), "{}", r.stdout);
-    assert!(!r.stdout.contains("raw_orders"), "run 1's table is not in scope");
+    assert!(
+        r.stdout.contains("'seed_events' AS table_name"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("'stg_orders' AS table_name"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains("raw_orders"),
+        "run 1's table is not in scope"
+    );
     let counts = r
         .stdout
         .split(";\n")

@@ -132,7 +132,10 @@ pub fn tier_checks(bundle: &Bundle) -> Vec<Check> {
             ),
         ));
     }
-    let tiers_text = format!("{:?} ({}) and {:?} ({})", ca.tier, ca.path, cb.tier, cb.path);
+    let tiers_text = format!(
+        "{:?} ({}) and {:?} ({})",
+        ca.tier, ca.path, cb.tier, cb.path
+    );
     out.push(match found.result {
         Comparison::ByteIdentical => Check::pass(
             CheckId::BundleTiers,
@@ -205,7 +208,12 @@ pub fn attach(report: &mut Report, bundle: &Bundle) {
             .not_verified
             .push("the bundle holds no ledger".to_owned());
     }
-    if bundle.manifest.ledger.as_ref().is_some_and(|l| l.copies.len() == 2) {
+    if bundle
+        .manifest
+        .ledger
+        .as_ref()
+        .is_some_and(|l| l.copies.len() == 2)
+    {
         report.not_verified.push(
             "ledger tiers: only the tables the verifier reads were compared row by row".to_owned(),
         );

@@ -30,10 +30,7 @@ pub struct Scoped {
 /// # Errors
 ///
 /// The ledger cannot be read, or has no such run.
-pub fn tables_of_run(
-    ledger: &Ledger,
-    run_id: &str,
-) -> Result<(Vec<Scoped>, Vec<String>), String> {
+pub fn tables_of_run(ledger: &Ledger, run_id: &str) -> Result<(Vec<Scoped>, Vec<String>), String> {
     let run = ledger
         .get(ledger::RUN_HISTORY, run_id)
         .map_err(|e| e.to_string())?;

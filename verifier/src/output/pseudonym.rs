@@ -67,9 +67,11 @@ pub fn parse_key(bytes: &[u8]) -> Result<[u8; 32], String> {
         }
         return Ok(key);
     }
-    Err("a pseudonymisation key file holds exactly 32 bytes, or 64 hex characters (and at most \
+    Err(
+        "a pseudonymisation key file holds exactly 32 bytes, or 64 hex characters (and at most \
          one newline)"
-        .to_owned())
+            .to_owned(),
+    )
 }
 
 /// Reads a key file (at most a few bytes are read).
@@ -129,7 +131,10 @@ fn replace_tokens(text: &str, from: &str, to: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find(from) {
-        let before = out.chars().next_back().or_else(|| rest[..i].chars().next_back());
+        let before = out
+            .chars()
+            .next_back()
+            .or_else(|| rest[..i].chars().next_back());
         let before = if i > 0 {
             rest[..i].chars().next_back()
         } else {
@@ -171,7 +176,12 @@ impl Pseudonymizer {
     /// Sources that cannot be read add nothing (the e-mail scan still runs).
     pub fn collect(&mut self, report: &Report, ledger_path: Option<&Path>, repo: Option<&Path>) {
         let mut run_ids: Vec<String> = report.subject.iter().cloned().collect();
-        run_ids.extend(report.checks.iter().filter_map(|c| c.subject.run_id.clone()));
+        run_ids.extend(
+            report
+                .checks
+                .iter()
+                .filter_map(|c| c.subject.run_id.clone()),
+        );
         run_ids.extend(
             report
                 .runs
@@ -293,7 +303,10 @@ mod tests {
 
     #[test]
     fn only_whole_tokens_are_replaced() {
-        assert_eq!(replace_tokens("ci ran specific", "ci", "X"), "X ran specific");
+        assert_eq!(
+            replace_tokens("ci ran specific", "ci", "X"),
+            "X ran specific"
+        );
         assert_eq!(replace_tokens("\"ci\"", "ci", "X"), "\"X\"");
         assert_eq!(
             emails("by alice@example.com, and a@b"),

@@ -86,8 +86,9 @@ pub fn parse(bytes: &[u8]) -> Result<Facts, String> {
     let f: Facts = serde_json::from_slice(bytes).map_err(|e| format!("warehouse facts: {e}"))?;
     let canonical = serde_json::to_vec(&f).map_err(|e| format!("warehouse facts: {e}"))?;
     if canonical != bytes {
-        return Err("warehouse facts are not canonical JSON, or lack a key (spec/bundle.md 6)"
-            .to_owned());
+        return Err(
+            "warehouse facts are not canonical JSON, or lack a key (spec/bundle.md 6)".to_owned(),
+        );
     }
     if f.facts_format != 1 {
         return Err(format!("facts_format {} is not 1", f.facts_format));

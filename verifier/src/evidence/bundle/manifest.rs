@@ -46,6 +46,15 @@ pub struct Manifest {
     pub warehouse: Option<WarehouseRef>,
 }
 
+impl Manifest {
+    /// The canonical JSON of the manifest (its fields are declared in sorted key order, and
+    /// serde_json's compact output is the canonical form for strings and integers).
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        // Serialising plain strings, integers and enums cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
 /// `collector`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -221,11 +230,12 @@ pub fn parse(bytes: &[u8]) -> Result<Manifest, String> {
     let m: Manifest = serde_json::from_slice(bytes).map_err(|e| format!("manifest.json: {e}"))?;
     // serde accepts whitespace, any key order, escapes and absent optional keys; the canonical
     // bytes of what was read must be exactly what is stored.
-    let canonical = serde_json::to_vec(&m).map_err(|e| format!("manifest.json: {e}"))?;
-    if canonical != bytes {
-        return Err("manifest.json is not canonical JSON (spec/canonical-json.md), or lacks a key \
+    if m.canonical_bytes() != bytes {
+        return Err(
+            "manifest.json is not canonical JSON (spec/canonical-json.md), or lacks a key \
                     (every key is always present, null when it does not apply)"
-            .to_owned());
+                .to_owned(),
+        );
     }
     validate(&m)?;
     Ok(m)
@@ -326,16 +336,12 @@ fn validate(m: &Manifest) -> Result<(), String> {
             return Err(format!("fetched_at of {p:?} is not an RFC 3339 UTC time"));
         }
         let kind = source_kind(&f.source_uri).ok_or_else(|| {
-            format!(
-                "source_uri of {p:?} is not s3://, redis://, valkey://, file:/// or generated:"
-            )
+            format!("source_uri of {p:?} is not s3://, redis://, valkey://, file:/// or generated:")
         })?;
         let s3_set =
             f.s3_etag.is_some() || f.s3_last_modified.is_some() || f.s3_version_id.is_some();
         if s3_set && kind != Source::S3 {
-            return Err(format!(
-                "{p:?} has S3 fields but its source is not s3://"
-            ));
+            return Err(format!("{p:?} has S3 fields but its source is not s3://"));
         }
         if f.redis_key.is_some() && kind != Source::Redis {
             return Err(format!(
@@ -373,7 +379,9 @@ fn validate(m: &Manifest) -> Result<(), String> {
     match &m.ledger {
         None => {
             if let Some(p) = under_ledger.first() {
-                return Err(format!("{p:?} is under ledger/ but the manifest has no ledger"));
+                return Err(format!(
+                    "{p:?} is under ledger/ but the manifest has no ledger"
+                ));
             }
         }
         Some(l) => {

@@ -42,7 +42,9 @@ pub enum BundleError {
     #[error("bundle {bundle}: {reason}")]
     #[diagnostic(
         code(rocky_verify::bundle_manifest_invalid),
-        help("a bundle's manifest.json must follow spec/bundle.md section 2; re-collect the bundle")
+        help(
+            "a bundle's manifest.json must follow spec/bundle.md section 2; re-collect the bundle"
+        )
     )]
     ManifestInvalid {
         /// The bundle as given.
@@ -54,7 +56,9 @@ pub enum BundleError {
     #[error("bundle {bundle}: {reason}")]
     #[diagnostic(
         code(rocky_verify::bundle_entry_invalid),
-        help("bundles hold only regular files and folders at safe relative paths (spec/bundle.md 5.1, 5.2)")
+        help(
+            "bundles hold only regular files and folders at safe relative paths (spec/bundle.md 5.1, 5.2)"
+        )
     )]
     EntryInvalid {
         /// The bundle as given.
@@ -298,7 +302,10 @@ impl Bundle {
         // 1. The manifest, first of the file entries.
         let (manifest, id) = loop {
             let Some(e) = tar.next_entry().map_err(err)? else {
-                return Err(Self::manifest_err(&display, "the archive has no manifest.json"));
+                return Err(Self::manifest_err(
+                    &display,
+                    "the archive has no manifest.json",
+                ));
             };
             match e.kind {
                 tar::Kind::Dir => {
@@ -528,9 +535,7 @@ fn walk(root: &Path) -> Result<BTreeMap<String, u64>, String> {
             if path == paths::MANIFEST {
                 continue;
             }
-            let t = entry
-                .file_type()
-                .map_err(|e| format!("{path}: {e}"))?;
+            let t = entry.file_type().map_err(|e| format!("{path}: {e}"))?;
             if t.is_symlink() {
                 return Err(format!(
                     "entry {path:?} is a symbolic link: bundles hold only regular files and folders"

@@ -212,9 +212,7 @@ impl<R: Read> TarReader<R> {
                         match k.as_str() {
                             "path" => {
                                 if v.len() as u64 > MAX_NAME {
-                                    return Err(
-                                        "a pax path is longer than 4096 bytes".to_owned()
-                                    );
+                                    return Err("a pax path is longer than 4096 bytes".to_owned());
                                 }
                                 pax_path = Some(v);
                             }
@@ -392,7 +390,10 @@ mod tests {
         let d = r.next_entry().unwrap().unwrap();
         assert_eq!((d.path.as_str(), d.kind), ("git", Kind::Dir));
         let f = r.next_entry().unwrap().unwrap();
-        assert_eq!((f.path.as_str(), f.kind, f.size), ("git/HEAD", Kind::File, 7));
+        assert_eq!(
+            (f.path.as_str(), f.kind, f.size),
+            ("git/HEAD", Kind::File, 7)
+        );
         let mut got = Vec::new();
         r.read_data(|b| {
             got.extend_from_slice(b);
@@ -425,7 +426,10 @@ mod tests {
 
     #[test]
     fn pax_and_gnu_long_names_apply_to_the_next_entry() {
-        let long = format!("lake/{}/_delta_log/00000000000000000000.json", "p".repeat(120));
+        let long = format!(
+            "lake/{}/_delta_log/00000000000000000000.json",
+            "p".repeat(120)
+        );
         let record = format!("path={long}\n");
         let mut len = record.len() + 4;
         if format!("{len} {record}").len() != len {
@@ -435,7 +439,10 @@ mod tests {
         let a = archive(&[("pax", b'x', pax.as_bytes()), ("short", b'0', b"z")]);
         let e = TarReader::new(a.as_slice()).next_entry().unwrap().unwrap();
         assert_eq!(e.path, long);
-        let a = archive(&[("././@LongLink", b'L', long.as_bytes()), ("short", b'0', b"z")]);
+        let a = archive(&[
+            ("././@LongLink", b'L', long.as_bytes()),
+            ("short", b'0', b"z"),
+        ]);
         let e = TarReader::new(a.as_slice()).next_entry().unwrap().unwrap();
         assert_eq!(e.path, long);
     }
