@@ -488,8 +488,9 @@ impl Report {
                 f(&mut w.reason);
             }
         }
-        self.verified.iter_mut().for_each(|s| f(s));
-        self.not_verified.iter_mut().for_each(|s| f(s));
+        for s in self.verified.iter_mut().chain(self.not_verified.iter_mut()) {
+            f(s);
+        }
         self.runs.iter_mut().for_each(|v| value(v, f));
         if let Some(g) = &mut self.gate {
             value(g, f);

@@ -41,7 +41,9 @@ impl Locator {
         {
             f(s);
         }
-        self.sources.values_mut().for_each(|s| f(s));
+        for s in self.sources.values_mut() {
+            f(s);
+        }
     }
 
     /// The file a check is best located at: the artifact file, the model's source, the file the

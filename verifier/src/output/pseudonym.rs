@@ -131,15 +131,12 @@ fn replace_tokens(text: &str, from: &str, to: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find(from) {
-        let before = out
+        // The character just before the match: in the unscanned text, or at the end of what
+        // was already written when the match starts it.
+        let before = rest[..i]
             .chars()
             .next_back()
-            .or_else(|| rest[..i].chars().next_back());
-        let before = if i > 0 {
-            rest[..i].chars().next_back()
-        } else {
-            before
-        };
+            .or_else(|| out.chars().next_back());
         let after = rest[i + from.len()..].chars().next();
         out.push_str(&rest[..i]);
         if joins(before) || joins(after) {

@@ -460,6 +460,38 @@ mod tests {
     }
 
     #[test]
+    fn a_manifest_with_too_many_entries_stops_at_the_limit() {
+        // MAX_FILES + 1 minimal entries still fit under the byte limit: the entry count is what
+        // refuses it, without reading past the limit.
+        let entry = |i: usize| {
+            format!(
+                "{{\"blake3\":\"{}\",\"fetched_at\":\"2026-12-01T17:04:01Z\",\"path\":\
+                 \"artifacts/{i:08x}\",\"redis_key\":null,\"s3_etag\":null,\
+                 \"s3_last_modified\":null,\"s3_version_id\":null,\"size\":1,\
+                 \"source_uri\":\"generated:\"}}",
+                "a".repeat(64)
+            )
+        };
+        let mut text = String::from(
+            "{\"bundle_format\":1,\"collector\":{\"name\":\"c\",\"version\":\"1\"},\
+             \"created_at\":\"2026-12-01T17:04:05Z\",\"files\":[",
+        );
+        for i in 0..=MAX_FILES {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&entry(i));
+        }
+        text.push_str(
+            "],\"ledger\":null,\"selection\":{\"last\":null,\"run\":null,\"since\":null},\
+             \"warehouse\":null}",
+        );
+        assert!((text.len() as u64) < MAX_MANIFEST_BYTES);
+        let e = parse(text.as_bytes()).unwrap_err();
+        assert!(e.contains("more than 262144 files"), "{e}");
+    }
+
+    #[test]
     fn a_manifest_over_the_byte_limit_is_refused_before_parsing() {
         // Not allocated as JSON: the length alone decides.
         let big = vec![b' '; usize::try_from(MAX_MANIFEST_BYTES).unwrap() + 1];
