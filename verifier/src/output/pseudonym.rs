@@ -299,6 +299,47 @@ mod tests {
     }
 
     #[test]
+    fn every_string_of_a_report_is_rewritten() {
+        use crate::report::{Check, CheckId, Code, Proof, Subject};
+        let mut r = Report::new("run", Some("run-1".into()), false);
+        r.push(Check::unverifiable(
+            CheckId::RunIdentity,
+            Subject::run("run-1"),
+            Code::TriggeringIdentityUnexpected,
+            Proof::Unverifiable,
+            serde_json::json!({"who": "alice", "host": "ci-01"}),
+            "triggering_identity \"alice\" on ci-01, committed by t@example.com",
+        ));
+        r.not_verified
+            .push("mail bob@corp.example.org about it".into());
+        r.runs
+            .push(serde_json::json!({"triggering_identity": "alice"}));
+        let mut p = Pseudonymizer::new([9u8; 32]);
+        p.add(Kind::Identity, "alice");
+        p.add(Kind::Hostname, "ci-01");
+        p.add(Kind::Hostname, "unknown");
+        let before = format!("{r:?}");
+        p.apply(&mut r);
+        let after = format!("{r:?}");
+        for original in ["alice", "ci-01", "t@example.com", "bob@corp.example.org"] {
+            assert!(before.contains(original));
+            assert!(!after.contains(original), "{original} left in {after}");
+        }
+        let alice = pseudonym(&[9u8; 32], Kind::Identity, "alice");
+        assert_eq!(r.runs[0]["triggering_identity"], alice.as_str());
+        assert!(
+            r.checks[0].message.contains(&alice),
+            "{}",
+            r.checks[0].message
+        );
+        assert!(
+            r.checks[0]
+                .message
+                .contains(&pseudonym(&[9u8; 32], Kind::Email, "t@example.com"))
+        );
+    }
+
+    #[test]
     fn only_whole_tokens_are_replaced() {
         assert_eq!(
             replace_tokens("ci ran specific", "ci", "X"),
