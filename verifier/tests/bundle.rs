@@ -410,6 +410,24 @@ fn a_symlink_in_a_directory_bundle_is_refused() {
     assert!(r.stderr.contains("symbolic link"), "{}", r.stderr);
 }
 
+/// A git/config that would lead git outside the bundle is refused; the plain one libgit2
+/// writes is the control (the untampered test above).
+#[test]
+fn a_git_config_pointing_outside_is_refused() {
+    let s = Scenario::new();
+    s.write();
+    build(&s, Wh::None);
+    let config = bundle_root(&s).join("git/config");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("[include]\n\tpath = /etc/gitconfig\n");
+    std::fs::write(&config, text).unwrap();
+    remanifest(&s, one_copy());
+    let r = verify(&bundle_root(&s), &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert_eq!(r.codes("unknown"), set(&["bundle_entry_invalid"]));
+    assert!(r.stderr.contains("outside the bundle"), "{}", r.stderr);
+}
+
 // ---- hand-built tars ----
 
 /// A ustar header (written here, independently of the verifier's reader).

@@ -192,16 +192,20 @@ impl Bundle {
             bundle: display.clone(),
             reason: format!("cannot open: {e}"),
         })?;
-        if meta.is_dir() {
-            Self::open_dir(path, display)
+        let bundle = if meta.is_dir() {
+            Self::open_dir(path, display)?
         } else if meta.is_file() {
-            Self::open_tar(path, display)
+            Self::open_tar(path, display)?
         } else {
-            Err(BundleError::EntryInvalid {
+            return Err(BundleError::EntryInvalid {
                 bundle: display,
                 reason: "is neither a directory nor a regular (.tar) file".to_owned(),
-            })
+            });
+        };
+        if let Some(reason) = git_config_problem(&bundle.root) {
+            return Err(Self::entry_err(&bundle.display, reason));
         }
+        Ok(bundle)
     }
 
     fn manifest_err(display: &str, reason: impl Into<String>) -> BundleError {
@@ -502,6 +506,43 @@ impl Bundle {
             .ok()
             .map(|i| &self.manifest.files[i])
     }
+}
+
+/// Largest `git/config` read.
+const MAX_GIT_CONFIG: u64 = 64 * 1024;
+
+/// Why the bundle's `git/config` is refused (`spec/bundle.md` section 4): settings that point
+/// git outside the bundle (`core.worktree`, `include`/`includeIf` of other files) or name a
+/// program (`core.fsmonitor`). libgit2 runs no program, but follows includes and work trees.
+fn git_config_problem(root: &Path) -> Option<String> {
+    let path = root.join("git/config");
+    let file = open_nofollow(&path).ok()?;
+    let mut text = String::new();
+    if file
+        .take(MAX_GIT_CONFIG + 1)
+        .read_to_string(&mut text)
+        .is_err()
+        || text.len() as u64 > MAX_GIT_CONFIG
+    {
+        return Some("git/config is not UTF-8 text of at most 64 KiB".to_owned());
+    }
+    // Section headers `[include]` / `[includeIf "..."]`, and `worktree` / `fsmonitor` keys
+    // (git keys are case-insensitive); an `extensions.worktreeConfig` flag is not a path.
+    for line in text.lines() {
+        let l = line.trim().to_ascii_lowercase();
+        if l.starts_with("[include") {
+            return Some(
+                "git/config has an include, which would lead git outside the bundle".to_owned(),
+            );
+        }
+        let key = l.split('=').next().unwrap_or("").trim();
+        if key == "worktree" || key == "fsmonitor" {
+            return Some(format!(
+                "git/config sets {key}, which would lead git outside the bundle"
+            ));
+        }
+    }
+    None
 }
 
 /// Findings in path order, so a report is the same whichever order a tar held its entries in.
