@@ -163,6 +163,8 @@ pub enum Command {
         select: SelectArgs,
         #[command(flatten)]
         signers: SignerArgs,
+        #[command(flatten)]
+        bundle: BundleArgs,
     },
     /// Verify one Parquet file: its BLAKE3 against its name, its footer, and (with --ledger)
     /// every ledger row that names it.
@@ -201,6 +203,63 @@ pub enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Print the SQL an auditor runs with their own client (snowsql, bq, the Databricks SQL
+    /// CLI, duckdb) to read the row counts and columns of the tables a run wrote; rocky-collect
+    /// --warehouse-results imports the results as warehouse facts (spec/bundle.md 6.1).
+    #[command(after_help = WAREHOUSE_SQL_EXAMPLES)]
+    WarehouseSql {
+        /// The warehouse's SQL dialect.
+        #[arg(long, value_enum)]
+        dialect: SqlDialect,
+        /// The run whose tables are queried.
+        #[arg(long, value_name = "ID")]
+        run: String,
+        /// The redb ledger (Rocky's .rocky-state.redb).
+        #[arg(
+            long,
+            visible_alias = "state-path",
+            default_value = ".rocky-state.redb"
+        )]
+        ledger: PathBuf,
+    },
+}
+
+/// Examples shown by `warehouse-sql --help`.
+const WAREHOUSE_SQL_EXAMPLES: &str = "\
+Examples:
+  rocky-verify warehouse-sql --dialect snowflake --run run-20260530-110422-643 \\
+      --ledger .rocky-state.redb > facts.sql";
+
+/// `warehouse-sql --dialect` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SqlDialect {
+    /// Snowflake (snowsql).
+    Snowflake,
+    /// Databricks (the Databricks SQL CLI).
+    Databricks,
+    /// BigQuery (bq).
+    Bigquery,
+    /// DuckDB.
+    Duckdb,
+}
+
+/// `--bundle` and `--pseudonymize`, shared by `run` and `gate` (`spec/bundle.md`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct BundleArgs {
+    /// Verify an evidence bundle (a directory or a .tar written by rocky-collect): its manifest
+    /// first, then every usual check on its ledger, git, artifacts, Delta logs and warehouse,
+    /// offline. Replaces --ledger, --repo, --warehouse, --artifacts (and --lake).
+    #[arg(
+        long,
+        value_name = "DIR|FILE.tar",
+        conflicts_with_all = ["ledger", "repo", "warehouse", "artifacts"]
+    )]
+    pub bundle: Option<PathBuf>,
+    /// Replace triggering identities, host names and commit e-mail addresses in every output
+    /// format with keyed-BLAKE3 pseudonyms (same value, same pseudonym under one key). KEYFILE
+    /// holds 32 bytes or 64 hex characters; keep it secret (spec/bundle.md section 7).
+    #[arg(long, value_name = "KEYFILE")]
+    pub pseudonymize: Option<PathBuf>,
 }
 
 /// `rocky-verify gate` arguments.
@@ -256,6 +315,8 @@ pub struct GateArgs {
     pub allow_empty: bool,
     #[command(flatten)]
     pub adapter: AdapterArg,
+    #[command(flatten)]
+    pub bundle: BundleArgs,
     #[command(flatten)]
     pub select: SelectArgs,
     #[command(flatten)]

@@ -23,7 +23,11 @@
 //!
 //! - A new **evidence source** (evidence bundles, remote ledgers fetched by `rocky-collect`) goes
 //!   in `evidence/`: opened read-only, its failures typed errors that become `unknown` checks,
-//!   never `fail`.
+//!   never `fail`. `evidence/bundle/` is one: a bundle (`--bundle`) is opened and checked against
+//!   its manifest (`checks/bundle.rs`), then its files stand in for `--ledger`, `--repo`,
+//!   `--artifacts`, `--lake` and `--warehouse` (`commands/bundle.rs`).
+//! - `--pseudonymize` (`output/pseudonym.rs`) rewrites the finished report, before any format is
+//!   written, through `Report::rewrite_strings`.
 //! - A new **decoded fact** goes in `model/`: one parser, shared by the binary and
 //!   `tests/vectors.rs`.
 //! - A new **check** gets its `CheckId` (and any new `Code`) in `checks/catalogue.rs` and a row in

@@ -11,7 +11,7 @@ use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 
 use rocky_verify::checks::catalogue::CheckId;
 use rocky_verify::cli::{self, Args, Command, Config, Output};
-use rocky_verify::commands::{artifact, gate, record, run, runs};
+use rocky_verify::commands::{artifact, bundle, gate, record, run, runs, warehouse_sql};
 use rocky_verify::output::human;
 use rocky_verify::report::{Check, EXIT_INCOMPLETE, Outcome, Report};
 
@@ -91,24 +91,30 @@ fn execute(command: &Command) -> Report {
             adapter,
             select,
             signers,
-        } => run::verify_run(&run::RunOptions {
-            run_id: run_id.clone(),
-            ledger: ledger.clone(),
-            repo: repo.clone().unwrap_or_else(|| ".".into()),
-            repo_explicit: repo.is_some(),
-            warehouse: warehouse.clone(),
-            artifacts: artifacts.clone(),
-            strict: *strict,
-            ledger_scan: !no_ledger_scan,
-            lake: lake.clone(),
-            adapter: adapter.adapter.map(cli::Adapter::dialect),
-            models: select.filter(),
-            signers: rocky_verify::plan::SignerOptions {
-                allowed_signers: signers.allowed_signers.clone(),
-                gpg_keyring: signers.gpg_keyring.clone(),
-                require_signed: false,
+            bundle,
+        } => bundle::verify_run_cli(
+            run::RunOptions {
+                run_id: run_id.clone(),
+                ledger: ledger.clone(),
+                repo: repo.clone().unwrap_or_else(|| ".".into()),
+                repo_explicit: repo.is_some(),
+                warehouse: warehouse.clone(),
+                artifacts: artifacts.clone(),
+                strict: *strict,
+                ledger_scan: !no_ledger_scan,
+                lake: lake.clone(),
+                adapter: adapter.adapter.map(cli::Adapter::dialect),
+                models: select.filter(),
+                signers: rocky_verify::plan::SignerOptions {
+                    allowed_signers: signers.allowed_signers.clone(),
+                    gpg_keyring: signers.gpg_keyring.clone(),
+                    require_signed: false,
+                },
             },
-        }),
+            bundle,
+            // Read (and refused when malformed) in main before anything runs.
+            bundle::key(bundle).ok().flatten(),
+        ),
         Command::Artifact { file, ledger } => artifact::verify_artifact(file, ledger.as_deref()),
         Command::Runs { ledger } => runs::list_runs(ledger),
         Command::Record {
@@ -117,12 +123,39 @@ fn execute(command: &Command) -> Report {
             strict,
         } => record::verify_record_file(file, recipe_hash.as_deref(), *strict),
         Command::Gate(args) => gate::verify_gate(&gate::options(args, false)).report,
+        // Handled in main: it prints SQL, not a report.
+        Command::WarehouseSql { .. } => Report::new("run", None, false),
     }
+}
+
+/// Usage errors of `--bundle` / `--pseudonymize` found before anything runs (exit 2).
+fn bundle_usage(command: &Command) -> Result<(), String> {
+    let (args, lake) = match command {
+        Command::Run { bundle, lake, .. } => (bundle, lake.is_some()),
+        Command::Gate(g) => (&g.bundle, false),
+        _ => return Ok(()),
+    };
+    if lake && args.bundle.is_some() {
+        return Err("--bundle replaces --lake (the bundle's lake/ folder is used)".to_owned());
+    }
+    bundle::key(args).map(|_| ())
 }
 
 fn main() -> ExitCode {
     // clap prints usage errors to stderr and exits 2 (INCOMPLETE), help and version exit 0.
     let config = Config::from_args(Args::parse());
+    if let Command::WarehouseSql {
+        dialect,
+        run,
+        ledger,
+    } = &config.command
+    {
+        return ExitCode::from(warehouse_sql::main(*dialect, run, ledger) as u8);
+    }
+    if let Err(e) = bundle_usage(&config.command) {
+        let _ = writeln!(io::stderr(), "rocky-verify: {e}");
+        return ExitCode::from(EXIT_INCOMPLETE as u8);
+    }
     let (report, code) = match &config.command {
         // The gate also writes its CI files, annotations and policy diagnostics.
         Command::Gate(args) => gate::run_cli(args, config.output, config.stderr_color),

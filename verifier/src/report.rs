@@ -397,6 +397,8 @@ pub struct Report {
     pub fail_on_warning: bool,
     /// `gate` only: the summary's `gate` object (scope, policy, waivers, checkpoint).
     pub gate: Option<Value>,
+    /// The evidence bundle verified (`--bundle`, `spec/bundle.md`), for `begin.bundle`.
+    pub bundle: Option<BundleInfo>,
     /// `run` only: what the run record says about itself, for the human summary (not in JSON:
     /// the checks carry the same values).
     pub facts: RunFacts,
@@ -426,6 +428,19 @@ pub struct RunFacts {
     pub models: usize,
 }
 
+/// The bundle a report verified (`begin.bundle`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BundleInfo {
+    /// BLAKE3 of the bundle's `manifest.json` bytes.
+    pub id: String,
+    /// The bundle path as given.
+    pub path: String,
+    /// `name/version` of the collector.
+    pub collector: String,
+    /// The manifest's `created_at`.
+    pub created_at: String,
+}
+
 impl Report {
     /// An empty report for `command`.
     pub fn new(command: &'static str, subject: Option<String>, strict: bool) -> Self {
@@ -441,6 +456,7 @@ impl Report {
             fail_on_warning: false,
             gate: None,
             facts: RunFacts::default(),
+            bundle: None,
         }
     }
 
@@ -490,7 +506,7 @@ impl Report {
 
     /// The `begin` line's value.
     pub fn begin_json(&self) -> Value {
-        json!({"type": "begin", "data": {
+        let mut v = json!({"type": "begin", "data": {
             "format_version": FORMAT_VERSION,
             "tool": "rocky-verify",
             "tool_version": env!("CARGO_PKG_VERSION"),
@@ -498,7 +514,12 @@ impl Report {
             "subject": self.subject,
             "ledger": self.ledger,
             "strict": self.strict,
-        }})
+        }});
+        // Only with --bundle, so every other report keeps its bytes.
+        if let Some(b) = &self.bundle {
+            v["data"]["bundle"] = json!(b);
+        }
+        v
     }
 
     /// The `summary` line's value.
@@ -515,6 +536,76 @@ impl Report {
             v["data"]["gate"] = gate.clone();
         }
         v
+    }
+
+    /// Applies `f` to every string a report format can print (subjects, values, reasons,
+    /// messages, summary lines, run lines, the gate object; JSON object keys are left alone),
+    /// so a rewrite done here reaches every output format. The bundle's own facts are not
+    /// rewritten.
+    pub fn rewrite_strings(&mut self, f: &mut dyn FnMut(&mut String)) {
+        fn value(v: &mut Value, f: &mut dyn FnMut(&mut String)) {
+            match v {
+                Value::String(s) => f(s),
+                Value::Array(a) => a.iter_mut().for_each(|x| value(x, f)),
+                Value::Object(o) => o.values_mut().for_each(|x| value(x, f)),
+                _ => {}
+            }
+        }
+        if let Some(s) = &mut self.subject {
+            f(s);
+        }
+        if let Some(l) = &mut self.ledger {
+            f(&mut l.path);
+        }
+        for c in &mut self.checks {
+            let s = &mut c.subject;
+            for field in [
+                &mut s.run_id,
+                &mut s.model,
+                &mut s.artifact,
+                &mut s.table,
+                &mut s.column,
+                &mut s.upstream,
+                &mut s.file,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                f(field);
+            }
+            value(&mut c.expected, f);
+            value(&mut c.actual, f);
+            if let Some(r) = &mut c.reason {
+                f(r);
+            }
+            f(&mut c.message);
+            if let Some(w) = &mut c.waiver {
+                f(&mut w.reason);
+            }
+            // The commit and signature the human summary shows (author e-mails, principals).
+            if let Some(ci) = &mut c.commit {
+                for field in [&mut ci.author, &mut ci.email, &mut ci.subject] {
+                    f(field);
+                }
+                if let Some(sig) = &mut ci.signature {
+                    f(sig);
+                }
+            }
+            if let Some(sig) = &mut c.signature {
+                sig.principals.iter_mut().for_each(|p| f(p));
+            }
+        }
+        // The run's self-reported facts shown in the summary's "Who" line.
+        if let Some(id) = &mut self.facts.identity {
+            f(id);
+        }
+        for s in self.verified.iter_mut().chain(self.not_verified.iter_mut()) {
+            f(s);
+        }
+        self.runs.iter_mut().for_each(|v| value(v, f));
+        if let Some(g) = &mut self.gate {
+            value(g, f);
+        }
     }
 
     /// Writes the whole report as JSON Lines (`begin`, every `check`, `summary`).

@@ -15,6 +15,8 @@
 //! - `rocky_code`: Rocky-shaped ledgers and repositories: `sql_hash` recomputed per adapter and
 //!   strategy (control and one-byte tamper), `""` entries, the adapter sources, shallow clones and
 //!   a default `--repo`, in `run` and `gate`.
+//! - `bundle`: evidence bundles (`--bundle` as a directory and a tar): the untampered control,
+//!   each tamper, hostile tars, tiered ledgers, warehouse facts, `--pseudonymize`, `warehouse-sql`.
 //! - `independence`: no networking crate and no writer / outside path crate in the build graph.
 //! - `rocky_generated`: ledgers, repositories and warehouses written by Rocky's own CLI
 //!   (fixtures/rocky/generated): no false failures, sql_hash recomputed from git, and issue 12's
@@ -23,6 +25,7 @@
 mod util;
 
 mod audit_sql;
+mod bundle;
 mod catalogue;
 mod commands;
 mod direction;

@@ -240,6 +240,7 @@ fn case_trial(stem: &str, case: Value) -> Vec<Trial> {
             ];
         }
         "run_id" => run_id_case,
+        "bundle_manifest" => bundle_manifest_case,
         _ => {
             return vec![fail_now(
                 full,
@@ -368,6 +369,35 @@ fn canonical_check_case(case: &Value) -> Outcome {
                 .ok_or("vector shape")?,
         ),
         (None, Err(e)) => Err(format!("unexpected parse error: {e}").into()),
+    }
+}
+
+/// `bundle_manifest.json`: the manifest parser and checker `--bundle` uses
+/// (`spec/bundle.md` sections 2, 5.1, 5.2).
+fn bundle_manifest_case(case: &Value) -> Outcome {
+    use rocky_verify::evidence::bundle::manifest;
+    let input = text(case, "/input/text")?;
+    match (expected_error(case), manifest::parse(input.as_bytes())) {
+        (Some("bundle_manifest_invalid"), Err(_)) => Ok(()),
+        (Some(code), Ok(_)) => Err(format!("expected {code}, the manifest was accepted").into()),
+        (Some(code), Err(e)) => Err(format!("unknown expected_error {code:?} ({e})").into()),
+        (None, Err(e)) => Err(format!("refused: {e}").into()),
+        (None, Ok(m)) => {
+            eq(
+                "valid",
+                true,
+                field(case, "/expected/valid")?
+                    .as_bool()
+                    .ok_or("vector shape")?,
+            )?;
+            eq(
+                "files",
+                m.files.len() as u64,
+                field(case, "/expected/files")?
+                    .as_u64()
+                    .ok_or("vector shape")?,
+            )
+        }
     }
 }
 

@@ -110,6 +110,8 @@ check_ids! {
     GateWaiver = "gate.waiver", Ledger, "no policy waiver is past its expiry";
     RunScope = "run.scope", Ledger, "the --model / --select selector names models of the run";
     GitSignature = "git.signature", Ledger, "the commit's signature verifies against a trusted signer";
+    BundleManifest = "bundle.manifest", Ledger, "every file of the bundle is the one its manifest lists (path, size, BLAKE3), and no other";
+    BundleTiers = "bundle.tiers", Ledger, "the bundle's two ledger copies hold the same rows, as its manifest says";
 }
 
 impl CheckId {
@@ -192,6 +194,13 @@ impl CheckId {
                 Some("`rocky-verify runs` and the run's report list its models")
             }
             (CheckId::ArtifactFile, _) => Some("check the file path"),
+            (CheckId::BundleManifest, Code::BundleManifestInvalid) => Some(
+                "a bundle's manifest.json must follow spec/bundle.md section 2; re-collect the bundle",
+            ),
+            (CheckId::BundleManifest, Code::BundleEntryInvalid) => Some(
+                "bundles hold only regular files and folders at safe relative paths \
+                 (spec/bundle.md 5.1, 5.2)",
+            ),
             _ => None,
         }
     }
@@ -314,6 +323,15 @@ codes! {
     SignerUnexpected = "signer_unexpected", [GitSignature];
     SignatureUnexpected = "signature_unexpected", [GitSignature];
     SignersInvalid = "signers_invalid", [GitSignature];
+    BundleManifestInvalid = "bundle_manifest_invalid", [BundleManifest];
+    BundleEntryInvalid = "bundle_entry_invalid", [BundleManifest];
+    BundleFileMissing = "bundle_file_missing", [BundleManifest];
+    BundleFileUnexpected = "bundle_file_unexpected", [BundleManifest];
+    BundleSizeMismatch = "bundle_size_mismatch", [BundleManifest];
+    BundleHashMismatch = "bundle_hash_mismatch", [BundleManifest];
+    LedgerTiersMismatch = "ledger_tiers_mismatch", [BundleTiers];
+    BundleClaimMismatch = "bundle_claim_mismatch", [BundleTiers];
+    BundleTierInvalid = "bundle_tier_invalid", [BundleTiers];
 }
 
 impl Code {
@@ -349,6 +367,11 @@ impl Code {
             }
             Code::DeltaAddMissing => "the Delta log has no add for an artifact row",
             Code::DeltaOrphanUnexpected => "Rocky added a file to a table that no ledger row names",
+            Code::BundleFileMissing => "a file the bundle's manifest lists is not in the bundle",
+            Code::BundleFileUnexpected => "the bundle holds a file its manifest does not list",
+            Code::BundleSizeMismatch => "a bundle file's size differs from its manifest",
+            Code::BundleHashMismatch => "a bundle file's bytes do not hash to its manifest BLAKE3",
+            Code::LedgerTiersMismatch => "the two tiers of a tiered ledger hold different rows",
             _ => return None,
         })
     }

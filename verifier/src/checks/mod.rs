@@ -17,6 +17,7 @@
 pub mod catalogue;
 
 mod artifacts;
+pub mod bundle;
 pub(crate) mod checkpoint;
 mod code;
 mod columns;

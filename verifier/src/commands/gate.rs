@@ -896,7 +896,37 @@ pub fn run_cli(
     use std::io::{IsTerminal, Write};
     let json = output == crate::cli::Output::Json;
     let progress = !json && std::io::stderr().is_terminal();
-    let outcome = verify_gate(&options(args, progress));
+    // --bundle: the bundle's contents are the inputs; a refused bundle is the whole report.
+    let bundle = match &args.bundle.bundle {
+        Some(p) => match crate::commands::bundle::open(p, "gate", None, args.strict) {
+            Ok(b) => Some(b),
+            Err(report) => {
+                let code = report.exit_code();
+                return (*report, code);
+            }
+        },
+        None => None,
+    };
+    let bundled_args = bundle
+        .as_ref()
+        .map(|b| crate::commands::bundle::gate_args(args, b));
+    let args = bundled_args.as_ref().unwrap_or(args);
+    let mut outcome = verify_gate(&options(args, progress));
+    if let Some(b) = &bundle {
+        crate::commands::bundle::finish(&mut outcome.report, b);
+        outcome
+            .locator
+            .rewrite_strings(&mut crate::commands::bundle::relative(b));
+    }
+    // --pseudonymize: the last step before any format is written (read and checked in main).
+    if let Ok(Some(key)) = crate::commands::bundle::key(&args.bundle) {
+        crate::commands::bundle::pseudonymize(
+            &mut outcome.report,
+            key,
+            Some(&args.ledger),
+            args.repo.as_deref(),
+        );
+    }
     let mut stderr = std::io::stderr();
 
     if !outcome.policy_errors.is_empty() {

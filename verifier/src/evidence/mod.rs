@@ -5,6 +5,8 @@
 
 /// An artifact file: its BLAKE3 and Parquet footer.
 pub mod artifact;
+/// An evidence bundle (`--bundle`): manifest, tar reader, path rules, ledger tiers, warehouse facts.
+pub mod bundle;
 /// The columns of an artifact file, hashed as Rocky hashes them (`output_column_hashes`).
 pub mod column_hash;
 /// A content-addressed table's Delta log copy (`--lake`).

@@ -110,6 +110,50 @@ pub struct Warehouse {
     path_text: String,
     conns: RefCell<BTreeMap<String, Connection>>,
     cache: RefCell<Cache>,
+    /// Warehouse facts (`spec/bundle.md` section 6) instead of a database: every question is
+    /// answered from them and no DuckDB is opened.
+    facts: Option<FactsIndex>,
+}
+
+/// Warehouse facts by table.
+struct FactsIndex {
+    tables: BTreeMap<TableRef, crate::evidence::bundle::facts::TableFacts>,
+    complete: BTreeSet<String>,
+    /// `client at read_at`, for messages.
+    source: String,
+}
+
+impl FactsIndex {
+    fn new(f: crate::evidence::bundle::facts::Facts) -> FactsIndex {
+        let source = format!("{} at {}", f.source.client, f.source.read_at);
+        let tables = f
+            .tables
+            .into_iter()
+            .map(|t| {
+                let key = TableRef {
+                    catalog: t.catalog.clone(),
+                    schema: t.schema.clone(),
+                    table: t.table.clone(),
+                };
+                (key, t)
+            })
+            .collect();
+        FactsIndex {
+            tables,
+            complete: f.complete_catalogs.into_iter().collect(),
+            source,
+        }
+    }
+
+    fn table(&self, t: &TableRef) -> Result<&crate::evidence::bundle::facts::TableFacts, String> {
+        self.tables.get(t).ok_or_else(|| {
+            format!(
+                "{t} is not in the warehouse facts (read by {}); they list only the tables \
+                 collected",
+                self.source
+            )
+        })
+    }
 }
 
 /// Tables counted by one `UNION ALL` query. DuckDB plans a union of n tables in more than linear
@@ -152,6 +196,9 @@ pub enum WarehouseError {
     /// A count came back negative.
     #[error("negative count {0}")]
     NegativeCount(i64),
+    /// The warehouse is a bundle's facts file, which does not answer this (`spec/bundle.md`).
+    #[error("{0}")]
+    Facts(String),
 }
 
 fn db_err(e: duckdb::Error) -> WarehouseError {
@@ -196,6 +243,9 @@ impl Warehouse {
             };
             return Err(err(what.to_owned()));
         }
+        if path.extension().is_some_and(|e| e == "json") {
+            return Self::open_facts(path);
+        }
         let path_text = path
             .to_str()
             .ok_or_else(|| err("path is not UTF-8".to_owned()))?;
@@ -205,7 +255,33 @@ impl Warehouse {
             path_text: path_text.to_owned(),
             conns,
             cache: RefCell::new(Cache::default()),
+            facts: None,
         })
+    }
+
+    /// Reads warehouse facts (`spec/bundle.md` section 6) from a `.json` file.
+    fn open_facts(path: &Path) -> Result<Warehouse, VerifyError> {
+        use std::io::Read;
+        let err = |m: String| VerifyError::Warehouse(format!("{}: {m}", path.display()));
+        let limit = crate::evidence::bundle::facts::MAX_FACTS_BYTES;
+        let mut bytes = Vec::new();
+        crate::evidence::regular_file::open(path)
+            .map_err(|e| err(e.to_string()))?
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| err(e.to_string()))?;
+        let facts = crate::evidence::bundle::facts::parse(&bytes).map_err(err)?;
+        Ok(Warehouse {
+            path_text: path.display().to_string(),
+            conns: RefCell::new(BTreeMap::new()),
+            cache: RefCell::new(Cache::default()),
+            facts: Some(FactsIndex::new(facts)),
+        })
+    }
+
+    /// `client at time` when the answers come from warehouse facts, not a database.
+    pub fn facts_source(&self) -> Option<&str> {
+        self.facts.as_ref().map(|f| f.source.as_str())
     }
 
     /// Runs `f` on the connection where the file is attached as `catalog`.
@@ -255,6 +331,9 @@ impl Warehouse {
     ///
     /// [`WarehouseError`] with DuckDB's message.
     pub fn table_exists(&self, t: &TableRef) -> Result<bool, WarehouseError> {
+        if let Some(f) = &self.facts {
+            return f.table(t).map(|t| t.exists).map_err(WarehouseError::Facts);
+        }
         self.tables_of(&t.catalog, |set| {
             set.contains(&(t.schema.clone(), t.table.clone()))
         })
@@ -270,6 +349,21 @@ impl Warehouse {
         catalog: &str,
         table: &str,
     ) -> Result<Vec<String>, WarehouseError> {
+        if let Some(f) = &self.facts {
+            if !f.complete.contains(catalog) {
+                return Err(WarehouseError::Facts(format!(
+                    "the warehouse facts (read by {}) do not list every table of catalog \
+                     {catalog}, so which schema holds {table} cannot be told",
+                    f.source
+                )));
+            }
+            return Ok(f
+                .tables
+                .iter()
+                .filter(|(k, v)| k.catalog == catalog && k.table == table && v.exists)
+                .map(|(k, _)| k.schema.clone())
+                .collect());
+        }
         self.tables_of(catalog, |set| {
             set.iter()
                 .filter(|(_, t)| t == table)
@@ -292,6 +386,9 @@ impl Warehouse {
     /// query per catalog and [`COUNT_BATCH`] tables. A query that fails leaves its tables to
     /// [`Warehouse::count`], which then counts (and reports) each on its own.
     pub fn prefetch_counts(&self, tables: &[TableRef]) {
+        if self.facts.is_some() {
+            return;
+        }
         let mut by_catalog: BTreeMap<&str, BTreeSet<&TableRef>> = BTreeMap::new();
         for t in tables {
             if self.cache.borrow().counts.contains_key(t) || !self.table_exists(t).unwrap_or(false)
@@ -344,6 +441,15 @@ impl Warehouse {
     ///
     /// DuckDB's message (an unreadable block included).
     pub fn count(&self, t: &TableRef) -> Result<u64, WarehouseError> {
+        if let Some(f) = &self.facts {
+            let entry = f.table(t).map_err(WarehouseError::Facts)?;
+            return entry.row_count.ok_or_else(|| {
+                WarehouseError::Facts(format!(
+                    "the warehouse facts (read by {}) have no row count for {t}",
+                    f.source
+                ))
+            });
+        }
         if let Some(n) = self.cache.borrow().counts.get(t) {
             return Ok(*n);
         }
@@ -361,6 +467,26 @@ impl Warehouse {
     ///
     /// [`WarehouseError`] with DuckDB's message.
     pub fn columns(&self, t: &TableRef) -> Result<Vec<(String, String)>, WarehouseError> {
+        if let Some(f) = &self.facts {
+            let entry = f.table(t).map_err(WarehouseError::Facts)?;
+            if !entry.exists {
+                return Ok(Vec::new());
+            }
+            return entry
+                .columns
+                .as_ref()
+                .map(|cols| {
+                    cols.iter()
+                        .map(|c| (c.name.clone(), c.data_type.clone()))
+                        .collect()
+                })
+                .ok_or_else(|| {
+                    WarehouseError::Facts(format!(
+                        "the warehouse facts (read by {}) have no columns for {t}",
+                        f.source
+                    ))
+                });
+        }
         let catalog = t.catalog.as_str();
         if !self.cache.borrow().columns.contains_key(catalog) {
             let read = self.with(catalog, |c| {

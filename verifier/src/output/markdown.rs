@@ -49,6 +49,16 @@ pub fn render(report: &Report) -> String {
         report.command,
         report.exit_code()
     );
+    if let Some(b) = &report.bundle {
+        let _ = writeln!(
+            out,
+            "Bundle `{}`: id `{}`, collected by {} at {}.\n",
+            b.path.replace('`', "'"),
+            b.id,
+            b.collector.replace('`', "'"),
+            b.created_at.replace('`', "'")
+        );
+    }
     if let Some(l) = &report.ledger {
         let _ = writeln!(
             out,

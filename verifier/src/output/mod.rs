@@ -10,6 +10,7 @@ pub mod github;
 pub mod human;
 pub mod junit;
 pub mod markdown;
+pub mod pseudonym;
 pub mod sarif;
 
 use std::collections::BTreeMap;
@@ -57,6 +58,20 @@ impl Locator {
             }
         }
         l
+    }
+
+    /// Applies `f` to every path the locator prints (as [`Report::rewrite_strings`] does for
+    /// the report: bundle paths made relative, identities pseudonymised).
+    pub fn rewrite_strings(&mut self, f: &mut dyn FnMut(&mut String)) {
+        for s in [&mut self.ledger, &mut self.warehouse, &mut self.artifacts]
+            .into_iter()
+            .flatten()
+        {
+            f(s);
+        }
+        for s in self.sources.values_mut() {
+            f(s);
+        }
     }
 
     /// The file a check is best located at: the artifact file, the model's source, the file the

@@ -115,6 +115,14 @@ fn write_header(report: &Report, out: &mut dyn Write, opts: &Options) -> io::Res
             4
         )
     )?;
+    // The evidence bundle verified (`--bundle`), if any: its id binds the report to its bytes.
+    if let Some(b) = &report.bundle {
+        let text = format!(
+            "bundle {} (id {}, collected by {} at {})",
+            b.path, b.id, b.collector, b.created_at
+        );
+        writeln!(out, "{}", width::wrapped(&text, opts.width, 0, 4))?;
+    }
     if let Some(l) = &report.ledger {
         let text = format!(
             "ledger {} ({} bytes, blake3 {}, schema {}, producer {})",
