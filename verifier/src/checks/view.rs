@@ -121,6 +121,8 @@ pub struct ModelView {
     /// `upstream_freshness` entries that carry `consumed_column_hashes`, as `(upstream_key,
     /// [(column, hash)])`.
     pub consumed_column_hashes: Vec<(String, Vec<(String, String)>)>,
+    /// `bytes_written` (the Parquet size on Rocky's content-addressed path).
+    pub bytes_written: Option<u64>,
 }
 
 impl ModelView {
@@ -154,6 +156,7 @@ impl ModelView {
                     ))
                 })
                 .collect(),
+            bytes_written: u64_field(v, "bytes_written"),
         }
     }
 

@@ -444,6 +444,21 @@ impl Ledger {
             .map_err(|e| self.invalid(format!("table {}: {e}", table_name(table))))
     }
 
+    /// The names of every table the file holds (empty ones included).
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::LedgerInvalid`] if the table tree cannot be read.
+    pub fn table_names(&self) -> Result<Vec<String>, VerifyError> {
+        let r = guard(|| -> Result<Vec<String>, String> {
+            use redb::TableHandle;
+            let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+            let names = txn.list_tables().map_err(|e| e.to_string())?;
+            Ok(names.map(|h| h.name().to_owned()).collect())
+        });
+        r.and_then(|x| x).map_err(|e| self.invalid(format!("table list: {e}")))
+    }
+
     /// One row of a JSON table.
     pub fn get(&self, table: JsonTable<'_>, key: &str) -> Result<Option<Vec<u8>>, VerifyError> {
         let r = guard(|| -> Result<Option<Vec<u8>>, String> {
