@@ -120,7 +120,7 @@ check_ids! {
     LedgerInputIndex = "ledger.input_index", Ledger, "every input_index entry is keyed by its input_hash and repeats a provenance row; every provenance row has its entry";
     LedgerOrphans = "ledger.orphans", Ledger, "every artifact, provenance and input_index row names a run the ledger records";
     LedgerWatermarks = "ledger.watermarks", Ledger, "each watermarks row decodes and names a table a recorded run wrote";
-    LedgerCheckHistory = "ledger.check_history", Ledger, "each check_history blob decodes, in time order, each snapshot inside a run's window";
+    LedgerCheckHistory = "ledger.check_history", Ledger, "each check_history blob decodes, in time order, with a snapshot in the window of each run that checked row counts";
     LedgerBranches = "ledger.branches", Ledger, "each branches row decodes, keyed by its name, with schema_prefix branch__<name>";
     LedgerMetadata = "ledger.metadata", Ledger, "schema_version and producer agree with the fields the records carry";
 }
@@ -317,7 +317,7 @@ codes! {
     RunStatusMismatch = "run_status_mismatch", [RunStatus];
     ModelExecutionUnexpected = "model_execution_unexpected", [RunModels];
     TargetCatalogMismatch = "target_catalog_mismatch", [RunTarget];
-    RecordWindowInvalid = "record_window_invalid", [RunRecordsWindow, LedgerCheckHistory];
+    RecordWindowInvalid = "record_window_invalid", [RunRecordsWindow];
     ArtifactExecutionMissing = "artifact_execution_missing", [ArtifactExecution];
     BytesWrittenMismatch = "bytes_written_mismatch", [ArtifactExecution];
     CommitVersionMismatch = "commit_version_mismatch", [ArtifactCommitVersion];

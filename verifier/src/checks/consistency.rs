@@ -61,8 +61,12 @@ pub(crate) fn check(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyErro
     // The gate checks the whole input_index and every table's versions once, ledger-wide.
     if !gate {
         index_of_run(ctx, ledger)?;
+        // What needs other runs' rows is read only with the full scan, and reports only
+        // findings, so `--no-ledger-scan` runs the same checks with the same verdicts on a
+        // consistent ledger.
         if ctx.opts.ledger_scan {
             commit_versions(ctx, ledger, &artifacts)?;
+            index_naming_run(ctx, ledger)?;
         }
     }
     Ok(())
@@ -137,8 +141,35 @@ fn run_models(ctx: &mut Ctx<'_>) {
             dups.push((first, m.index, m.name.clone()));
         }
     }
+    // rocky-writer records `model_name` as its `target_table`'s table (Rocky's rule: the entry
+    // names the table); an entry whose two names differ was renamed.
+    let mut renamed = Vec::new();
+    for m in ctx.models() {
+        if let Some(t) = m
+            .target_table
+            .as_deref()
+            .and_then(crate::evidence::warehouse::TableRef::parse)
+            && t.table != m.name
+        {
+            renamed.push((m.name.clone(), t.to_string()));
+        }
+    }
+    for (name, table) in &renamed {
+        ctx.report.push(Check::fail(
+            CheckId::RunModels,
+            Subject::model(&ctx.run_id, name),
+            Code::ModelExecutionUnexpected,
+            Proof::Recomputed,
+            json!(table),
+            json!(name),
+            format!(
+                "the execution is named {name} but its target_table is {table}: the entry \
+                 names the table it wrote"
+            ),
+        ));
+    }
     let n = ctx.models().iter().filter(|m| is_success(m)).count();
-    if dups.is_empty() {
+    if dups.is_empty() && renamed.is_empty() {
         if n > 0 {
             ctx.report.push(Check::pass(
                 CheckId::RunModels,
@@ -149,6 +180,9 @@ fn run_models(ctx: &mut Ctx<'_>) {
                 format!("{n} success entries, none recorded twice"),
             ));
         }
+        return;
+    }
+    if dups.is_empty() {
         return;
     }
     for (first, again, name) in dups {
@@ -241,6 +275,10 @@ fn records_window(
     let Some((lo, hi, s_text, f_text)) = window(ctx) else {
         return Ok(());
     };
+    // An inverted window is run.window's finding; nothing lies inside it.
+    if lo > hi {
+        return Ok(());
+    }
     let mut times: Vec<(String, &'static str, String, String)> = Vec::new();
     for (_, a) in artifacts {
         let model = view::str_field(a, "model_name").unwrap_or_default();
@@ -338,6 +376,16 @@ fn join_artifact(ctx: &Ctx<'_>, project: &str) -> Join {
     if !models.iter().any(is_success) {
         return Join::None("the run has no successful model execution".to_owned());
     }
+    // rocky-writer's executions all name their table: none of them is this one.
+    if models
+        .iter()
+        .filter(|m| is_success(m))
+        .all(|m| m.target_table.is_some())
+    {
+        return Join::None(format!(
+            "no successful execution's target_table is a table named {project}"
+        ));
+    }
     // The project at the run's commit maps the model name to its table.
     if let Some(p) = ctx.rocky_project()
         && let Ok(project_at) = &p.loaded
@@ -379,6 +427,12 @@ fn artifact_execution(ctx: &mut Ctx<'_>, artifacts: &[(String, Value)]) {
         }
         let hash = view::str_field(a, "blake3_hash").unwrap_or_default();
         let size = view::u64_field(a, "size_bytes");
+        // rocky-writer records the sum of a model's outputs as its bytes_written.
+        let total: Option<u64> = artifacts
+            .iter()
+            .filter(|(_, b)| view::str_field(b, "model_name").as_deref() == Some(project.as_str()))
+            .map(|(_, b)| view::u64_field(b, "size_bytes"))
+            .sum();
         let subject = Subject::model(&ctx.run_id, &project).with_artifact(&hash);
         let check = match join_artifact(ctx, &project) {
             Join::None(why) => Check::fail(
@@ -408,7 +462,10 @@ fn artifact_execution(ctx: &mut Ctx<'_>, artifacts: &[(String, Value)]) {
                     .map(|x| x.bytes_written)
                     .collect();
                 let name = m.name.clone();
-                if sizes.iter().any(|b| b.is_some() && *b == size) {
+                if sizes
+                    .iter()
+                    .any(|b| b.is_some() && (*b == size || *b == total))
+                {
                     Check::pass(
                         CheckId::ArtifactExecution,
                         subject,
@@ -562,9 +619,9 @@ pub(crate) fn writer_ledger(ledger: &Ledger) -> bool {
         .is_some_and(|p| p.starts_with("rocky-writer/"))
 }
 
-/// `provenance.present`: a successful content-addressed execution with recipe fields and an
-/// artifact row. rocky-writer records its provenance whenever the run recorded any (reuse
-/// recording on); Rocky only for unpartitioned models whose read set resolves to content hashes
+/// `provenance.present`: a successful content-addressed execution with recipe fields and a
+/// `skip_hash`. rocky-writer records its provenance whenever the run recorded any (reuse
+/// recording on; a model whose IR does not canonicalise has no `skip_hash` and no row); Rocky only for unpartitioned models whose read set resolves to content hashes
 /// and with `[reuse] enabled`, so for Rocky a missing row is unverifiable, with the reason.
 /// (A deleted row whose `input_index` entry stays is `ledger.input_index`'s finding.)
 fn provenance_present(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError> {
@@ -577,7 +634,7 @@ fn provenance_present(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyEr
     let candidates: Vec<(usize, String)> = ctx
         .models()
         .iter()
-        .filter(|m| is_success(m) && m.recipe_hash.is_some())
+        .filter(|m| is_success(m) && m.recipe_hash.is_some() && m.skip_hash.is_some())
         .filter(|m| {
             m.materialization.as_deref() == Some("content_addressed")
                 || (m.materialization.is_none() && m.rows_affected.is_some())
@@ -585,7 +642,6 @@ fn provenance_present(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyEr
         .filter(|m| ctx.in_scope(m))
         .map(|m| (m.index, m.name.clone()))
         .collect();
-    let _ = ledger;
     for (i, name) in candidates {
         let subject = Subject::model(&ctx.run_id, &name);
         if joined.contains(&i) {
@@ -799,7 +855,53 @@ fn commit_versions(
         }
         true
     })?;
-    compare_versions(ctx.report, &ctx.run_id, &mine, &others);
+    compare_versions(ctx.report, &ctx.run_id, &mine, &others, false);
+    Ok(())
+}
+
+/// The `input_index` entries that name this run: each is keyed by its `input_hash`, and the
+/// provenance row it names exists (Rocky writes both in one transaction; retention never
+/// deletes either). Only findings are reported (see [`check`]).
+fn index_naming_run(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError> {
+    let wanted: BTreeSet<String> = [ctx.run_id.clone()].into_iter().collect();
+    let filter = ledger::StringFilter::new(&wanted);
+    let mut named: Vec<(String, crate::model::records::InputIndexEntry)> = Vec::new();
+    ledger.visit(ledger::INPUT_INDEX, None, false, |key, bytes| {
+        if filter.may_contain(bytes)
+            && let Ok(e) = crate::model::records::decode_input_index_entry(bytes)
+            && e.run_id == ctx.run_id
+        {
+            named.push((key.to_owned(), e));
+        }
+        true
+    })?;
+    for (key, e) in named {
+        let subject = Subject::model(&ctx.run_id, &e.model_name);
+        let pkey = format!("{}|{}", e.run_id, e.model_name);
+        let prov = ledger
+            .get(ledger::INPUT_PROVENANCE, &pkey)?
+            .and_then(|b| crate::model::records::decode_provenance_record(&b).ok());
+        match prov {
+            None => ctx.report.push(Check::fail(
+                CheckId::LedgerInputIndex,
+                subject,
+                Code::ProvenanceRecordMissing,
+                Proof::Recomputed,
+                json!(pkey),
+                Value::Null,
+                format!(
+                    "the input_index entry {key} names the provenance row {pkey}, which is not \
+                     there (Rocky writes both in one transaction)"
+                ),
+            )),
+            // Under its own input_hash the entry was compared by index_of_run.
+            Some(p) if p.input_hash != key => {
+                ctx.report
+                    .push(index_check(subject, &key, index_diffs(&key, &e, &p)));
+            }
+            Some(_) => {}
+        }
+    }
     Ok(())
 }
 
@@ -817,6 +919,7 @@ pub(crate) fn compare_versions(
     run_id: &str,
     mine: &BTreeMap<(String, String), u64>,
     others: &[(String, (String, String), u64)],
+    passes: bool,
 ) {
     for ((model, dir), v) in mine {
         let subject = Subject::model(run_id, model);
@@ -839,6 +942,7 @@ pub(crate) fn compare_versions(
                      Delta version only grows from one run to a later one"
                 ),
             ),
+            None if !passes => continue,
             None => Check::pass(
                 CheckId::ArtifactCommitVersion,
                 subject,

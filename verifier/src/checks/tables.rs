@@ -409,9 +409,10 @@ fn watermarks(
 
 /// `ledger.check_history`: each blob decodes, its snapshots in time order (Rocky appends
 /// `Utc::now()`). On a Rocky ledger (no rocky-writer producer, whose API records counts
-/// outside runs), Rocky appends snapshots only inside a replication run: a snapshot newer than
-/// the oldest run record lies in some run's window, and a run that recorded a `row_count`
-/// check outcome has a snapshot in its window, unless a history trimmed to 10 dropped it.
+/// outside runs), a run that recorded a `row_count` check outcome has a snapshot in its window
+/// (Rocky appends it just before the check), unless a history trimmed to 10 dropped it. A
+/// snapshot in no run's window is not a finding: a replication run that crashed before
+/// finalize leaves its snapshot and no run record.
 fn check_history(
     report: &mut Report,
     ledger: &Ledger,
@@ -421,7 +422,6 @@ fn check_history(
     let rocky = !super::consistency::writer_ledger(ledger);
     let rows = ledger.rows(ledger::CHECK_HISTORY, "")?;
     let mine = only.map(RunFact::tables);
-    let oldest = runs.iter().map(|r| r.start).min();
     let mut all: Vec<(String, Vec<DateTime<Utc>>)> = Vec::new();
     let mut findings = 0usize;
     let mut checked = 0usize;
@@ -474,30 +474,6 @@ fn check_history(
                     i + 1
                 ),
             ));
-        }
-        if rocky
-            && only.is_none()
-            && let Some(oldest) = oldest
-        {
-            for s in &history {
-                let t = s.timestamp.utc;
-                if t >= oldest && !runs.iter().any(|r| r.contains(t)) {
-                    findings += 1;
-                    report.push(Check::fail(
-                        CheckId::LedgerCheckHistory,
-                        subject.clone(),
-                        Code::RecordWindowInvalid,
-                        Proof::Recomputed,
-                        Value::Null,
-                        json!(s.timestamp.text),
-                        format!(
-                            "check_history[{key}] has a snapshot at {} inside no run's window: \
-                             Rocky records one only during a replication run",
-                            s.timestamp.text
-                        ),
-                    ));
-                }
-            }
         }
     }
     if rocky {
@@ -817,7 +793,7 @@ fn versions(report: &mut Report, ledger: &Ledger) -> Result<(), VerifyError> {
             continue;
         }
         let others: Vec<_> = all.iter().filter(|(r, _, _)| r != run).cloned().collect();
-        compare_versions(report, run, mine, &others);
+        compare_versions(report, run, mine, &others, true);
     }
     Ok(())
 }

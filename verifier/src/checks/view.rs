@@ -123,6 +123,8 @@ pub struct ModelView {
     pub consumed_column_hashes: Vec<(String, Vec<(String, String)>)>,
     /// `bytes_written` (the Parquet size on Rocky's content-addressed path).
     pub bytes_written: Option<u64>,
+    /// `skip_hash` (`None` when the model's IR does not canonicalise: no provenance then).
+    pub skip_hash: Option<String>,
 }
 
 impl ModelView {
@@ -157,6 +159,7 @@ impl ModelView {
                 })
                 .collect(),
             bytes_written: u64_field(v, "bytes_written"),
+            skip_hash: str_field(v, "skip_hash"),
         }
     }
 
