@@ -727,7 +727,9 @@ fn index_of_run(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError> {
                     Proof::Recomputed,
                     json!(key),
                     json!(other),
-                    format!("the input_index entry names a later build ({other}) of the same input_hash"),
+                    format!(
+                        "the input_index entry names a later build ({other}) of the same input_hash"
+                    ),
                 )
             } else {
                 Check::fail(
@@ -760,10 +762,16 @@ pub(crate) fn index_diffs(
 ) -> Vec<String> {
     let mut d = Vec::new();
     if e.input_hash != key {
-        d.push(format!("the entry's input_hash {} is not its key", e.input_hash));
+        d.push(format!(
+            "the entry's input_hash {} is not its key",
+            e.input_hash
+        ));
     }
     if p.input_hash != key {
-        d.push(format!("the provenance row's input_hash {} is not the key", p.input_hash));
+        d.push(format!(
+            "the provenance row's input_hash {} is not the key",
+            p.input_hash
+        ));
     }
     if e.run_id != p.run_id || e.model_name != p.model_name {
         d.push("run_id / model_name".to_owned());
@@ -952,5 +960,56 @@ pub(crate) fn compare_versions(
                 format!("commit_version {v} is in order with the table's other runs"),
             ),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Outcome, Report};
+
+    fn t(model: &str, dir: &str) -> (String, String) {
+        (model.to_owned(), dir.to_owned())
+    }
+
+    fn outcomes(mine: u64, others: &[(&str, u64)]) -> Vec<(Outcome, Option<Code>)> {
+        let mut r = Report::new("run", None, false);
+        let mine: BTreeMap<_, _> = [(t("m", "p/m"), mine)].into_iter().collect();
+        let others: Vec<_> = others
+            .iter()
+            .map(|(run, c)| ((*run).to_owned(), t("m", "p/m"), *c))
+            .collect();
+        compare_versions(&mut r, "run-20260530-110422-643", &mine, &others, true);
+        r.checks.iter().map(|c| (c.outcome, c.code)).collect()
+    }
+
+    #[test]
+    fn a_table_version_that_goes_back_in_a_later_run_fails() {
+        // Control: versions grow with the runs.
+        assert_eq!(
+            outcomes(
+                5,
+                &[
+                    ("run-20260529-090000-000", 3),
+                    ("run-20260531-090000-000", 7)
+                ]
+            ),
+            [(Outcome::Pass, None)]
+        );
+        // An earlier run with a higher version, or a later one with a lower version.
+        let bad = [(Outcome::Fail, Some(Code::CommitVersionMismatch))];
+        assert_eq!(outcomes(2, &[("run-20260529-090000-000", 3)]), bad);
+        assert_eq!(outcomes(9, &[("run-20260531-090000-000", 7)]), bad);
+        // Ids that do not sort by time are not compared.
+        assert_eq!(
+            outcomes(9, &[("run-apply-3f0c0000-0000-4000-8000-000000000000", 7)]),
+            [(Outcome::Pass, None)]
+        );
+    }
+
+    #[test]
+    fn the_table_is_the_folder_of_the_file_path() {
+        let a = json!({"model_name": "m", "file_path": "b/t/m/ab.parquet"});
+        assert_eq!(table_of(&a), Some(t("m", "b/t/m")));
     }
 }

@@ -222,8 +222,7 @@ fn producer_ok(p: &str) -> bool {
     p.strip_prefix("rocky-writer/").is_some_and(|v| {
         !v.is_empty()
             && v.starts_with(|c: char| c.is_ascii_digit())
-            && v
-                .chars()
+            && v.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
     })
 }
@@ -551,19 +550,25 @@ fn branches(report: &mut Report, ledger: &Ledger) -> Result<(), VerifyError> {
             Proof::Recomputed,
             Value::Null,
             json!(rows.len()),
-            format!("{} branch row(s) decode and agree with their keys", rows.len()),
+            format!(
+                "{} branch row(s) decode and agree with their keys",
+                rows.len()
+            ),
         ));
     }
     Ok(())
 }
 
-/// Run id and earliest row time of every row that names a run with no `run_history` row.
+/// Run id to the number of rows naming it and their earliest time.
+type Orphans = BTreeMap<String, (usize, Option<DateTime<Utc>>)>;
+
+/// Every run with no `run_history` row that rows name.
 fn orphan_rows(
     ledger: &Ledger,
     has_record: &dyn Fn(&str) -> bool,
     from: Option<&str>,
-) -> Result<BTreeMap<String, (usize, Option<DateTime<Utc>>)>, VerifyError> {
-    let mut out: BTreeMap<String, (usize, Option<DateTime<Utc>>)> = BTreeMap::new();
+) -> Result<Orphans, VerifyError> {
+    let mut out: Orphans = BTreeMap::new();
     let mut note = |run: &str, t: Option<DateTime<Utc>>| {
         let e = out.entry(run.to_owned()).or_insert((0, None));
         e.0 += 1;

@@ -456,7 +456,8 @@ impl Ledger {
             let names = txn.list_tables().map_err(|e| e.to_string())?;
             Ok(names.map(|h| h.name().to_owned()).collect())
         });
-        r.and_then(|x| x).map_err(|e| self.invalid(format!("table list: {e}")))
+        r.and_then(|x| x)
+            .map_err(|e| self.invalid(format!("table list: {e}")))
     }
 
     /// One row of a JSON table.
