@@ -21,6 +21,9 @@
 //! - `rocky_generated`: ledgers, repositories and warehouses written by Rocky's own CLI
 //!   (fixtures/rocky/generated): no false failures, sql_hash recomputed from git, and issue 12's
 //!   acceptance cases (row deletion, shallow clone) pinned at today's behaviour.
+//! - `tamper_matrix`: issue 16's single semantic edits of ledger rows, one table of edits and
+//!   expected findings, on rocky-writer, Rocky-shaped and Rocky-written ledgers, each against
+//!   its untampered control.
 
 mod util;
 
@@ -41,3 +44,4 @@ mod rocky_output;
 mod run_cmd;
 mod signatures;
 mod snapshots;
+mod tamper_matrix;

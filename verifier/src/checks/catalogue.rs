@@ -112,6 +112,21 @@ check_ids! {
     GitSignature = "git.signature", Ledger, "the commit's signature verifies against a trusted signer";
     BundleManifest = "bundle.manifest", Ledger, "every file of the bundle is the one its manifest lists (path, size, BLAKE3), and no other";
     BundleTiers = "bundle.tiers", Ledger, "the bundle's two ledger copies hold the same rows, as its manifest says";
+    RunStatus = "run.status", Ledger, "the run's status agrees with its model executions (Rocky's derive_run_status)";
+    RunModels = "run.models", Ledger, "no model execution is recorded twice";
+    RunTarget = "run.target", Ledger, "target_catalog is the catalog of the run's provenance targets";
+    RunRecordsWindow = "run.records_window", Ledger, "the run's artifact, provenance and input_index rows were recorded inside its window";
+    ArtifactExecution = "artifact.execution", ArtifactFile, "the artifact row names a successful execution of its run whose bytes_written is the row's size_bytes";
+    ArtifactCommitVersion = "artifact.commit_version", Ledger, "a table's commit_version does not decrease from one run to a later one";
+    ProvenanceOutputPath = "provenance.output_path", Ledger, "output_path names the file_path of the run's artifact row for each output hash";
+    ProvenanceProofRule = "provenance.proof_rule", Ledger, "proof_class is exactly what the upstream kinds give (strong iff every upstream is content)";
+    ProvenancePresent = "provenance.present", Ledger, "a content-addressed execution has the provenance row its input_index entry or its writer says it has";
+    LedgerInputIndex = "ledger.input_index", Ledger, "every input_index entry is keyed by its input_hash and repeats a provenance row; every provenance row has its entry";
+    LedgerOrphans = "ledger.orphans", Ledger, "every artifact, provenance and input_index row names a run the ledger records";
+    LedgerWatermarks = "ledger.watermarks", Ledger, "each watermarks row decodes and names a table a recorded run wrote";
+    LedgerCheckHistory = "ledger.check_history", Ledger, "each check_history blob decodes, in time order, with a snapshot in the window of each run that checked row counts";
+    LedgerBranches = "ledger.branches", Ledger, "each branches row decodes, keyed by its name, with schema_prefix branch__<name>";
+    LedgerMetadata = "ledger.metadata", Ledger, "schema_version and producer agree with the fields the records carry";
 }
 
 impl CheckId {
@@ -240,15 +255,15 @@ codes! {
     LedgerLockedUnexpected = "ledger_locked_unexpected", [LedgerOpen];
     SchemaVersionUnexpected = "schema_version_unexpected", [LedgerSchemaVersion];
     LedgerKeyMismatch = "ledger_key_mismatch", [LedgerKeys];
-    RunRecordMissing = "run_record_missing", [RunRecord, LedgerCheckpoint, GateScope];
+    RunRecordMissing = "run_record_missing", [RunRecord, LedgerCheckpoint, GateScope, LedgerOrphans];
     RunRecordInvalid = "run_record_invalid", [RunRecord];
     ModelExecutionInvalid = "model_execution_invalid", [ModelRecord];
     ArtifactRecordInvalid = "artifact_record_invalid", [ArtifactRecord];
     ProvenanceRecordInvalid = "provenance_record_invalid", [ProvenanceRecord];
     InputIndexEntryInvalid = "input_index_entry_invalid", [ProvenanceIndex];
-    WatermarkStateInvalid = "watermark_state_invalid", [];
-    BranchRecordInvalid = "branch_record_invalid", [];
-    CheckHistoryInvalid = "check_history_invalid", [];
+    WatermarkStateInvalid = "watermark_state_invalid", [LedgerWatermarks];
+    BranchRecordInvalid = "branch_record_invalid", [LedgerBranches];
+    CheckHistoryInvalid = "check_history_invalid", [LedgerCheckHistory];
     TimestampInvalid = "timestamp_invalid", [];
     RunIdMismatch = "run_id_mismatch", [RunId];
     RunWindowInvalid = "run_window_invalid", [RunWindow];
@@ -294,7 +309,7 @@ codes! {
     RecipeHashMissing = "recipe_hash_missing", [ProvenanceRecipeHash];
     SkipHashMismatch = "skip_hash_mismatch", [ProvenanceSkipHash];
     InputHashMismatch = "input_hash_mismatch", [ProvenanceInputHash];
-    ProofClassMismatch = "proof_class_mismatch", [ProvenanceProofClass];
+    ProofClassMismatch = "proof_class_mismatch", [ProvenanceProofClass, ProvenanceProofRule];
     ProvenanceOutputMismatch = "provenance_output_mismatch", [ProvenanceOutputs, ProvenanceIndex];
     UpstreamArtifactMissing = "upstream_artifact_missing", [ProvenanceUpstream];
     UpstreamHashMismatch = "upstream_hash_mismatch", [ProvenanceUpstream];
@@ -332,6 +347,22 @@ codes! {
     LedgerTiersMismatch = "ledger_tiers_mismatch", [BundleTiers];
     BundleClaimMismatch = "bundle_claim_mismatch", [BundleTiers];
     BundleTierInvalid = "bundle_tier_invalid", [BundleTiers];
+    RunStatusMismatch = "run_status_mismatch", [RunStatus];
+    ModelExecutionUnexpected = "model_execution_unexpected", [RunModels];
+    TargetCatalogMismatch = "target_catalog_mismatch", [RunTarget];
+    RecordWindowInvalid = "record_window_invalid", [RunRecordsWindow];
+    ArtifactExecutionMissing = "artifact_execution_missing", [ArtifactExecution];
+    BytesWrittenMismatch = "bytes_written_mismatch", [ArtifactExecution];
+    CommitVersionMismatch = "commit_version_mismatch", [ArtifactCommitVersion];
+    ProvenancePathMismatch = "provenance_path_mismatch", [ProvenanceOutputPath];
+    ProvenanceRecordMissing = "provenance_record_missing", [ProvenancePresent, LedgerInputIndex];
+    InputIndexMismatch = "input_index_mismatch", [LedgerInputIndex];
+    InputIndexEntryMissing = "input_index_entry_missing", [LedgerInputIndex];
+    WatermarkStateUnexpected = "watermark_state_unexpected", [LedgerWatermarks];
+    CheckHistoryMissing = "check_history_missing", [LedgerCheckHistory];
+    SchemaVersionMismatch = "schema_version_mismatch", [LedgerMetadata];
+    ProducerMismatch = "producer_mismatch", [LedgerMetadata];
+    ProducerMissing = "producer_missing", [LedgerMetadata];
 }
 
 impl Code {

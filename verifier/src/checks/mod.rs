@@ -12,6 +12,8 @@
 //! - [`artifacts`], [`columns`], [`delta`]: artifact bytes, column hashes, Delta logs.
 //! - [`provenance`]: input provenance rows and their joins.
 //! - [`checkpoint`], [`orphans`]: what only the gate checks (history, orphan files).
+//! - [`consistency`], [`tables`]: records against each other, and the tables outside one run's
+//!   joins (watermarks, check history, branches, metadata, rows of no run, input_index).
 //! - [`ledger_open`]: opening the ledger and binding the report to its bytes.
 
 pub mod catalogue;
@@ -21,6 +23,7 @@ pub mod bundle;
 pub(crate) mod checkpoint;
 mod code;
 mod columns;
+pub(crate) mod consistency;
 pub mod decode;
 mod delta;
 mod fingerprint;
@@ -30,6 +33,7 @@ pub(crate) mod project;
 mod provenance;
 pub(crate) mod row_count;
 mod signature;
+pub(crate) mod tables;
 pub(crate) mod view;
 pub(crate) mod warehouse;
 mod who;
@@ -296,7 +300,9 @@ pub(crate) fn check_loaded(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), Ver
         delta::check(ctx, ledger)?;
     }
     // 6. Provenance.
-    provenance::check(ctx, ledger)
+    provenance::check(ctx, ledger)?;
+    // 7. The records against each other (issue 16).
+    consistency::check(ctx, ledger)
 }
 
 /// Who produced each hash this run's checks ask about: the run's own artifacts (for refcounts)

@@ -121,6 +121,10 @@ pub struct ModelView {
     /// `upstream_freshness` entries that carry `consumed_column_hashes`, as `(upstream_key,
     /// [(column, hash)])`.
     pub consumed_column_hashes: Vec<(String, Vec<(String, String)>)>,
+    /// `bytes_written` (the Parquet size on Rocky's content-addressed path).
+    pub bytes_written: Option<u64>,
+    /// `skip_hash` (`None` when the model's IR does not canonicalise: no provenance then).
+    pub skip_hash: Option<String>,
 }
 
 impl ModelView {
@@ -154,6 +158,8 @@ impl ModelView {
                     ))
                 })
                 .collect(),
+            bytes_written: u64_field(v, "bytes_written"),
+            skip_hash: str_field(v, "skip_hash"),
         }
     }
 

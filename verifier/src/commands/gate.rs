@@ -592,6 +592,9 @@ fn gate_with_ledger(
     }
     progress.finish();
 
+    // The tables outside one run's joins, and rows of no run (issue 16), ledger-wide.
+    crate::checks::tables::check_gate(report, ledger, &facts.history)?;
+
     if let Some(dir) = &opts.artifacts {
         orphans::check(report, ledger, dir)?;
     }

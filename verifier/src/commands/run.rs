@@ -195,6 +195,10 @@ fn run_with_ledger(
             .collect();
     }
     check_loaded(&mut ctx, ledger)?;
+    crate::checks::tables::check_run(ctx.report, ledger, &run_id, rows.run_bytes.as_deref())?;
+    if opts.run_id == "latest" {
+        crate::checks::tables::orphans_after(ctx.report, ledger, &run_id)?;
+    }
     // Model-level checks of models the selector left out are not this report's business (the
     // run record's own checks stay).
     if let Some(names) = ctx.scope_names() {
@@ -411,6 +415,11 @@ fn summarize(ctx: &mut Ctx<'_>) {
     r.not_verified.push(
         "the ledger is not tamper-evident: a consistent rewrite of every record and file cannot \
          be detected"
+            .to_owned(),
+    );
+    r.not_verified.push(
+        "history: deleting or inserting a whole consistent run is caught only against a \
+         checkpoint (`rocky-verify gate --checkpoint`); `run` checks one run"
             .to_owned(),
     );
 }

@@ -479,6 +479,25 @@ impl Ledger {
         )
     }
 
+    /// The names of every table the file holds (empty ones included).
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::LedgerInvalid`] if the table tree cannot be read.
+    pub fn table_names(&self) -> Result<Vec<String>, VerifyError> {
+        let r = guard(|| -> Result<Vec<String>, String> {
+            use redb::TableHandle;
+            let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+            let names = txn.list_tables().map_err(|e| e.to_string())?;
+            Ok(names.map(|h| h.name().to_owned()).collect())
+        });
+        match r {
+            Ok(Ok(names)) => Ok(names),
+            Ok(Err(e)) => Err(self.invalid(format!("table list: {e}"))),
+            Err(p) => Err(self.invalid(format!("table list: {}", p.0))),
+        }
+    }
+
     /// One row of a JSON table.
     pub fn get(&self, table: JsonTable<'_>, key: &str) -> Result<Option<Vec<u8>>, VerifyError> {
         self.read_json(
