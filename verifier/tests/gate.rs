@@ -817,3 +817,68 @@ fn github_annotations_escape_properties_and_data() {
         "{line}"
     );
 }
+
+#[test]
+fn ci_reports_count_each_finding_once_and_leave_by_design_limits_out_of_code_scanning() {
+    // Control: clean evidence has no failures in any format, and the self-reported identity
+    // (unverifiable by design) is not a code-scanning result.
+    let clean = Scenario::new();
+    clean.write();
+    let r = reports(&clean);
+    let run = gate(&clean, &with(&r, &["--json"]));
+    assert_eq!(run.code, 0, "{}", run.dump());
+    assert!(run.summary()["counts"]["unverifiable"].as_u64().unwrap() > 0);
+    let sarif = read_sarif(&p(&clean, "gate.sarif"));
+    assert_eq!(sarif["runs"][0]["results"], json!([]), "{sarif:#}");
+
+    // Two column findings of one kind in one model, plus one of another kind.
+    let s = Scenario::new();
+    s.write();
+    util::warehouse_sql(
+        &s.path("tgt.duckdb"),
+        "ALTER TABLE tgt.raw.stg_orders DROP COLUMN customer_id; \
+         ALTER TABLE tgt.raw.stg_orders ADD COLUMN extra1 INTEGER; \
+         ALTER TABLE tgt.raw.stg_orders ADD COLUMN extra2 INTEGER;",
+    );
+    let r = reports(&s);
+    let run = gate(&s, &with(&r, &["--json"]));
+    assert_eq!(run.code, 1, "{}", run.dump());
+    let fails = run.summary()["counts"]["fail"].as_u64().unwrap() as usize;
+    assert_eq!(fails, 3, "{}", run.dump());
+
+    let xml = std::fs::read_to_string(s.path("gate.xml")).unwrap();
+    let cases = read_junit(&p(&s, "gate.xml"));
+    assert_eq!(cases.iter().filter(|c| c.2 == "failure").count(), fails);
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    assert_eq!(
+        doc.root_element().attribute("failures"),
+        Some(fails.to_string().as_str())
+    );
+    for f in doc.descendants().filter(|n| n.has_tag_name("failure")) {
+        let t = f.attribute("type").unwrap();
+        assert!(!t.contains(','), "one type per failure: {t}");
+    }
+
+    let sarif = read_sarif(&p(&s, "gate.sarif"));
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), fails, "{sarif:#}");
+    for res in results {
+        let uri = res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap();
+        assert!(uri.ends_with("repo/models/stg_orders.sql"), "{uri}");
+    }
+    for rule in sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+    {
+        let full = rule["fullDescription"]["text"].as_str().unwrap();
+        assert!(full.contains("warehouse.columns"), "{rule}");
+        assert!(
+            rule["help"]["text"]
+                .as_str()
+                .unwrap()
+                .contains(rule["id"].as_str().unwrap())
+        );
+    }
+}
