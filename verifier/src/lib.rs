@@ -19,7 +19,9 @@
 //! ```
 //!
 //! `commands/` is thin: it opens the evidence, builds the plan, runs the checks (the engine in
-//! `checks/mod.rs`) and hands the report to an output.
+//! `checks/mod.rs`) and hands the report to an output. The plan (`plan/`: `scope` for the gate's
+//! runs, `select` for `--model` / `--select` and the ledger's lineage, `policy` skips) is decided
+//! before any check runs.
 //!
 //! - A new **evidence source** (evidence bundles, remote ledgers fetched by `rocky-collect`) goes
 //!   in `evidence/`: opened read-only, its failures typed errors that become `unknown` checks,

@@ -8,6 +8,7 @@
 //! - [`who`]: the run record, its enums, id and time window (who and when).
 //! - [`code`], [`fingerprint`], [`project`]: the commit, config and model sources in git, and
 //!   Rocky's `sql_hash` recomputed from them (what code).
+//! - [`signature`]: who signed the commit (`--allowed-signers`).
 //! - [`warehouse`], [`row_count`]: tables, row counts and columns in the warehouse (what output).
 //! - [`artifacts`], [`columns`], [`delta`]: artifact bytes, column hashes, Delta logs.
 //! - [`provenance`]: input provenance rows and their joins.

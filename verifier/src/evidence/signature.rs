@@ -333,7 +333,18 @@ pub fn verify_ssh(
     let key = PublicKey::from(sig.public_key().clone());
     let fingerprint = Some(key.fingerprint(HashAlg::Sha256).to_string());
     let algorithm = Some(sig.algorithm().to_string());
-    let verdict = if sig.namespace() != GIT_NAMESPACE {
+    // Only the key types whose verifiers are compiled in: any other (ECDSA, security keys)
+    // would fail to verify for want of code, which must never read as a bad signature.
+    let supported = matches!(
+        sig.public_key(),
+        ssh_key::public::KeyData::Ed25519(_) | ssh_key::public::KeyData::Rsa(_)
+    );
+    let verdict = if !supported {
+        SshVerdict::Unsupported(format!(
+            "the key type {} is not one this verifier checks (ed25519, RSA)",
+            sig.public_key().algorithm()
+        ))
+    } else if sig.namespace() != GIT_NAMESPACE {
         SshVerdict::Bad(format!(
             "the signature was made for namespace {:?}, not git's {GIT_NAMESPACE:?}",
             sig.namespace()

@@ -115,10 +115,10 @@ pub fn classify_run_id(run_id: &str, started_at: &DateTime<Utc>) -> RunIdForm {
 }
 
 /// Up to three of `known` closest to `wanted` by edit distance (Levenshtein, in characters),
-/// closest first, for "did you mean" hints on a mistyped run id. Only ids within a third of
-/// `wanted`'s length (at least 2 edits) count: a hint that is not a near miss only misleads.
+/// closest first, for "did you mean" hints on a mistyped run id. Only ids within a fifth of
+/// `wanted`'s length in edits (at least 2) count: a hint that is not a near miss only misleads.
 pub fn nearest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-    let limit = (wanted.chars().count() / 3).max(2);
+    let limit = (wanted.chars().count() / 5).max(2);
     let mut scored: Vec<(usize, &str)> = known
         .into_iter()
         .filter_map(|k| {
