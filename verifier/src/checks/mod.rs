@@ -27,6 +27,7 @@ pub(crate) mod ledger_open;
 pub(crate) mod orphans;
 pub(crate) mod project;
 mod provenance;
+mod recount;
 pub(crate) mod row_count;
 pub(crate) mod view;
 pub(crate) mod warehouse;

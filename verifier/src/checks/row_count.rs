@@ -381,6 +381,8 @@ enum Expected<'e> {
     RowsAffected(u64),
     /// A recorded count of the whole table.
     Observed(&'e Observed),
+    /// The model's SELECT counted again (source 4, [`super::recount`]).
+    Recount(super::recount::Recount),
 }
 
 /// The recorded counts of the whole table after this execution (sources 2 and 3, in that order),
@@ -417,9 +419,11 @@ fn observed<'e>(
 }
 
 /// The `warehouse.row_count` check of one model whose table exists.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn check(
     ctx: &mut Ctx<'_>,
     wh: &Warehouse,
+    ledger: &Ledger,
     m: &ModelView,
     table: &TableRef,
     subject: &Subject,
@@ -465,12 +469,19 @@ pub(crate) fn check(
                     return;
                 }
                 (None, Err(why)) => {
-                    let c = unverifiable(format!(
-                        "{decided}: rows_affected is null (Rocky records it only on the \
-                         content-addressed path); {why}"
-                    ));
-                    ctx.report.push(c);
-                    return;
+                    // Source 4: the full refresh's own SELECT, counted again.
+                    match super::recount::recount(ctx, wh, ledger, m, table) {
+                        Ok(r) => Expected::Recount(r),
+                        Err(no_recount) => {
+                            let c = unverifiable(format!(
+                                "{decided}: rows_affected is null (Rocky records it only on the \
+                                 content-addressed path); {why}; the model's SELECT is not \
+                                 recounted: {no_recount}"
+                            ));
+                            ctx.report.push(c);
+                            return;
+                        }
+                    }
                 }
             };
             exact(ctx, wh, table, subject, &decided, &expected);
@@ -552,6 +563,7 @@ fn exact(
     let (rows, source) = match expected {
         Expected::RowsAffected(rows) => (*rows, "rows_affected".to_owned()),
         Expected::Observed(o) => (o.rows, o.describe(&table.to_string())),
+        Expected::Recount(r) => (r.rows, r.source.clone()),
     };
     ctx.report.push(if n == rows {
         Check::pass(
