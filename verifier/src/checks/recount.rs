@@ -40,8 +40,7 @@ use crate::rocky::statements::{self, Dialect, RunInputs, Strategy};
 
 /// Rocky's replication progress rows, `{run_id}|{catalog.schema.table}`: which table a
 /// replication run wrote.
-const RUN_PROGRESS_ENTRIES: JsonTable<'static> =
-    redb::TableDefinition::new("run_progress_entries");
+const RUN_PROGRESS_ENTRIES: JsonTable<'static> = redb::TableDefinition::new("run_progress_entries");
 
 /// The recounted rows and where they came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,9 +60,11 @@ pub(crate) fn recount(
     table: &TableRef,
 ) -> Result<Recount, String> {
     let Some(p) = ctx.rocky_project() else {
-        return Err("the project at the run's commit is not loaded (no --repo, no commit, or the \
+        return Err(
+            "the project at the run's commit is not loaded (no --repo, no commit, or the \
                     commit is not in the repository), so the model's SELECT is not known"
-            .to_owned());
+                .to_owned(),
+        );
     };
     let Some(adapter) = &p.adapter else {
         return Err("no adapter is known for the run, so the model's SELECT is not known".into());
@@ -188,8 +189,8 @@ pub(crate) fn recount(
     Ok(Recount {
         rows,
         source: format!(
-            "the count recomputed from the model's SELECT ({path} at {}, whose statements \
-             recompute the recorded sql_hash) over {}, none written since this model ran",
+            "the model's SELECT recomputed from {path} at {} (its statements recompute the \
+             recorded sql_hash), re-run over {}, none written since this model ran,",
             p.commit,
             if read.is_empty() {
                 "no table".to_owned()
@@ -314,10 +315,12 @@ impl Writes {
     /// The executions that may have written `t`: its `target_table`, or (none recorded, as in
     /// Rocky's ledgers) its name.
     fn may_write<'w>(&'w self, t: &'w TableRef) -> impl Iterator<Item = &'w Write> + 'w {
-        self.0.iter().filter(move |w| match w.target_table.as_deref() {
-            Some(full) => TableRef::parse(full).is_none_or(|x| same_table(&x, t)),
-            None => w.model.eq_ignore_ascii_case(&t.table),
-        })
+        self.0
+            .iter()
+            .filter(move |w| match w.target_table.as_deref() {
+                Some(full) => TableRef::parse(full).is_none_or(|x| same_table(&x, t)),
+                None => w.model.eq_ignore_ascii_case(&t.table),
+            })
     }
 }
 
@@ -428,8 +431,11 @@ fn walk(v: &Value, ctes: &[String], out: &mut Vec<TableRef>) -> Result<(), Strin
     if o.get("class").is_none() {
         match o.get("type").and_then(Value::as_str) {
             Some("BASE_TABLE") => {
-                let (catalog, schema, table) =
-                    (text("catalog_name"), text("schema_name"), text("table_name"));
+                let (catalog, schema, table) = (
+                    text("catalog_name"),
+                    text("schema_name"),
+                    text("table_name"),
+                );
                 if catalog.is_empty()
                     && schema.is_empty()
                     && ctes.contains(&table.to_ascii_lowercase())
@@ -494,7 +500,10 @@ mod tests {
             ("SELECT * FROM a.orders", "not named"),
             ("SELECT * FROM w.a.t USING SAMPLE 10%", "samples"),
             ("SELECT random() AS r FROM w.a.t", "random"),
-            ("SELECT * FROM w.a.t WHERE ts > now() - INTERVAL 1 DAY", "now"),
+            (
+                "SELECT * FROM w.a.t WHERE ts > now() - INTERVAL 1 DAY",
+                "now",
+            ),
             ("SELECT * FROM w.a.t WHERE d = current_date", "current_date"),
             ("SELECT * FROM read_csv('x.csv')", "TABLE_FUNCTION"),
             ("SELECT 1; SELECT 2", "2 statements"),
@@ -508,10 +517,24 @@ mod tests {
 
     #[test]
     fn only_clock_random_sequence_and_session_functions_are_nondeterministic() {
-        for n in ["now", "NOW", "current_timestamp", "gen_random_uuid", "nextval", "random"] {
+        for n in [
+            "now",
+            "NOW",
+            "current_timestamp",
+            "gen_random_uuid",
+            "nextval",
+            "random",
+        ] {
             assert!(nondeterministic(n), "{n}");
         }
-        for n in ["sum", "count_star", "date_trunc", "cast", "coalesce", "row_number"] {
+        for n in [
+            "sum",
+            "count_star",
+            "date_trunc",
+            "cast",
+            "coalesce",
+            "row_number",
+        ] {
             assert!(!nondeterministic(n), "{n}");
         }
     }

@@ -9,7 +9,9 @@
 //!    content-addressed);
 //! 2. the table's `check_history` snapshot taken inside the run's window;
 //! 3. the `row_count` of a downstream provenance record's `watermark` upstream for the table,
-//!    recorded after the model finished.
+//!    recorded after the model finished;
+//! 4. for a full refresh only, the model's own SELECT counted again in the warehouse, when
+//!    [`super::recount`] can show its inputs are the rows it read.
 //!
 //! Sources 2 and 3 count the whole table after the run wrote it, so they hold only while no later
 //! run rewrote the table (the supersession rule, checked first).
@@ -560,10 +562,15 @@ fn exact(
     let Some(n) = count_or_report(ctx, wh, table, subject) else {
         return;
     };
-    let (rows, source) = match expected {
-        Expected::RowsAffected(rows) => (*rows, "rows_affected".to_owned()),
-        Expected::Observed(o) => (o.rows, o.describe(&table.to_string())),
-        Expected::Recount(r) => (r.rows, r.source.clone()),
+    let (rows, source, verb, hint) = match expected {
+        Expected::RowsAffected(rows) => (*rows, "rows_affected".to_owned(), "records", ""),
+        Expected::Observed(o) => (o.rows, o.describe(&table.to_string()), "records", ""),
+        Expected::Recount(r) => (
+            r.rows,
+            r.source.clone(),
+            "returns",
+            ": the table, or a table its SELECT reads, changed since the run",
+        ),
     };
     ctx.report.push(if n == rows {
         Check::pass(
@@ -572,7 +579,7 @@ fn exact(
             Proof::Recomputed,
             json!(n),
             json!(rows),
-            format!("{table} holds {n} rows, as {source} records ({decided}: exact)"),
+            format!("{table} holds {n} rows, as {source} {verb} ({decided}: exact)"),
         )
     } else {
         Check::fail(
@@ -582,7 +589,7 @@ fn exact(
             Proof::Recomputed,
             json!(n),
             json!(rows),
-            format!("{table} holds {n} rows, but {source} records {rows} ({decided}: exact)"),
+            format!("{table} holds {n} rows, but {source} {verb} {rows} ({decided}: exact){hint}"),
         )
     });
 }

@@ -178,7 +178,16 @@ fn check_models(
         checked += 1;
         let strategy = row_count::strategy_from_ledger(ctx, m)
             .or_else(|| row_count::strategy_from_project(ctx, m));
-        row_count::check(ctx, wh, ledger, m, &target.table, &subject, strategy, evidence);
+        row_count::check(
+            ctx,
+            wh,
+            ledger,
+            m,
+            &target.table,
+            &subject,
+            strategy,
+            evidence,
+        );
         check_columns(ctx, wh, m, &target, &subject);
     }
     if checked > 0 {

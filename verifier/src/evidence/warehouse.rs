@@ -420,7 +420,10 @@ impl Warehouse {
         let conn = sandbox(None)?;
         let text: String = conn
             .query_row(
-                &format!("SELECT CAST(json_serialize_sql({}) AS VARCHAR)", quote_literal(sql)),
+                &format!(
+                    "SELECT CAST(json_serialize_sql({}) AS VARCHAR)",
+                    quote_literal(sql)
+                ),
                 [],
                 |r| r.get(0),
             )
@@ -451,7 +454,6 @@ impl Warehouse {
         let n: i64 = conn.query_row(&sql, [], |r| r.get(0)).map_err(db_err)?;
         u64::try_from(n).map_err(|_| format!("negative count {n}"))
     }
-
 }
 
 #[cfg(test)]
