@@ -91,7 +91,7 @@ fn execute(command: &Command) -> Report {
             adapter,
         } => run::verify_run(&run::RunOptions {
             run_id: run_id.clone(),
-            ledger: ledger.clone(),
+            ledger: ledger.clone().unwrap_or_default(),
             repo: repo.clone().unwrap_or_else(|| ".".into()),
             repo_explicit: repo.is_some(),
             warehouse: warehouse.clone(),
@@ -102,7 +102,9 @@ fn execute(command: &Command) -> Report {
             adapter: adapter.adapter.map(cli::Adapter::dialect),
         }),
         Command::Artifact { file, ledger } => artifact::verify_artifact(file, ledger.as_deref()),
-        Command::Runs { ledger } => runs::list_runs(ledger),
+        Command::Runs { ledger } => {
+            runs::list_runs(ledger.as_deref().unwrap_or(std::path::Path::new("")))
+        }
         Command::Record {
             file,
             recipe_hash,
@@ -114,7 +116,26 @@ fn execute(command: &Command) -> Report {
 
 fn main() -> ExitCode {
     // clap prints usage errors to stderr and exits 2 (INCOMPLETE), help and version exit 0.
-    let config = Config::from_args(Args::parse());
+    let mut args = Args::parse();
+    // No --ledger: Rocky's own places, or a clear error naming every path tried (exit 2, as for
+    // any other usage error).
+    let ledger = match &mut args.command {
+        Command::Run { ledger, .. } | Command::Runs { ledger } => Some(ledger),
+        Command::Gate(g) => Some(&mut g.ledger),
+        Command::Artifact { .. } | Command::Record { .. } => None,
+    };
+    if let Some(slot) = ledger
+        && slot.is_none()
+    {
+        match rocky_verify::evidence::ledger::locate_default(std::path::Path::new(".")) {
+            Ok(found) => *slot = Some(found),
+            Err(message) => {
+                let _ = writeln!(io::stderr(), "rocky-verify: {message}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let config = Config::from_args(args);
     let (report, code) = match &config.command {
         // The gate also writes its CI files, annotations and policy diagnostics.
         Command::Gate(args) => gate::run_cli(args, config.output, config.stderr_color),

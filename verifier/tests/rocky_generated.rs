@@ -765,3 +765,155 @@ fn sql_hash_matches_published_vectors() {
         "d3ab42d87625dbf5"
     );
 }
+
+/// Without --ledger the verifier looks where Rocky 1.71 puts its state (`models/.rocky-state.redb`
+/// in the project directory), and names every path it tried when there is none.
+#[test]
+fn default_ledger_is_where_rocky_puts_it() {
+    let s = Unpacked::new(&DUCKDB);
+    let r = run_bin(&args(&["runs", "--json"]), Some(&s.project));
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert!(r.stdout.contains("run-20261201-150105-347"), "{}", r.dump());
+
+    let empty = tempfile::tempdir().unwrap();
+    let r = run_bin(&args(&["run", "latest"]), Some(empty.path()));
+    assert_eq!(r.code, 2, "{}", r.dump());
+    for tried in [
+        "models/.rocky-state.redb",
+        ".rocky-state.redb",
+        ".rocky-state/<namespace>.redb",
+    ] {
+        assert!(r.stderr.contains(tried), "{}", r.dump());
+    }
+}
+
+/// Fields Rocky added to `RunRecord` and `ModelExecution` after a schema version, from the version
+/// history on `CURRENT_SCHEMA_VERSION` (rocky-ledger-format.md section 2.1); all serde-defaulted,
+/// so an older record simply lacks them.
+const RUN_FIELDS_SINCE: [(u32, &[&str]); 3] = [
+    (
+        6,
+        &[
+            "triggering_identity",
+            "session_source",
+            "git_commit",
+            "git_branch",
+            "idempotency_key",
+            "target_catalog",
+            "hostname",
+            "rocky_version",
+        ],
+    ),
+    (17, &["check_outcomes"]),
+    (21, &["pipeline", "submission_id"]),
+];
+const MODEL_FIELDS_SINCE: [(u32, &[&str]); 3] = [
+    (
+        11,
+        &[
+            "recipe_hash",
+            "input_hash",
+            "input_proof_class",
+            "env_hash",
+            "hash_scheme",
+        ],
+    ),
+    (12, &["output_column_hashes"]),
+    (16, &["attempts"]),
+];
+/// Tables a version did not have yet.
+const TABLES_SINCE: [(u32, &str); 5] = [
+    (7, "output_artifacts"),
+    (8, "run_progress_entries"),
+    (9, "input_index"),
+    (9, "input_provenance"),
+    (14, "policy_decisions"),
+];
+
+/// Every ledger shape from schema version 5 to 22: duckdb-shop's ledger, as Rocky wrote it, cut
+/// back to what each older version stored (fields added later removed, as an older Rocky never
+/// wrote them; tables added later dropped; the stamp lowered). No shape gives a failure; what
+/// the older records cannot say is unverifiable or unknown with its reason.
+#[test]
+fn every_schema_version_from_5_to_22_verifies_without_false_failures() {
+    for version in [5u32, 6, 8, 10, 11, 12, 16, 17, 20, 21, 22] {
+        let s = Unpacked::new(&DUCKDB);
+        let (repo, wh) = (s.path("."), s.path("warehouse.duckdb"));
+        let runs = s.runs();
+        // v22 is the ledger as Rocky wrote it, untouched (the control).
+        let edit = |txn: &redb::WriteTransaction| {
+            {
+                let mut meta = txn
+                    .open_table(redb::TableDefinition::<&str, &str>::new("metadata"))
+                    .unwrap();
+                meta.insert("schema_version", version.to_string().as_str())
+                    .unwrap();
+            }
+            {
+                let mut t = txn.open_table(RUN_HISTORY).unwrap();
+                for rec in &runs {
+                    let mut rec = rec.clone();
+                    let o = rec.as_object_mut().unwrap();
+                    for (since, fields) in RUN_FIELDS_SINCE {
+                        if version < since {
+                            fields.iter().for_each(|f| {
+                                o.remove(*f);
+                            });
+                        }
+                    }
+                    for m in o["models_executed"].as_array_mut().unwrap() {
+                        let m = m.as_object_mut().unwrap();
+                        for (since, fields) in MODEL_FIELDS_SINCE {
+                            if version < since {
+                                fields.iter().for_each(|f| {
+                                    m.remove(*f);
+                                });
+                            }
+                        }
+                    }
+                    let bytes = serde_json::to_vec(&rec).unwrap();
+                    t.insert(rec["run_id"].as_str().unwrap(), bytes.as_slice())
+                        .unwrap();
+                }
+            }
+            for (since, name) in TABLES_SINCE {
+                if version < since {
+                    let _ = txn.delete_table(redb::TableDefinition::<&str, &[u8]>::new(name));
+                }
+            }
+        };
+        if version < 22 {
+            s.edit_ledger(edit);
+        }
+        for rec in &runs {
+            let id = rec["run_id"].as_str().unwrap();
+            let r = s.run(id, &repo, &wh);
+            assert!(r.failing().is_empty(), "v{version} {id}: {}", r.dump());
+            assert_ne!(r.code, 1, "v{version} {id}: {}", r.dump());
+            // The version stamp is read and accepted.
+            assert_eq!(
+                r.lines[0]["data"]["ledger"]["schema_version"],
+                version.to_string(),
+                "v{version}: {}",
+                r.dump()
+            );
+        }
+        let g = s.gate(&wh, &[]);
+        assert!(g.failing().is_empty(), "v{version} gate: {}", g.dump());
+        assert_ne!(g.code, 1, "v{version} gate: {}", g.dump());
+        if version == 22 {
+            // Control: the untouched shape is the clean scenario (exit 0).
+            assert_eq!(g.code, 0, "{}", g.dump());
+        }
+        if version < 6 {
+            // No git_commit before v6: the code cannot be checked, and that is said.
+            let r = s.run("latest", &repo, &wh);
+            let hashes = r.check("model.sql_hash");
+            assert!(
+                !hashes.is_empty() && hashes.iter().all(|c| c["outcome"] != "pass"),
+                "{}",
+                r.dump()
+            );
+        }
+    }
+}

@@ -319,9 +319,14 @@ pub(crate) fn superseded_by(ctx: &Ctx<'_>, m: &ModelView, target: &TableRef) -> 
                 !o.failed()
                     && match (&o.target_table, &m.target_table) {
                         (Some(a), _) => *a == full,
+                        // A run that records no catalog (schema v5, Rocky's transformation
+                        // runs) may have written the table of that name in any catalog: taken
+                        // as a writer, so a count is never compared with a superseded one.
                         (None, _) => {
                             o.name == target.table
-                                && r.target_catalog.as_deref() == Some(target.catalog.as_str())
+                                && r.target_catalog
+                                    .as_deref()
+                                    .is_none_or(|c| c == target.catalog)
                         }
                     }
             })

@@ -275,7 +275,9 @@ impl LedgerFacts {
                 let key = match (&m.target_table, &r.target_catalog) {
                     (Some(t), _) => t.clone(),
                     (None, Some(c)) => format!("{c}\0{}", m.name),
-                    (None, None) => continue,
+                    // No catalog recorded (a pre-v6 record, or Rocky's transformation runs):
+                    // the table name alone, which may be the table (see `later_writers`).
+                    (None, None) => format!("\0{}", m.name),
                 };
                 let e = last_writer.entry(key).or_insert(i);
                 // Later start wins; among equal starts the later row, as `run` picks.
@@ -346,7 +348,13 @@ impl LedgerFacts {
         };
         let mut keys: Vec<String> = targets
             .iter()
-            .flat_map(|t| [t.to_string(), format!("{}\0{}", t.catalog, t.table)])
+            .flat_map(|t| {
+                [
+                    t.to_string(),
+                    format!("{}\0{}", t.catalog, t.table),
+                    format!("\0{}", t.table),
+                ]
+            })
             .collect();
         if let Some(r) = self.run(run_id)
             && let Some(c) = &r.target_catalog
@@ -910,7 +918,7 @@ fn summarize(report: &mut Report, opts: &GateOptions, policy: &Policy, state: &G
 /// The gate's options from its command line; `now` is the wall clock.
 pub fn options(args: &crate::cli::GateArgs, progress: bool) -> GateOptions {
     GateOptions {
-        ledger: args.ledger.clone(),
+        ledger: args.ledger.clone().unwrap_or_default(),
         repo: args.repo.clone(),
         warehouse: args.warehouse.clone(),
         artifacts: args.artifacts.clone(),
