@@ -227,6 +227,10 @@ pub struct GateArgs {
     pub strict: bool,
     #[command(flatten)]
     pub adapter: AdapterArg,
+    /// A local copy of the object store the content-addressed tables live in: each run's
+    /// Delta log entries are replayed against its artifact rows, as `run --lake` does.
+    #[arg(long, value_name = "DIR")]
+    pub lake: Option<PathBuf>,
 }
 
 /// `--adapter`, shared by `run` and `gate`.

@@ -74,6 +74,8 @@ pub struct GateOptions {
     /// `--adapter`: the dialect for Rocky fingerprints when the project and `env_hash` name
     /// none.
     pub adapter: Option<crate::rocky::statements::Dialect>,
+    /// `--lake`: the folder holding the content-addressed tables' Delta logs.
+    pub lake: Option<PathBuf>,
 }
 
 /// The gate's report and what the CI formats need besides it.
@@ -566,8 +568,7 @@ fn gate_with_ledger(
         artifacts: opts.artifacts.clone(),
         strict: opts.strict,
         ledger_scan: true,
-        // The Delta log replay is `run --lake` only.
-        lake: None,
+        lake: opts.lake.clone(),
     };
     let warehouse = match &opts.warehouse {
         None => None,
@@ -933,6 +934,7 @@ pub fn options(args: &crate::cli::GateArgs, progress: bool) -> GateOptions {
         now: Utc::now(),
         progress,
         adapter: args.adapter.adapter.map(crate::cli::Adapter::dialect),
+        lake: args.lake.clone(),
     }
 }
 
