@@ -917,3 +917,41 @@ fn every_schema_version_from_5_to_22_verifies_without_false_failures() {
         }
     }
 }
+
+/// A run record that names an upstream and does not decode could hide a write of it: no
+/// recount, said with the reason (control: the same ledger without that row recounts and passes,
+/// in `ten_percent_deletion_in_a_full_refresh_transformation_table`).
+#[test]
+fn an_undecodable_run_record_naming_an_upstream_blocks_the_recount() {
+    let s = Unpacked::new(&DUCKDB);
+    let (repo, wh) = (s.path("."), s.path("warehouse.duckdb"));
+    s.edit_ledger(|txn| {
+        let mut t = txn.open_table(RUN_HISTORY).unwrap();
+        t.insert(
+            "run-20261201-160000-000",
+            br#"{"models_executed":[{"model_name":"ORDERS"}]}"#.as_slice(),
+        )
+        .unwrap();
+    });
+    let runs = s.runs();
+    let transform = runs.iter().rfind(|r| r["pipeline"] == "transform").unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = s.run(&transform, &repo, &wh);
+    let c = r
+        .check("warehouse.row_count")
+        .into_iter()
+        .find(|c| c["subject"]["model"] == "raw_orders")
+        .unwrap_or_else(|| panic!("{}", r.dump()));
+    assert_eq!(c["outcome"], "unverifiable", "{}", r.dump());
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .contains("run record run-20261201-160000-000 names one of the tables"),
+        "{}",
+        r.dump()
+    );
+    assert!(r.failing().is_empty(), "{}", r.dump());
+}

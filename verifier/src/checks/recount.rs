@@ -27,6 +27,10 @@
 //! A table written outside Rocky (a seed, another tool) has no recorded writer, so whether its
 //! rows changed since the run is not known: such a model stays unverifiable.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -145,7 +149,8 @@ pub(crate) fn recount(
     };
     let mut names: Vec<&str> = upstreams.iter().map(|u| u.table.as_str()).collect();
     names.push(&table.table);
-    let writes = Writes::read(ledger, &names)?;
+    let writes = Writes::of(ledger)?;
+    writes.all_decode(&names)?;
     let own = ctx.run_id.as_str();
     // The latest write of the model's own table.
     if let Some(w) = writes
@@ -261,62 +266,110 @@ impl Write {
     }
 }
 
-/// Every recorded execution whose record names one of the tables.
-struct Writes(Vec<Write>);
+/// Every recorded execution, by lower-cased table name (its `model_name`, and the table of its
+/// `target_table` when that differs), and the run records that do not decode.
+struct Writes {
+    by_name: HashMap<String, Vec<Write>>,
+    /// `(key, lower-cased bytes)` of each run record that does not decode.
+    undecodable: Vec<(String, Vec<u8>)>,
+}
+
+/// Which ledger an index belongs to: its address, path and size.
+type LedgerKey = (usize, String, u64);
+
+thread_local! {
+    /// The index of the one ledger a command reads (opened read-only and locked for the whole
+    /// command, so it cannot change): built once, not once per recounted model. Keyed by the
+    /// ledger's address, path and size.
+    static INDEX: RefCell<Option<(LedgerKey, Rc<Writes>)>> =
+        const { RefCell::new(None) };
+}
 
 impl Writes {
-    /// Reads the run records that may name one of `names` (compared ignoring ASCII case, as
-    /// DuckDB resolves names); a record that names one and does not decode could hide a write,
-    /// so it makes the recount impossible.
-    fn read(ledger: &Ledger, names: &[&str]) -> Result<Writes, String> {
-        let lowered: Vec<Vec<u8>> = names
-            .iter()
-            .map(|n| n.to_ascii_lowercase().into_bytes())
-            .collect();
-        let mut out = Vec::new();
-        let mut bad = None;
+    /// The index of `ledger`, read on first use.
+    fn of(ledger: &Ledger) -> Result<Rc<Writes>, String> {
+        let key: LedgerKey = (
+            std::ptr::from_ref(ledger) as usize,
+            ledger.info.path.clone(),
+            ledger.info.size_bytes,
+        );
+        if let Some(w) = INDEX.with_borrow(|c| {
+            c.as_ref()
+                .filter(|(k, _)| *k == key)
+                .map(|(_, w)| Rc::clone(w))
+        }) {
+            return Ok(w);
+        }
+        let w = Rc::new(Writes::read(ledger)?);
+        INDEX.with_borrow_mut(|c| *c = Some((key, Rc::clone(&w))));
+        Ok(w)
+    }
+
+    fn read(ledger: &Ledger) -> Result<Writes, String> {
+        let mut out = Writes {
+            by_name: HashMap::new(),
+            undecodable: Vec::new(),
+        };
         ledger
             .visit(ledger::RUN_HISTORY, None, false, |key, bytes| {
-                let low = bytes.to_ascii_lowercase();
-                if !lowered.iter().any(|n| contains(&low, n)) {
-                    return true;
-                }
                 let decoded = super::decode::run_record(bytes)
                     .ok()
                     .and_then(|()| super::decode::value(bytes));
                 let Some(v) = decoded else {
-                    bad = Some(key.to_owned());
-                    return false;
+                    out.undecodable
+                        .push((key.to_owned(), bytes.to_ascii_lowercase()));
+                    return true;
                 };
                 let r = RunView::from_value(&v);
                 let run_id = r.run_id.clone().unwrap_or_else(|| key.to_owned());
                 for m in &r.models {
-                    out.push(Write {
+                    let w = Write {
                         run_id: run_id.clone(),
                         index: m.index,
                         model: m.name.clone(),
                         target_table: m.target_table.clone(),
                         failed: m.failed(),
                         finished: m.finished.as_ref().map(|f| f.1),
-                    });
+                    };
+                    let mut names = vec![m.name.to_ascii_lowercase()];
+                    if let Some(t) = m.target_table.as_deref().and_then(TableRef::parse) {
+                        names.push(t.table.to_ascii_lowercase());
+                    }
+                    names.dedup();
+                    for n in names {
+                        out.by_name.entry(n).or_default().push(w.clone());
+                    }
                 }
                 true
             })
             .map_err(|e| e.to_string())?;
-        if let Some(key) = bad {
-            return Err(format!(
-                "run record {key} names one of the tables but does not decode, so whether it \
-                 wrote one is not known"
-            ));
+        Ok(out)
+    }
+
+    /// A run record that names one of `names` (ignoring ASCII case) and does not decode could
+    /// hide a write.
+    fn all_decode(&self, names: &[&str]) -> Result<(), String> {
+        for (key, low) in &self.undecodable {
+            if names
+                .iter()
+                .any(|n| contains(low, n.to_ascii_lowercase().as_bytes()))
+            {
+                return Err(format!(
+                    "run record {key} names one of the tables but does not decode, so whether \
+                     it wrote one is not known"
+                ));
+            }
         }
-        Ok(Writes(out))
+        Ok(())
     }
 
     /// The executions that may have written `t`: its `target_table`, or (none recorded, as in
-    /// Rocky's ledgers) its name.
+    /// Rocky's ledgers) its name, compared ignoring ASCII case as DuckDB resolves names.
     fn may_write<'w>(&'w self, t: &'w TableRef) -> impl Iterator<Item = &'w Write> + 'w {
-        self.0
-            .iter()
+        self.by_name
+            .get(&t.table.to_ascii_lowercase())
+            .into_iter()
+            .flatten()
             .filter(move |w| match w.target_table.as_deref() {
                 Some(full) => TableRef::parse(full).is_none_or(|x| same_table(&x, t)),
                 None => w.model.eq_ignore_ascii_case(&t.table),
