@@ -123,13 +123,12 @@ pub enum Command {
     Run {
         /// The run id, or `latest` for the run that started last.
         run_id: String,
-        /// The redb ledger (Rocky's .rocky-state.redb).
-        #[arg(
-            long,
-            visible_alias = "state-path",
-            default_value = ".rocky-state.redb"
-        )]
-        ledger: PathBuf,
+        /// The redb ledger (Rocky's state file).
+        ///
+        /// Default: where Rocky puts it, the first that exists of models/.rocky-state.redb,
+        /// ./.rocky-state.redb and the only .rocky-state/<namespace>.redb.
+        #[arg(long, visible_alias = "state-path")]
+        ledger: Option<PathBuf>,
         /// The git repository the run's commit must be in (a work tree or a bare repository).
         ///
         /// Default: the current directory. Without --repo a commit absent from it is reported as
@@ -179,13 +178,12 @@ pub enum Command {
     /// List every run in the ledger, newest first.
     #[command(after_help = RUNS_EXAMPLES)]
     Runs {
-        /// The redb ledger (Rocky's .rocky-state.redb).
-        #[arg(
-            long,
-            visible_alias = "state-path",
-            default_value = ".rocky-state.redb"
-        )]
-        ledger: PathBuf,
+        /// The redb ledger (Rocky's state file).
+        ///
+        /// Default: where Rocky puts it, the first that exists of models/.rocky-state.redb,
+        /// ./.rocky-state.redb and the only .rocky-state/<namespace>.redb.
+        #[arg(long, visible_alias = "state-path")]
+        ledger: Option<PathBuf>,
     },
     /// CI drift gate: the latest run of each model against the warehouse, the artifacts and the
     /// ledger's own history, with a policy and CI report formats.
@@ -265,13 +263,12 @@ pub struct BundleArgs {
 /// `rocky-verify gate` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GateArgs {
-    /// The redb ledger (Rocky's .rocky-state.redb).
-    #[arg(
-        long,
-        visible_alias = "state-path",
-        default_value = ".rocky-state.redb"
-    )]
-    pub ledger: PathBuf,
+    /// The redb ledger (Rocky's state file).
+    ///
+    /// Default: where Rocky puts it, the first that exists of models/.rocky-state.redb,
+    /// ./.rocky-state.redb and the only .rocky-state/<namespace>.redb.
+    #[arg(long, visible_alias = "state-path")]
+    pub ledger: Option<PathBuf>,
     /// The git repository; without it commits and model sources are not checked.
     #[arg(long)]
     pub repo: Option<PathBuf>,
@@ -315,6 +312,10 @@ pub struct GateArgs {
     pub allow_empty: bool,
     #[command(flatten)]
     pub adapter: AdapterArg,
+    /// A local copy of the object store the content-addressed tables live in: each run's
+    /// Delta log entries are replayed against its artifact rows, as `run --lake` does.
+    #[arg(long, value_name = "DIR")]
+    pub lake: Option<PathBuf>,
     #[command(flatten)]
     pub bundle: BundleArgs,
     #[command(flatten)]
@@ -487,7 +488,7 @@ mod tests {
     fn state_path_is_an_alias_for_ledger() {
         let a = Args::try_parse_from(["rocky-verify", "runs", "--state-path", "x.redb"]).unwrap();
         match a.command {
-            Command::Runs { ledger } => assert_eq!(ledger, PathBuf::from("x.redb")),
+            Command::Runs { ledger } => assert_eq!(ledger, Some(PathBuf::from("x.redb"))),
             other => panic!("parsed {other:?}"),
         }
     }
@@ -506,7 +507,8 @@ mod tests {
                 no_ledger_scan,
                 ..
             } => {
-                assert_eq!(ledger, PathBuf::from(".rocky-state.redb"));
+                // Not given: looked up where Rocky puts it (`ledger::locate_default`).
+                assert_eq!(ledger, None);
                 // Not given: `run` reads the current directory but knows it was not told to.
                 assert_eq!(repo, None);
                 assert!(warehouse.is_none() && artifacts.is_none() && !strict);

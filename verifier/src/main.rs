@@ -95,7 +95,7 @@ fn execute(command: &Command) -> Report {
         } => bundle::verify_run_cli(
             run::RunOptions {
                 run_id: run_id.clone(),
-                ledger: ledger.clone(),
+                ledger: ledger.clone().unwrap_or_default(),
                 repo: repo.clone().unwrap_or_else(|| ".".into()),
                 repo_explicit: repo.is_some(),
                 warehouse: warehouse.clone(),
@@ -116,7 +116,9 @@ fn execute(command: &Command) -> Report {
             bundle::key(bundle).ok().flatten(),
         ),
         Command::Artifact { file, ledger } => artifact::verify_artifact(file, ledger.as_deref()),
-        Command::Runs { ledger } => runs::list_runs(ledger),
+        Command::Runs { ledger } => {
+            runs::list_runs(ledger.as_deref().unwrap_or(std::path::Path::new("")))
+        }
         Command::Record {
             file,
             recipe_hash,
@@ -132,7 +134,7 @@ fn execute(command: &Command) -> Report {
 fn bundle_usage(command: &Command) -> Result<(), String> {
     let (args, lake) = match command {
         Command::Run { bundle, lake, .. } => (bundle, lake.is_some()),
-        Command::Gate(g) => (&g.bundle, false),
+        Command::Gate(g) => (&g.bundle, g.lake.is_some()),
         _ => return Ok(()),
     };
     if lake && args.bundle.is_some() {
@@ -143,15 +145,35 @@ fn bundle_usage(command: &Command) -> Result<(), String> {
 
 fn main() -> ExitCode {
     // clap prints usage errors to stderr and exits 2 (INCOMPLETE), help and version exit 0.
-    let config = Config::from_args(Args::parse());
+    let mut args = Args::parse();
     if let Command::WarehouseSql {
         dialect,
         run,
         ledger,
-    } = &config.command
+    } = &args.command
     {
         return ExitCode::from(warehouse_sql::main(*dialect, run, ledger) as u8);
     }
+    // No --ledger (and no --bundle, which brings its own): Rocky's own places, or a clear error
+    // naming every path tried (exit 2, as for any other usage error).
+    let ledger = match &mut args.command {
+        Command::Run { ledger, bundle, .. } if bundle.bundle.is_none() => Some(ledger),
+        Command::Runs { ledger } => Some(ledger),
+        Command::Gate(g) if g.bundle.bundle.is_none() => Some(&mut g.ledger),
+        _ => None,
+    };
+    if let Some(slot) = ledger
+        && slot.is_none()
+    {
+        match rocky_verify::evidence::ledger::locate_default(std::path::Path::new(".")) {
+            Ok(found) => *slot = Some(found),
+            Err(message) => {
+                let _ = writeln!(io::stderr(), "rocky-verify: {message}");
+                return ExitCode::from(EXIT_INCOMPLETE as u8);
+            }
+        }
+    }
+    let config = Config::from_args(args);
     if let Err(e) = bundle_usage(&config.command) {
         let _ = writeln!(io::stderr(), "rocky-verify: {e}");
         return ExitCode::from(EXIT_INCOMPLETE as u8);

@@ -601,3 +601,60 @@ fn a_missing_log_folder_or_lake_is_unknown() {
     assert_eq!(bogus.codes("unknown"), set(&["delta_log_missing"]));
     assert!(Path::new("/nonexistent-lake").metadata().is_err());
 }
+
+/// `gate --lake` replays the Delta logs of every run in scope, as `run --lake` does for one.
+#[test]
+fn the_gate_replays_the_delta_log_too() {
+    let l = Lake::new();
+    l.write();
+    let gate = |l: &Lake, lake: bool| {
+        let (ledger, repo, wh, art, dir) = (
+            l.s.ledger().display().to_string(),
+            l.s.path("repo").display().to_string(),
+            l.s.path("tgt.duckdb").display().to_string(),
+            l.s.path("artifacts").display().to_string(),
+            l.s.path("lake").display().to_string(),
+        );
+        let mut a = vec![
+            "gate",
+            "--json",
+            "--ledger",
+            &ledger,
+            "--repo",
+            &repo,
+            "--warehouse",
+            &wh,
+            "--artifacts",
+            &art,
+            "--last",
+            "2",
+        ];
+        if lake {
+            a.extend(["--lake", dir.as_str()]);
+        }
+        util::run_bin(&util::args(&a), None)
+    };
+    let clean = gate(&l, true);
+    assert_eq!(clean.code, 0, "{}", clean.dump());
+    // Run 1 wrote raw_orders and seed_events, run 2 seed_events and stg_orders.
+    all_pass(&clean, "delta.add", 3);
+    // Without --lake nothing of the log is read.
+    assert!(gate(&l, false).check("delta.add").is_empty());
+
+    // The add of run 2's stg_orders artifact changed: the gate fails on it.
+    let m = l.s.model("stg_orders");
+    let adds = [(
+        format!("{}.parquet", m.hash),
+        m.parquet.len() as u64,
+        m.rows + 1,
+    )];
+    l.write_commit("stg_orders", 1, &commit(ROCKY, &adds));
+    let tampered = gate(&l, true);
+    assert_eq!(tampered.code, 1, "{}", tampered.dump());
+    assert_eq!(
+        tampered.failing(),
+        set(&["delta_add_mismatch"]),
+        "{}",
+        tampered.dump()
+    );
+}

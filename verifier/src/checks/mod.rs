@@ -32,6 +32,7 @@ pub(crate) mod ledger_open;
 pub(crate) mod orphans;
 pub(crate) mod project;
 mod provenance;
+mod recount;
 pub(crate) mod row_count;
 mod signature;
 pub(crate) mod tables;

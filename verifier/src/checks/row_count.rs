@@ -9,7 +9,9 @@
 //!    content-addressed);
 //! 2. the table's `check_history` snapshot taken inside the run's window;
 //! 3. the `row_count` of a downstream provenance record's `watermark` upstream for the table,
-//!    recorded after the model finished.
+//!    recorded after the model finished;
+//! 4. for a full refresh only, the model's own SELECT counted again in the warehouse, when
+//!    [`super::recount`] can show its inputs are the rows it read.
 //!
 //! Sources 2 and 3 count the whole table after the run wrote it, so they hold only while no later
 //! run rewrote the table (the supersession rule, checked first).
@@ -381,6 +383,8 @@ enum Expected<'e> {
     RowsAffected(u64),
     /// A recorded count of the whole table.
     Observed(&'e Observed),
+    /// The model's SELECT counted again (source 4, [`super::recount`]).
+    Recount(super::recount::Recount),
 }
 
 /// The recorded counts of the whole table after this execution (sources 2 and 3, in that order),
@@ -417,9 +421,11 @@ fn observed<'e>(
 }
 
 /// The `warehouse.row_count` check of one model whose table exists.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn check(
     ctx: &mut Ctx<'_>,
     wh: &Warehouse,
+    ledger: &Ledger,
     m: &ModelView,
     table: &TableRef,
     subject: &Subject,
@@ -465,12 +471,19 @@ pub(crate) fn check(
                     return;
                 }
                 (None, Err(why)) => {
-                    let c = unverifiable(format!(
-                        "{decided}: rows_affected is null (Rocky records it only on the \
-                         content-addressed path); {why}"
-                    ));
-                    ctx.report.push(c);
-                    return;
+                    // Source 4: the full refresh's own SELECT, counted again.
+                    match super::recount::recount(ctx, wh, ledger, m, table) {
+                        Ok(r) => Expected::Recount(r),
+                        Err(no_recount) => {
+                            let c = unverifiable(format!(
+                                "{decided}: rows_affected is null (Rocky records it only on the \
+                                 content-addressed path); {why}; the model's SELECT is not \
+                                 recounted: {no_recount}"
+                            ));
+                            ctx.report.push(c);
+                            return;
+                        }
+                    }
                 }
             };
             exact(ctx, wh, table, subject, &decided, &expected);
@@ -549,9 +562,15 @@ fn exact(
     let Some(n) = count_or_report(ctx, wh, table, subject) else {
         return;
     };
-    let (rows, source) = match expected {
-        Expected::RowsAffected(rows) => (*rows, "rows_affected".to_owned()),
-        Expected::Observed(o) => (o.rows, o.describe(&table.to_string())),
+    let (rows, source, verb, hint) = match expected {
+        Expected::RowsAffected(rows) => (*rows, "rows_affected".to_owned(), "records", ""),
+        Expected::Observed(o) => (o.rows, o.describe(&table.to_string()), "records", ""),
+        Expected::Recount(r) => (
+            r.rows,
+            r.source.clone(),
+            "returns",
+            ": the table, or a table its SELECT reads, changed since the run",
+        ),
     };
     ctx.report.push(if n == rows {
         Check::pass(
@@ -560,7 +579,7 @@ fn exact(
             Proof::Recomputed,
             json!(rows),
             json!(n),
-            format!("{table} holds {n} rows, as {source} records ({decided}: exact)"),
+            format!("{table} holds {n} rows, as {source} {verb} ({decided}: exact)"),
         )
     } else {
         Check::fail(
@@ -570,7 +589,7 @@ fn exact(
             Proof::Recomputed,
             json!(rows),
             json!(n),
-            format!("{table} holds {n} rows, but {source} records {rows} ({decided}: exact)"),
+            format!("{table} holds {n} rows, but {source} {verb} {rows} ({decided}: exact){hint}"),
         )
     });
 }

@@ -179,7 +179,16 @@ fn check_models(
         checked += 1;
         let strategy = row_count::strategy_from_ledger(ctx, m)
             .or_else(|| row_count::strategy_from_project(ctx, m));
-        row_count::check(ctx, wh, m, &target.table, &subject, strategy, evidence);
+        row_count::check(
+            ctx,
+            wh,
+            ledger,
+            m,
+            &target.table,
+            &subject,
+            strategy,
+            evidence,
+        );
         check_columns(ctx, wh, m, &target, &subject);
     }
     if checked > 0 {
@@ -334,9 +343,14 @@ pub(crate) fn superseded_by(ctx: &Ctx<'_>, m: &ModelView, target: &TableRef) -> 
                 !o.failed()
                     && match (&o.target_table, &m.target_table) {
                         (Some(a), _) => *a == full,
+                        // A run that records no catalog (schema v5, Rocky's transformation
+                        // runs) may have written the table of that name in any catalog: taken
+                        // as a writer, so a count is never compared with a superseded one.
                         (None, _) => {
                             o.name == target.table
-                                && r.target_catalog.as_deref() == Some(target.catalog.as_str())
+                                && r.target_catalog
+                                    .as_deref()
+                                    .is_none_or(|c| c == target.catalog)
                         }
                     }
             })

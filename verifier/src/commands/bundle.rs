@@ -92,10 +92,13 @@ pub fn run_options(mut opts: crate::plan::RunOptions, bundle: &Bundle) -> crate:
 /// The `gate` arguments with the bundle's contents as inputs.
 pub fn gate_args(args: &crate::cli::GateArgs, bundle: &Bundle) -> crate::cli::GateArgs {
     let mut a = args.clone();
-    a.ledger = bundle
-        .ledger()
-        .unwrap_or_else(|| bundle.root().join("ledger"));
+    a.ledger = Some(
+        bundle
+            .ledger()
+            .unwrap_or_else(|| bundle.root().join("ledger")),
+    );
     a.repo = bundle.repo();
+    a.lake = bundle.lake();
     a.artifacts = bundle.artifacts();
     a.warehouse = bundle.warehouse();
     a

@@ -70,6 +70,8 @@ pub struct GateOptions {
     pub allow_empty: bool,
     /// `--allowed-signers` / `--gpg-keyring` (the policy adds `require_signed_commits`).
     pub signers: crate::plan::SignerOptions,
+    /// `--lake`: the folder holding the content-addressed tables' Delta logs.
+    pub lake: Option<PathBuf>,
 }
 
 /// The gate's report and what the CI formats need besides it.
@@ -278,7 +280,9 @@ impl LedgerFacts {
                 let key = match (&m.target_table, &r.target_catalog) {
                     (Some(t), _) => t.clone(),
                     (None, Some(c)) => format!("{c}\0{}", m.name),
-                    (None, None) => continue,
+                    // No catalog recorded (a pre-v6 record, or Rocky's transformation runs):
+                    // the table name alone, which may be the table (see `later_writers`).
+                    (None, None) => format!("\0{}", m.name),
                 };
                 let e = last_writer.entry(key).or_insert(i);
                 // Later start wins; among equal starts the later row, as `run` picks.
@@ -330,7 +334,13 @@ impl LedgerFacts {
         };
         let mut keys: Vec<String> = targets
             .iter()
-            .flat_map(|t| [t.to_string(), format!("{}\0{}", t.catalog, t.table)])
+            .flat_map(|t| {
+                [
+                    t.to_string(),
+                    format!("{}\0{}", t.catalog, t.table),
+                    format!("\0{}", t.table),
+                ]
+            })
             .collect();
         if let Some(r) = self.run(run_id)
             && let Some(c) = &r.target_catalog
@@ -471,8 +481,6 @@ fn gate_with_ledger(
         artifacts: opts.artifacts.clone(),
         strict: opts.strict,
         ledger_scan: true,
-        // The Delta log replay is `run --lake` only.
-        lake: None,
         // The gate's plan already holds the selected models of each run.
         models: None,
         signers: crate::plan::SignerOptions {
@@ -480,6 +488,7 @@ fn gate_with_ledger(
             gpg_keyring: opts.signers.gpg_keyring.clone(),
             require_signed: policy.require_signed_commits,
         },
+        lake: opts.lake.clone(),
     };
     let warehouse = match &opts.warehouse {
         None => None,
@@ -841,7 +850,7 @@ fn summarize(report: &mut Report, opts: &GateOptions, policy: &Policy, state: &G
 /// The gate's options from its command line; `now` is the wall clock.
 pub fn options(args: &crate::cli::GateArgs, progress: bool) -> GateOptions {
     GateOptions {
-        ledger: args.ledger.clone(),
+        ledger: args.ledger.clone().unwrap_or_default(),
         repo: args.repo.clone(),
         warehouse: args.warehouse.clone(),
         artifacts: args.artifacts.clone(),
@@ -863,6 +872,7 @@ pub fn options(args: &crate::cli::GateArgs, progress: bool) -> GateOptions {
             gpg_keyring: args.signers.gpg_keyring.clone(),
             require_signed: false,
         },
+        lake: args.lake.clone(),
     }
 }
 
@@ -926,7 +936,7 @@ pub fn run_cli(
         crate::commands::bundle::pseudonymize(
             &mut outcome.report,
             key,
-            Some(&args.ledger),
+            args.ledger.as_deref(),
             args.repo.as_deref(),
         );
     }

@@ -196,6 +196,9 @@ pub enum WarehouseError {
     /// A count came back negative.
     #[error("negative count {0}")]
     NegativeCount(i64),
+    /// DuckDB's parser refused a model's SQL (or its parse tree was not JSON).
+    #[error("{0}")]
+    Parse(String),
     /// The warehouse is a bundle's facts file, which does not answer this (`spec/bundle.md`).
     #[error("{0}")]
     Facts(String),
@@ -219,6 +222,25 @@ fn attach(path_text: &str, catalog: &str) -> Result<Connection, WarehouseError> 
         quote_ident(catalog)
     );
     conn.execute_batch(&sql).map_err(db_err)?;
+    Ok(conn)
+}
+
+/// An in-memory DuckDB for SQL taken from a repository (model SELECTs): `path` attached
+/// read-only as `catalog` when given, then external access off (no file, URL or new attach) and
+/// the configuration locked so the SQL cannot switch it back on.
+fn sandbox(attached: Option<(&str, &str)>) -> Result<Connection, WarehouseError> {
+    let conn = match attached {
+        Some((path_text, catalog)) => attach(path_text, catalog)?,
+        None => {
+            let config = Config::default()
+                .enable_autoload_extension(false)
+                .and_then(|c| c.with("autoinstall_known_extensions", "false"))
+                .map_err(db_err)?;
+            Connection::open_in_memory_with_flags(config).map_err(db_err)?
+        }
+    };
+    conn.execute_batch("SET enable_external_access = false; SET lock_configuration = true;")
+        .map_err(db_err)?;
     Ok(conn)
 }
 
@@ -521,6 +543,72 @@ impl Warehouse {
                 .unwrap_or_default()),
             Err(e) => Err(e.clone()),
         }
+    }
+
+    /// Whether `t` is a view (`information_schema.tables.table_type`), `None` when it does not
+    /// exist.
+    ///
+    /// # Errors
+    ///
+    /// DuckDB's message.
+    pub fn is_view(&self, t: &TableRef) -> Result<Option<bool>, WarehouseError> {
+        self.with(&t.catalog, |c| {
+            let mut stmt = c.prepare(
+                "SELECT table_type FROM information_schema.tables \
+                 WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
+            )?;
+            let mut rows = stmt.query(params![t.catalog, t.schema, t.table])?;
+            match rows.next()? {
+                Some(r) => Ok(Some(r.get::<_, String>(0)? == "VIEW")),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// DuckDB's parse tree of `sql` (`json_serialize_sql`): parsed only, nothing is bound or
+    /// run, on an empty in-memory database.
+    ///
+    /// # Errors
+    ///
+    /// The parser's message, or DuckDB's.
+    pub fn parse_select(sql: &str) -> Result<Value, WarehouseError> {
+        let conn = sandbox(None)?;
+        let text: String = conn
+            .query_row(
+                &format!(
+                    "SELECT CAST(json_serialize_sql({}) AS VARCHAR)",
+                    quote_literal(sql)
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db_err)?;
+        let tree: Value =
+            serde_json::from_str(&text).map_err(|e| WarehouseError::Parse(e.to_string()))?;
+        if tree.get("error").and_then(Value::as_bool) == Some(true) {
+            let msg = tree
+                .get("error_message")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown parser error");
+            return Err(WarehouseError::Parse(msg.to_owned()));
+        }
+        Ok(tree)
+    }
+
+    /// The number of rows `select` returns, run on a fresh connection where the file is attached
+    /// read-only as `catalog` and external access is then switched off and the configuration
+    /// locked: the query can read that catalog and nothing else (no file, no network, no other
+    /// database). The caller has parsed `select` as one SELECT ([`Warehouse::parse_select`]).
+    ///
+    /// # Errors
+    ///
+    /// DuckDB's message.
+    pub fn recount(&self, catalog: &str, select: &str) -> Result<u64, WarehouseError> {
+        let conn = sandbox(Some((&self.path_text, catalog)))?;
+        // The newline before `)` ends a trailing `--` comment of the model.
+        let sql = format!("SELECT count(*) FROM (\n{select}\n) AS rv_recount");
+        let n: i64 = conn.query_row(&sql, [], |r| r.get(0)).map_err(db_err)?;
+        u64::try_from(n).map_err(|_| WarehouseError::NegativeCount(n))
     }
 }
 

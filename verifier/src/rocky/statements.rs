@@ -904,17 +904,32 @@ pub fn statements(
     model: &ModelSql,
     run: &RunInputs,
 ) -> Result<Statements, StatementsError> {
-    let mut assumptions = Vec::new();
-    let mut sql = apply_run_vars(&model.sql, run, &mut assumptions)?;
-    // time_interval is built from the bare IR: no surrogate wrap.
-    if !matches!(model.strategy, Strategy::TimeInterval { .. }) {
-        sql = apply_surrogate_keys(&sql, &model.surrogate_keys, dialect);
-    }
+    let (sql, assumptions) = final_select(dialect, model, run)?;
     let statements = generate(dialect, model, &sql, run)?;
     Ok(Statements {
         statements,
         assumptions,
     })
+}
+
+/// The model's final SELECT, the `s` every template wraps: run variables substituted, then the
+/// surrogate-key wrap (none for `time_interval`, built from the bare IR). The row-count recount
+/// (`spec/warehouse.md` source 4) runs exactly this text.
+///
+/// # Errors
+///
+/// As [`statements`] for the run-variable step.
+pub fn final_select(
+    dialect: Dialect,
+    model: &ModelSql,
+    run: &RunInputs,
+) -> Result<(String, Vec<Assumption>), StatementsError> {
+    let mut assumptions = Vec::new();
+    let mut sql = apply_run_vars(&model.sql, run, &mut assumptions)?;
+    if !matches!(model.strategy, Strategy::TimeInterval { .. }) {
+        sql = apply_surrogate_keys(&sql, &model.surrogate_keys, dialect);
+    }
+    Ok((sql, assumptions))
 }
 
 /// `sql_gen::generate_transformation_sql_with_warehouse` over the final SQL `s`.

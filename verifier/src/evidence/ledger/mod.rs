@@ -58,6 +58,67 @@ pub const CHECK_HISTORY: JsonTable<'static> = TableDefinition::new("check_histor
 /// `metadata`: schema marker and friends.
 pub const METADATA: StrTable<'static> = TableDefinition::new("metadata");
 
+/// Where Rocky 1.71 puts its state file, relative to the directory it runs in, in the order its
+/// `resolve_state_path` prefers them: `<models>/.rocky-state.redb` (the default models folder is
+/// `models`), then the legacy `./.rocky-state.redb`.
+pub const DEFAULT_PATHS: [&str; 2] = ["models/.rocky-state.redb", ".rocky-state.redb"];
+
+/// The folder of namespaced state files, `.rocky-state/<namespace>.redb`.
+pub const NAMESPACE_DIR: &str = ".rocky-state";
+
+/// The ledger to read when none is named: the first of [`DEFAULT_PATHS`] under `dir` that is a
+/// file, else the only `.redb` file in `dir/.rocky-state/`.
+///
+/// # Errors
+///
+/// No such file, or several namespaced ones: the message lists every path tried (or found) and
+/// says to pass `--ledger`.
+pub fn locate_default(dir: &Path) -> Result<PathBuf, String> {
+    let join = |rel: &str| {
+        if dir == Path::new(".") {
+            PathBuf::from(rel)
+        } else {
+            dir.join(rel)
+        }
+    };
+    for rel in DEFAULT_PATHS {
+        let p = join(rel);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    let ns_dir = join(NAMESPACE_DIR);
+    let mut namespaced: Vec<PathBuf> = std::fs::read_dir(&ns_dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "redb"))
+                .collect()
+        })
+        .unwrap_or_default();
+    namespaced.sort();
+    match namespaced.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(format!(
+            "no ledger found: tried {}, {} and {}/<namespace>.redb; pass --ledger <FILE>",
+            join(DEFAULT_PATHS[0]).display(),
+            join(DEFAULT_PATHS[1]).display(),
+            ns_dir.display()
+        )),
+        many => Err(format!(
+            "no ledger at {} or {}, and {} namespaced state files ({}): pass --ledger <FILE>",
+            join(DEFAULT_PATHS[0]).display(),
+            join(DEFAULT_PATHS[1]).display(),
+            many.len(),
+            many.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
 /// Splits an `output_artifacts` key on its first two `|` (a `file_path` may contain `|`).
 pub fn split_artifact_key(key: &str) -> Option<(&str, &str, &str)> {
     let (run_id, rest) = key.split_once('|')?;
@@ -575,6 +636,38 @@ pub fn check_schema_version(version: Option<&str>) -> Result<u64, SchemaVersionE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_ledger_is_looked_up_where_rocky_puts_it() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        let touch = |rel: &str| {
+            let p = dir.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, b"").unwrap();
+            p
+        };
+        // Nothing there: every path tried is named.
+        let e = locate_default(dir).unwrap_err();
+        for tried in [
+            "models/.rocky-state.redb",
+            ".rocky-state.redb",
+            ".rocky-state/<namespace>",
+        ] {
+            assert!(e.contains(tried), "{e}");
+        }
+        // One namespaced file: that one; two: which ones, and --ledger.
+        let ns = touch(".rocky-state/prod.redb");
+        assert_eq!(locate_default(dir).unwrap(), ns);
+        touch(".rocky-state/dev.redb");
+        let e = locate_default(dir).unwrap_err();
+        assert!(e.contains("dev.redb") && e.contains("prod.redb") && e.contains("--ledger"));
+        // The legacy file beats namespaced ones, and Rocky's models/ default beats both.
+        let legacy = touch(".rocky-state.redb");
+        assert_eq!(locate_default(dir).unwrap(), legacy);
+        let models = touch("models/.rocky-state.redb");
+        assert_eq!(locate_default(dir).unwrap(), models);
+    }
 
     #[test]
     fn artifact_keys_split_on_the_first_two_bars_only() {
