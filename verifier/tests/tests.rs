@@ -33,3 +33,4 @@ mod rocky_code;
 mod rocky_generated;
 mod rocky_output;
 mod run_cmd;
+mod warehouse_content;

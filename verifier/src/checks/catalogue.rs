@@ -108,6 +108,8 @@ check_ids! {
     GateScope = "gate.scope", Ledger, "the gate's scope names runs the ledger holds";
     GatePolicy = "gate.policy", Ledger, "the gate's policy file reads and is valid";
     GateWaiver = "gate.waiver", Ledger, "no policy waiver is past its expiry";
+    WarehouseKind = "warehouse.kind", Warehouse, "the relation is the kind (table or view) the model's strategy creates";
+    WarehouseContent = "warehouse.content", Warehouse, "a content-addressed model's table holds exactly its artifact's rows";
 }
 
 impl CheckId {
@@ -251,12 +253,12 @@ codes! {
     SqlHashUnexpected = "sql_hash_unexpected", [ModelSqlHash];
     SqlInputsMissing = "sql_inputs_missing", [ModelSqlHash];
     EnvHashMismatch = "env_hash_mismatch", [ModelEnvHash];
-    WarehouseInvalid = "warehouse_invalid", [WarehouseOpen, WarehouseTable, WarehouseRowCount, WarehouseColumns];
+    WarehouseInvalid = "warehouse_invalid", [WarehouseOpen, WarehouseTable, WarehouseRowCount, WarehouseColumns, WarehouseKind, WarehouseContent];
     WarehouseTableMissing = "warehouse_table_missing", [WarehouseTable];
     RowCountMismatch = "row_count_mismatch", [WarehouseRowCount];
     RowsAffectedMissing = "rows_affected_missing", [WarehouseRowCount, ArtifactRows];
     RowCountUnexpected = "row_count_unexpected", [WarehouseRowCount];
-    TableSupersededUnexpected = "table_superseded_unexpected", [WarehouseColumns];
+    TableSupersededUnexpected = "table_superseded_unexpected", [WarehouseColumns, WarehouseKind, WarehouseContent];
     ColumnMissing = "column_missing", [WarehouseColumns];
     ColumnUnexpected = "column_unexpected", [WarehouseColumns];
     ColumnTypeMismatch = "column_type_mismatch", [WarehouseColumns];
@@ -299,6 +301,12 @@ codes! {
     DeltaAddMissing = "delta_add_missing", [DeltaAdd];
     DeltaAddMismatch = "delta_add_mismatch", [DeltaAdd];
     DeltaOrphanUnexpected = "delta_orphan_unexpected", [DeltaOrphan];
+    TableKindMismatch = "table_kind_mismatch", [WarehouseKind];
+    TableKindUnexpected = "table_kind_unexpected", [WarehouseKind];
+    TableContentMismatch = "table_content_mismatch", [WarehouseContent];
+    TableContentUnexpected = "table_content_unexpected", [WarehouseContent];
+    ColumnOrderUnexpected = "column_order_unexpected", [WarehouseColumns];
+    ColumnNullabilityUnexpected = "column_nullability_unexpected", [WarehouseColumns];
 }
 
 impl Code {

@@ -30,6 +30,7 @@ mod provenance;
 pub(crate) mod row_count;
 pub(crate) mod view;
 pub(crate) mod warehouse;
+mod table_content;
 mod who;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -101,6 +101,36 @@ fn row_alias(columns: &[(String, String)]) -> String {
     alias
 }
 
+/// What a warehouse relation is (`information_schema.tables.table_type`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableKind {
+    /// `BASE TABLE`.
+    Table,
+    /// `VIEW`.
+    View,
+    /// Anything else (`LOCAL TEMPORARY`, ...), as DuckDB spells it.
+    Other(String),
+}
+
+impl TableKind {
+    fn from_table_type(t: &str) -> TableKind {
+        match t {
+            "BASE TABLE" => TableKind::Table,
+            "VIEW" => TableKind::View,
+            other => TableKind::Other(other.to_owned()),
+        }
+    }
+
+    /// How a report names it.
+    pub fn name(&self) -> &str {
+        match self {
+            TableKind::Table => "table",
+            TableKind::View => "view",
+            TableKind::Other(s) => s,
+        }
+    }
+}
+
 /// A DuckDB file attached read-only, once per catalog name the ledger uses.
 ///
 /// DuckDB will not attach one file twice in one database, so each catalog name gets its own
@@ -125,8 +155,11 @@ type CatalogColumns = BTreeMap<Name, Vec<(String, String)>>;
 /// Snapshots of the catalog metadata and counts already read (see "Batching").
 #[derive(Default)]
 struct Cache {
-    /// Catalog to every `(schema, table)` it holds (tables and views).
-    tables: BTreeMap<String, Result<BTreeSet<Name>, String>>,
+    /// Catalog to every `(schema, table)` it holds (tables and views), with its
+    /// `information_schema.tables.table_type` (`BASE TABLE`, `VIEW`, ...).
+    tables: BTreeMap<String, Result<BTreeMap<Name, String>, String>>,
+    /// Catalog to the `(schema, table, column)`s declared `NOT NULL`.
+    not_null: BTreeMap<String, BTreeSet<(String, String, String)>>,
     /// Catalog to every table's `(column_name, data_type)` list, in column order.
     columns: BTreeMap<String, Result<CatalogColumns, String>>,
     /// Row counts (see [`Warehouse::count`]).
@@ -204,16 +237,18 @@ impl Warehouse {
     fn tables_of<T>(
         &self,
         catalog: &str,
-        f: impl FnOnce(&BTreeSet<Name>) -> T,
+        f: impl FnOnce(&BTreeMap<Name, String>) -> T,
     ) -> Result<T, String> {
         if !self.cache.borrow().tables.contains_key(catalog) {
             let read = self.with(catalog, |c| {
                 let mut stmt = c.prepare(
-                    "SELECT table_schema, table_name FROM information_schema.tables \
+                    "SELECT table_schema, table_name, table_type FROM information_schema.tables \
                      WHERE table_catalog = ?",
                 )?;
-                let rows = stmt.query_map(params![catalog], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                rows.collect::<duckdb::Result<BTreeSet<Name>>>()
+                let rows = stmt.query_map(params![catalog], |r| {
+                    Ok(((r.get(0)?, r.get(1)?), r.get(2)?))
+                })?;
+                rows.collect::<duckdb::Result<BTreeMap<Name, String>>>()
             });
             self.cache
                 .borrow_mut()
@@ -234,7 +269,97 @@ impl Warehouse {
     /// DuckDB's message.
     pub fn table_exists(&self, t: &TableRef) -> Result<bool, String> {
         self.tables_of(&t.catalog, |set| {
-            set.contains(&(t.schema.clone(), t.table.clone()))
+            set.contains_key(&(t.schema.clone(), t.table.clone()))
+        })
+    }
+
+    /// What `t` is: `Some(TableKind)` when it exists, `None` when it does not.
+    ///
+    /// # Errors
+    ///
+    /// DuckDB's message.
+    pub fn kind(&self, t: &TableRef) -> Result<Option<TableKind>, String> {
+        self.tables_of(&t.catalog, |set| {
+            set.get(&(t.schema.clone(), t.table.clone()))
+                .map(|ty| TableKind::from_table_type(ty))
+        })
+    }
+
+    /// The columns of `t` declared `NOT NULL` (read with [`Warehouse::columns`]).
+    ///
+    /// # Errors
+    ///
+    /// DuckDB's message.
+    pub fn not_null_columns(&self, t: &TableRef) -> Result<BTreeSet<String>, String> {
+        self.columns(t)?;
+        let cache = self.cache.borrow();
+        Ok(cache
+            .not_null
+            .get(&t.catalog)
+            .map(|set| {
+                set.iter()
+                    .filter(|(s, tb, _)| *s == t.schema && *tb == t.table)
+                    .map(|(_, _, c)| c.clone())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Compares the rows of `t` with the rows of the Parquet file `parquet`, as multisets (order
+    /// does not matter, duplicates do), over the named `columns` of both: `(rows of the table not
+    /// in the file, rows of the file not in the table)`, each counted with `EXCEPT ALL` inside
+    /// DuckDB, so every data block of both is read.
+    ///
+    /// # Errors
+    ///
+    /// DuckDB's message: an unreadable table or file, or columns whose types cannot be compared.
+    pub fn rows_differ_from_parquet(
+        &self,
+        t: &TableRef,
+        columns: &[String],
+        parquet: &Path,
+    ) -> Result<(u64, u64), String> {
+        let file = parquet
+            .to_str()
+            .ok_or_else(|| "the artifact path is not UTF-8".to_owned())?;
+        let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        let cols = cols.join(", ");
+        // The file is named by the caller (a content address under --artifacts); globbing is
+        // off so a `*` or `[` in the folder's name is taken literally.
+        let src = format!("read_parquet({}, hive_partitioning = false)", quote_literal(file));
+        let sql = format!(
+            "SELECT (SELECT count(*) FROM (SELECT {cols} FROM {table} EXCEPT ALL \
+             SELECT {cols} FROM {src})), \
+             (SELECT count(*) FROM (SELECT {cols} FROM {src} EXCEPT ALL \
+             SELECT {cols} FROM {table}))",
+            table = t.quoted()
+        );
+        let (a, b): (i64, i64) =
+            self.with(&t.catalog, |c| c.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?))))?;
+        Ok((
+            u64::try_from(a).unwrap_or_default(),
+            u64::try_from(b).unwrap_or_default(),
+        ))
+    }
+
+    /// The column names of a Parquet file, as DuckDB reads them.
+    ///
+    /// # Errors
+    ///
+    /// DuckDB's message.
+    pub fn parquet_columns(&self, catalog: &str, parquet: &Path) -> Result<Vec<String>, String> {
+        let file = parquet
+            .to_str()
+            .ok_or_else(|| "the artifact path is not UTF-8".to_owned())?;
+        let sql = format!(
+            "SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet({}, \
+             hive_partitioning = false))",
+            quote_literal(file)
+        );
+        self.with(catalog, |c| {
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect::<duckdb::Result<Vec<String>>>()
         })
     }
 
@@ -245,7 +370,7 @@ impl Warehouse {
     /// DuckDB's message.
     pub fn schemas_with_table(&self, catalog: &str, table: &str) -> Result<Vec<String>, String> {
         self.tables_of(catalog, |set| {
-            set.iter()
+            set.keys()
                 .filter(|(_, t)| t == table)
                 .map(|(s, _)| s.clone())
                 .collect()
@@ -339,7 +464,7 @@ impl Warehouse {
         if !self.cache.borrow().columns.contains_key(catalog) {
             let read = self.with(catalog, |c| {
                 let mut stmt = c.prepare(
-                    "SELECT table_schema, table_name, column_name, data_type \
+                    "SELECT table_schema, table_name, column_name, data_type, is_nullable \
                      FROM information_schema.columns WHERE table_catalog = ? \
                      ORDER BY table_schema, table_name, ordinal_position",
                 )?;
@@ -347,15 +472,30 @@ impl Warehouse {
                     Ok((
                         (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
                         (r.get::<_, String>(2)?, r.get::<_, String>(3)?),
+                        r.get::<_, Option<String>>(4)?,
                     ))
                 })?;
                 let mut map = CatalogColumns::new();
+                let mut not_null = BTreeSet::new();
                 for row in rows {
-                    let (name, col) = row?;
+                    let (name, col, nullable) = row?;
+                    if nullable.as_deref() == Some("NO") {
+                        not_null.insert((name.0.clone(), name.1.clone(), col.0.clone()));
+                    }
                     map.entry(name).or_default().push(col);
                 }
-                Ok(map)
+                Ok((map, not_null))
             });
+            let read = match read {
+                Ok((map, not_null)) => {
+                    self.cache
+                        .borrow_mut()
+                        .not_null
+                        .insert(catalog.to_owned(), not_null);
+                    Ok(map)
+                }
+                Err(e) => Err(e),
+            };
             self.cache
                 .borrow_mut()
                 .columns
