@@ -242,7 +242,7 @@ fn a_deleted_warehouse_row_is_a_row_count_mismatch() {
                 "DELETE FROM raw.seed_events WHERE id = 1",
             )
         },
-        &["row_count_mismatch"],
+        &["row_count_mismatch", "table_content_mismatch"],
     );
 }
 

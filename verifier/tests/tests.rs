@@ -34,3 +34,4 @@ mod rocky_generated;
 mod rocky_output;
 mod run_cmd;
 mod warehouse_content;
+mod downgrade;

@@ -110,6 +110,8 @@ check_ids! {
     GateWaiver = "gate.waiver", Ledger, "no policy waiver is past its expiry";
     WarehouseKind = "warehouse.kind", Warehouse, "the relation is the kind (table or view) the model's strategy creates";
     WarehouseContent = "warehouse.content", Warehouse, "a content-addressed model's table holds exactly its artifact's rows";
+    GateDowngrade = "gate.downgrade", Ledger, "each claim is as checkable as in the model's previous run";
+    GateRequire = "gate.require", Ledger, "each claim has at least the proof the policy's [require] asks";
 }
 
 impl CheckId {
@@ -307,6 +309,8 @@ codes! {
     TableContentUnexpected = "table_content_unexpected", [WarehouseContent];
     ColumnOrderUnexpected = "column_order_unexpected", [WarehouseColumns];
     ColumnNullabilityUnexpected = "column_nullability_unexpected", [WarehouseColumns];
+    ProofDowngradeUnexpected = "proof_downgrade_unexpected", [GateDowngrade];
+    ProofRequiredMissing = "proof_required_missing", [GateRequire];
 }
 
 impl Code {

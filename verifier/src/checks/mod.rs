@@ -22,6 +22,7 @@ mod code;
 mod columns;
 pub mod decode;
 mod delta;
+pub(crate) mod downgrade;
 mod fingerprint;
 pub(crate) mod ledger_open;
 pub(crate) mod orphans;
