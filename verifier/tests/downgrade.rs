@@ -15,18 +15,14 @@ fn two_runs_of_stg() -> Scenario {
     prev["started_at"] = json!("2026-05-29T09:00:01.600Z");
     prev["finished_at"] = json!("2026-05-29T09:00:01.900Z");
     prev["duration_ms"] = json!(300);
-    s.run1["models_executed"]
-        .as_array_mut()
-        .unwrap()
-        .push(prev);
+    s.run1["models_executed"].as_array_mut().unwrap().push(prev);
     let stg = s.model("stg_orders");
     let path = format!("artifacts/{}.parquet", stg.hash);
     let row = json!({
         "blake3_hash": stg.hash, "run_id": RUN1, "model_name": "stg_orders", "file_path": path,
         "commit_version": 0, "size_bytes": stg.parquet.len(), "written_at": "2026-05-29T09:00:01.950Z",
     });
-    s.artifacts
-        .push((format!("{RUN1}|stg_orders|{path}"), row));
+    s.artifacts.push((format!("{RUN1}|stg_orders|{path}"), row));
     s
 }
 
@@ -74,13 +70,22 @@ fn the_control_compares_the_previous_run_and_finds_no_downgrade() {
     s.write();
     let r = gate(&s, &[]);
     assert_eq!(r.code, 0, "{}", r.dump());
-    assert!(r.failing().is_empty() && r.codes("warn").is_empty(), "{}", r.dump());
+    assert!(
+        r.failing().is_empty() && r.codes("warn").is_empty(),
+        "{}",
+        r.dump()
+    );
     let passed = r.check("gate.downgrade");
     assert_eq!(passed.len(), 1, "{}", r.dump());
     assert_eq!(passed[0]["outcome"], "pass");
     assert_eq!(passed[0]["actual"], 1, "one model run had a previous run");
     // The gate says which runs it covered.
-    assert_eq!(r.summary()["gate"]["run_ids"], json!([RUN1, RUN2]), "{}", r.dump());
+    assert_eq!(
+        r.summary()["gate"]["run_ids"],
+        json!([RUN1, RUN2]),
+        "{}",
+        r.dump()
+    );
 }
 
 /// Applies `edit` to run 2's record and `stg_orders` entry; returns the gate's report.
@@ -113,7 +118,11 @@ fn tampered(edit: impl FnOnce(&mut Value, &mut Value), extra: &[&str]) -> Run {
 fn each_downgrade_of_the_issue_is_a_warning_by_default() {
     type Edit = fn(&mut Value, &mut Value);
     let cases: [(&str, Edit, &str); 6] = [
-        ("git_commit null", |r, _| r["git_commit"] = Value::Null, "git.commit"),
+        (
+            "git_commit null",
+            |r, _| r["git_commit"] = Value::Null,
+            "git.commit",
+        ),
         (
             "config_hash unknown",
             |r, _| r["config_hash"] = json!("unknown"),
@@ -150,7 +159,10 @@ fn each_downgrade_of_the_issue_is_a_warning_by_default() {
             "{what}\n{}",
             r.dump()
         );
-        assert!(r.codes("warn").contains("proof_downgrade_unexpected"), "{what}");
+        assert!(
+            r.codes("warn").contains("proof_downgrade_unexpected"),
+            "{what}"
+        );
         // With the policy's `downgrade = "fail"` the same edit fails the gate.
         let r = tampered(edit, &["POLICY_FAIL"]);
         assert_eq!(r.code, 1, "{what}\n{}", r.dump());
@@ -202,9 +214,21 @@ fn require_asks_a_minimum_proof_per_claim() {
     assert!(req.iter().all(|c| c["outcome"] == "pass"), "{}", r.dump());
 
     // Without --repo no sql_hash check runs: the requirement cannot be established (exit 2).
-    let r = gate(&s, &["--policy", &p, "--repo", s.path("nowhere").to_str().unwrap()]);
+    let r = gate(
+        &s,
+        &[
+            "--policy",
+            &p,
+            "--repo",
+            s.path("nowhere").to_str().unwrap(),
+        ],
+    );
     assert_eq!(r.code, 2, "{}", r.dump());
-    assert!(r.codes("unknown").contains("proof_required_missing"), "{}", r.dump());
+    assert!(
+        r.codes("unknown").contains("proof_required_missing"),
+        "{}",
+        r.dump()
+    );
 
     // A null git_commit in the latest run: `present` fails, and the downgrade of a required
     // claim fails too.
@@ -213,7 +237,11 @@ fn require_asks_a_minimum_proof_per_claim() {
         &[&policy(&s, "[require]\n\"git.commit\" = \"present\"\n")],
     );
     assert_eq!(r.code, 1, "{}", r.dump());
-    assert!(r.failing().contains("proof_required_missing"), "{}", r.dump());
+    assert!(
+        r.failing().contains("proof_required_missing"),
+        "{}",
+        r.dump()
+    );
     assert_eq!(
         downgrades(&r),
         vec![("git.commit".to_owned(), "fail".to_owned())],

@@ -627,8 +627,10 @@ fn an_active_waiver_reports_the_drift_as_waived_and_an_expired_one_fails() {
     // Expired: the waiver itself fails and waives nothing.
     let policy = write_policy(
         &s,
-        "[[waiver]]\ncheck = \"warehouse.row_count\"\nmodel = \"stg_*\"\n\
-         reason = \"backfill INC-1\"\nexpires = 2000-01-01\n",
+        &format!(
+            "[[waiver]]\ncheck = \"warehouse.row_count\"\nmodel = \"stg_*\"\n\
+             reason = \"backfill INC-1\"\nexpires = 2000-01-01\n{SKIP_CONTENT}"
+        ),
     );
     let run = gate(&s, &["--json", "--policy", &policy]);
     assert_eq!(run.code, 1, "{}", run.dump());

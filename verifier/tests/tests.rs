@@ -22,8 +22,10 @@
 
 mod util;
 
+mod byte_flips;
 mod catalogue;
 mod commands;
+mod downgrade;
 mod gate;
 mod generated_docs;
 mod hostile;
@@ -34,4 +36,3 @@ mod rocky_generated;
 mod rocky_output;
 mod run_cmd;
 mod warehouse_content;
-mod downgrade;

@@ -9,7 +9,10 @@ fn outcomes(r: &crate::util::Run, check: &str) -> Vec<(String, String)> {
         .iter()
         .map(|c| {
             (
-                c["subject"]["model"].as_str().unwrap_or_default().to_owned(),
+                c["subject"]["model"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
                 c["outcome"].as_str().unwrap_or_default().to_owned(),
             )
         })
@@ -96,7 +99,12 @@ fn a_same_count_update_of_a_content_addressed_table_fails() {
     );
     let r = s.verify(RUN2, &[]);
     assert_eq!(r.code, 1, "{}", r.dump());
-    assert_eq!(r.failing(), set(&["table_content_mismatch"]), "{}", r.dump());
+    assert_eq!(
+        r.failing(),
+        set(&["table_content_mismatch"]),
+        "{}",
+        r.dump()
+    );
     let c = r.check("warehouse.content");
     let bad = c.iter().find(|c| c["outcome"] == "fail").unwrap();
     assert_eq!(bad["subject"]["model"], "stg_orders");
@@ -114,7 +122,12 @@ fn a_duplicated_row_swapped_for_another_is_a_content_mismatch() {
         "DELETE FROM raw.stg_orders WHERE order_id = 3; INSERT INTO raw.stg_orders VALUES (1, 7);",
     );
     let r = s.verify(RUN2, &[]);
-    assert_eq!(r.failing(), set(&["table_content_mismatch"]), "{}", r.dump());
+    assert_eq!(
+        r.failing(),
+        set(&["table_content_mismatch"]),
+        "{}",
+        r.dump()
+    );
 }
 
 #[test]
@@ -147,7 +160,11 @@ fn column_order_and_an_undeclared_not_null_are_reported_not_failed() {
     assert_eq!(r.code, 0, "{}", r.dump());
     let unv = r.codes("unverifiable");
     assert!(unv.contains("column_order_unexpected"), "{}", r.dump());
-    assert!(unv.contains("column_nullability_unexpected"), "{}", r.dump());
+    assert!(
+        unv.contains("column_nullability_unexpected"),
+        "{}",
+        r.dump()
+    );
     // The rows are compared by name, so the reordering changes nothing in them.
     assert!(
         outcomes(&r, "warehouse.content").contains(&("stg_orders".to_owned(), "pass".to_owned())),

@@ -31,9 +31,15 @@ pub(crate) type Claim = (&'static str, u8, String);
 
 /// The claims of model `m` in `run` and how checkable each is.
 pub(crate) fn claims(run: &RunView, m: &ModelView) -> Vec<Claim> {
-    let show = |v: &Option<String>| v.as_deref().map_or("absent".to_owned(), |s| format!("{s:?}"));
+    let show = |v: &Option<String>| {
+        v.as_deref()
+            .map_or("absent".to_owned(), |s| format!("{s:?}"))
+    };
     let present = |ok: bool| u8::from(ok);
-    let commit = run.git_commit.as_deref().is_some_and(|c| !c.trim().is_empty());
+    let commit = run
+        .git_commit
+        .as_deref()
+        .is_some_and(|c| !c.trim().is_empty());
     let blake = run.config_blake3.as_deref().is_some_and(is_hex64);
     let fingerprint = run.config_hash.as_deref().is_some_and(is_hex16);
     let strong = m.hash_scheme.as_deref() == Some(STRONG_SCHEME);
@@ -55,7 +61,11 @@ pub(crate) fn claims(run: &RunView, m: &ModelView) -> Vec<Claim> {
         None => 0,
     };
     vec![
-        ("git.commit", present(commit), format!("git_commit {}", show(&run.git_commit))),
+        (
+            "git.commit",
+            present(commit),
+            format!("git_commit {}", show(&run.git_commit)),
+        ),
         (
             "git.config_blake3",
             present(blake),
@@ -79,7 +89,11 @@ pub(crate) fn claims(run: &RunView, m: &ModelView) -> Vec<Claim> {
         ),
         (
             "column.hashes",
-            present(m.output_column_hashes.as_ref().is_some_and(|h| !h.is_empty())),
+            present(
+                m.output_column_hashes
+                    .as_ref()
+                    .is_some_and(|h| !h.is_empty()),
+            ),
             match &m.output_column_hashes {
                 Some(h) => format!("{} output column hash(es)", h.len()),
                 None => "no output_column_hashes".to_owned(),
@@ -108,13 +122,20 @@ pub(crate) fn check_downgrades(
     let required: BTreeSet<&str> = policy.require.iter().map(|r| r.claim.as_str()).collect();
     let (mut compared, mut downgrades) = (0usize, 0usize);
     for (run_id, names) in in_scope {
-        let Some(run) = all_runs.iter().find(|r| r.run_id.as_deref() == Some(run_id)) else {
+        let Some(run) = all_runs
+            .iter()
+            .find(|r| r.run_id.as_deref() == Some(run_id))
+        else {
             continue;
         };
         let Some((_, start)) = &run.started else {
             continue;
         };
-        for m in run.models.iter().filter(|m| !m.failed() && names.contains(&m.name)) {
+        for m in run
+            .models
+            .iter()
+            .filter(|m| !m.failed() && names.contains(&m.name))
+        {
             let k = key(run, m);
             let previous = all_runs
                 .iter()
@@ -201,7 +222,9 @@ pub(crate) fn check_requirements(
         let mut met = 0usize;
         let mut findings = Vec::new();
         for (run_id, names) in in_scope {
-            let run = all_runs.iter().find(|r| r.run_id.as_deref() == Some(run_id));
+            let run = all_runs
+                .iter()
+                .find(|r| r.run_id.as_deref() == Some(run_id));
             let subjects: Vec<Option<&str>> = if run_level(claim) {
                 vec![None]
             } else {
@@ -249,7 +272,9 @@ pub(crate) fn check_requirements(
                             Proof::Recomputed,
                             json!({"claim": claim, "level": "present", "policy_line": line}),
                             json!(recorded.map(|r| r.1)),
-                            format!("{what} (policy line {line}), but the record does not carry it"),
+                            format!(
+                                "{what} (policy line {line}), but the record does not carry it"
+                            ),
                         ));
                     }
                     continue;

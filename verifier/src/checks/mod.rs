@@ -29,9 +29,9 @@ pub(crate) mod orphans;
 pub(crate) mod project;
 mod provenance;
 pub(crate) mod row_count;
+mod table_content;
 pub(crate) mod view;
 pub(crate) mod warehouse;
-mod table_content;
 mod who;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -159,7 +159,9 @@ fn checkpoint_version(name: &str) -> Option<u64> {
 
 /// One commit file, or why it does not read.
 fn read_commit(path: &Path) -> Result<Commit, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    // Only a regular file, opened without blocking (a FIFO or a device would hang the read).
+    let file =
+        crate::evidence::regular_file::open(path).map_err(|e| format!("cannot open: {e}"))?;
     let len = file
         .metadata()
         .map_err(|e| format!("cannot stat: {e}"))?

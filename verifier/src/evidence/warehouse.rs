@@ -203,7 +203,12 @@ impl Warehouse {
     /// [`VerifyError::Warehouse`] when the file does not exist or DuckDB cannot attach it.
     pub fn open(path: &Path, catalog: &str) -> Result<Warehouse, VerifyError> {
         let err = |m: String| VerifyError::Warehouse(format!("{}: {m}", path.display()));
-        // DuckDB's READ_ONLY attach of a missing file must not get the chance to create one.
+        // DuckDB's READ_ONLY attach of a missing file must not get the chance to create one, and
+        // a FIFO or a device must be refused before DuckDB blocks on it: only a regular file,
+        // judged without blocking, is attached.
+        if let Err(e) = crate::evidence::regular_file::open(path) {
+            return Err(VerifyError::Warehouse(e.to_string()));
+        }
         if !path.is_file() {
             return Err(err("no such file".to_owned()));
         }
@@ -326,7 +331,10 @@ impl Warehouse {
         let cols = cols.join(", ");
         // The file is named by the caller (a content address under --artifacts); globbing is
         // off so a `*` or `[` in the folder's name is taken literally.
-        let src = format!("read_parquet({}, hive_partitioning = false)", quote_literal(file));
+        let src = format!(
+            "read_parquet({}, hive_partitioning = false)",
+            quote_literal(file)
+        );
         let sql = format!(
             "SELECT (SELECT count(*) FROM (SELECT {cols} FROM {table} EXCEPT ALL \
              SELECT {cols} FROM {src})), \
@@ -334,8 +342,9 @@ impl Warehouse {
              SELECT {cols} FROM {table}))",
             table = t.quoted()
         );
-        let (a, b): (i64, i64) =
-            self.with(&t.catalog, |c| c.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?))))?;
+        let (a, b): (i64, i64) = self.with(&t.catalog, |c| {
+            c.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
+        })?;
         Ok((
             u64::try_from(a).unwrap_or_default(),
             u64::try_from(b).unwrap_or_default(),

@@ -609,10 +609,7 @@ impl Validator<'_> {
                 let names: Vec<&str> = RequiredLevel::ALL.iter().map(|(n, _)| *n).collect();
                 self.error(
                     Some(at),
-                    &format!(
-                        "`[require]` {claim:?} must be one of {}",
-                        names.join(", ")
-                    ),
+                    &format!("`[require]` {claim:?} must be one of {}", names.join(", ")),
                     "not a proof level",
                     None,
                 );
