@@ -225,11 +225,12 @@ fn byte_flips_of_a_ledger_never_pass_over_damage_and_never_panic() {
     flip_and_classify(&bin, &r.ledger(), 0x5EED_1016, flips, &mut tally);
 
     println!(
-        "byte flips: {} run, {} unreadable by an independent full read; `runs` exit 0/1/2: {:?}; \
+        "byte flips: {} run, {} {:?} unreadable by an independent full read; `runs` exit 0/1/2: {:?}; \
          `run latest` exit 0/1/2: {:?}; other exits {}; panics {}; exit 0 with damage only in tables \
          not read: {}; exit 0 over damage in a table read: {:?}",
         tally.flips,
-        format!("{} {:?}", tally.unreadable, tally.unreadable_in),
+        tally.unreadable,
+        tally.unreadable_in,
         tally.exits[0],
         tally.exits[1],
         tally.other_exit,

@@ -514,7 +514,8 @@ fn a_truncated_or_zeroed_warehouse_is_could_not_check_never_a_pass() {
     // Issue 16: a DuckDB file truncated to 50-75 %, or zeroed after 40 %, passed because counts and
     // types came from metadata. Each must end in exit 2 (could not check), not 0, and not 1
     // (a damaged file is no evidence of drift).
-    let mut cases: Vec<(String, Box<dyn FnOnce(&mut Vec<u8>)>)> = Vec::new();
+    type Damage = Box<dyn FnOnce(&mut Vec<u8>)>;
+    let mut cases: Vec<(String, Damage)> = Vec::new();
     for pct in [50usize, 60, 66, 75] {
         cases.push((
             format!("truncated to {pct}%"),
