@@ -19,6 +19,13 @@
 //! - `rocky_generated`: ledgers, repositories and warehouses written by Rocky's own CLI
 //!   (fixtures/rocky/generated): no false failures, sql_hash recomputed from git, and issue 12's
 //!   acceptance cases (row deletion, shallow clone) pinned at today's behaviour.
+//! - `warehouse_content`: table vs view, a content-addressed table's rows against its artifact,
+//!   column order and undeclared `NOT NULL` (issue 16 item 4).
+//! - `downgrade`: proof downgrades against a model's previous run, `[require]`, `hash_scheme`
+//!   against the hash's shape (issue 16 item 2).
+//! - `gate_artifacts`: the default gate hashes older runs' artifacts and names its runs.
+//! - `byte_flips`: seeded byte flips of rocky-writer and Rocky-shaped ledgers, classified; never
+//!   exit 0 over damage in a table the command reads, never a panic (`ROCKY_VERIFY_FLIPS`).
 
 mod util;
 
@@ -27,6 +34,7 @@ mod catalogue;
 mod commands;
 mod downgrade;
 mod gate;
+mod gate_artifacts;
 mod generated_docs;
 mod hostile;
 mod independence;
