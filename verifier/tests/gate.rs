@@ -32,6 +32,11 @@ fn gate(s: &Scenario, extra: &[&str]) -> Run {
     util::run_bin(&args, None)
 }
 
+/// A deleted warehouse row is a row-count and a content finding; tests about the row-count
+/// finding alone skip the content check.
+const SKIP_CONTENT: &str =
+    "[[skip]]\ncheck = \"warehouse.content\"\nreason = \"this test is about row counts\"\n";
+
 fn p(s: &Scenario, rel: &str) -> String {
     s.path(rel).display().to_string()
 }
@@ -259,8 +264,11 @@ fn row_drift_fails_the_gate_in_every_format() {
         &s.path("tgt.duckdb"),
         "DELETE FROM tgt.raw.stg_orders WHERE order_id = 1",
     );
+    // The deleted row is also a content mismatch (tests/warehouse_content.rs); this test is
+    // about one finding in every format.
+    let policy = write_policy(&s, SKIP_CONTENT);
     let r = reports(&s);
-    let run = gate(&s, &with(&r, &["--json"]));
+    let run = gate(&s, &with(&r, &["--json", "--policy", &policy]));
     assert_eq!(run.code, 1, "{}", run.dump());
     assert_eq!(
         run.failing(),
@@ -316,7 +324,7 @@ fn row_drift_fails_the_gate_in_every_format() {
     assert!(md.contains("| FAIL | stg_orders (run-20260530-110422-643) | warehouse.row_count | row_count_mismatch |"), "{md}");
 
     // The human table names the model and the finding.
-    let human = gate(&s, &[]);
+    let human = gate(&s, &["--policy", &policy]);
     assert_eq!(human.code, 1);
     assert!(human.stdout.contains("stg_orders") && human.stdout.contains("row_count_mismatch"));
     assert!(
@@ -558,8 +566,10 @@ fn an_active_waiver_reports_the_drift_as_waived_and_an_expired_one_fails() {
     );
     let policy = write_policy(
         &s,
-        "[[waiver]]\ncheck = \"warehouse.row_count\"\nmodel = \"stg_*\"\n\
-         reason = \"backfill INC-1\"\nexpires = 2999-12-31\n",
+        &format!(
+            "[[waiver]]\ncheck = \"warehouse.row_count\"\nmodel = \"stg_*\"\n\
+             reason = \"backfill INC-1\"\nexpires = 2999-12-31\n{SKIP_CONTENT}"
+        ),
     );
     let r = reports(&s);
     let run = gate(&s, &with(&r, &["--json", "--policy", &policy]));
@@ -617,8 +627,10 @@ fn an_active_waiver_reports_the_drift_as_waived_and_an_expired_one_fails() {
     // Expired: the waiver itself fails and waives nothing.
     let policy = write_policy(
         &s,
-        "[[waiver]]\ncheck = \"warehouse.row_count\"\nmodel = \"stg_*\"\n\
-         reason = \"backfill INC-1\"\nexpires = 2000-01-01\n",
+        &format!(
+            "[[waiver]]\ncheck = \"warehouse.row_count\"\nmodel = \"stg_*\"\n\
+             reason = \"backfill INC-1\"\nexpires = 2000-01-01\n{SKIP_CONTENT}"
+        ),
     );
     let run = gate(&s, &["--json", "--policy", &policy]);
     assert_eq!(run.code, 1, "{}", run.dump());
@@ -719,8 +731,10 @@ fn skipped_checks_are_listed_with_their_reason() {
     );
     let policy = write_policy(
         &s,
-        "[[skip]]\ncheck = \"warehouse.row_count\"\nmodels = [\"stg_orders\"]\n\
-         reason = \"reloaded by hand every hour\"\n",
+        &format!(
+            "[[skip]]\ncheck = \"warehouse.row_count\"\nmodels = [\"stg_orders\"]\n\
+             reason = \"reloaded by hand every hour\"\n{SKIP_CONTENT}"
+        ),
     );
     let run = gate(&s, &["--json", "--policy", &policy]);
     assert_eq!(run.code, 0, "{}", run.dump());

@@ -422,3 +422,120 @@ fn fifos_devices_and_directories_as_evidence_end_at_once_with_exit_2() {
         );
     }
 }
+
+#[test]
+fn every_other_evidence_path_refuses_a_fifo_or_a_device_at_once() {
+    // Issue 16 item 5: the policy, the checkpoint, the warehouse and a record given as a FIFO or
+    // a symbolic link to /dev/zero end at once with exit 2, saying what the path is.
+    let s = Scenario::new();
+    s.write();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("evidence.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file system entry.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let zero = dir.path().join("zero.json");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let (fifo, zero) = (fifo.to_str().unwrap(), zero.to_str().unwrap());
+    let ledger = s.ledger();
+    let ledger = ledger.to_str().unwrap();
+    let wh = s.path("tgt.duckdb");
+    let wh = wh.to_str().unwrap();
+    let repo = s.path("repo");
+    let repo = repo.to_str().unwrap();
+
+    // Controls: the same commands with regular files end normally (exit 0).
+    assert_eq!(
+        run_bounded(&[
+            "run",
+            "latest",
+            "--ledger",
+            ledger,
+            "--repo",
+            repo,
+            "--warehouse",
+            wh
+        ])
+        .code,
+        0
+    );
+    assert_eq!(run_bounded(&["gate", "--ledger", ledger]).code, 0);
+
+    for (cmd, what) in [
+        (vec!["record", zero], "character device"),
+        (vec!["gate", "--ledger", ledger, "--policy", fifo], "FIFO"),
+        (
+            vec!["gate", "--ledger", ledger, "--policy", zero],
+            "character device",
+        ),
+        (
+            vec!["gate", "--ledger", ledger, "--checkpoint", fifo],
+            "FIFO",
+        ),
+        (
+            vec!["run", "latest", "--ledger", ledger, "--warehouse", fifo],
+            "FIFO",
+        ),
+        (
+            vec!["run", "latest", "--ledger", ledger, "--warehouse", zero],
+            "character device",
+        ),
+        (
+            vec!["gate", "--ledger", ledger, "--warehouse", fifo],
+            "FIFO",
+        ),
+    ] {
+        let r = run_bounded(&cmd);
+        assert_eq!(r.code, 2, "{cmd:?}\n{}", r.dump());
+        assert!(
+            r.stdout.contains(what) || r.stderr.contains(what),
+            "{cmd:?} does not say it is a {what}:\n{}",
+            r.dump()
+        );
+    }
+}
+
+/// Damages a copy of the scenario's warehouse with `damage` and runs `run` on it.
+fn run_on_damaged_warehouse(damage: impl FnOnce(&mut Vec<u8>)) -> util::Run {
+    let s = Scenario::new();
+    s.write();
+    let path = s.path("tgt.duckdb");
+    let mut bytes = std::fs::read(&path).unwrap();
+    damage(&mut bytes);
+    std::fs::write(&path, &bytes).unwrap();
+    s.verify(RUN2, &[])
+}
+
+#[test]
+fn a_truncated_or_zeroed_warehouse_is_could_not_check_never_a_pass() {
+    // Control: the intact warehouse passes.
+    let control = run_on_damaged_warehouse(|_| {});
+    assert_eq!(control.code, 0, "{}", control.dump());
+    // Issue 16: a DuckDB file truncated to 50-75 %, or zeroed after 40 %, passed because counts and
+    // types came from metadata. Each must end in exit 2 (could not check), not 0, and not 1
+    // (a damaged file is no evidence of drift).
+    type Damage = Box<dyn FnOnce(&mut Vec<u8>)>;
+    let mut cases: Vec<(String, Damage)> = Vec::new();
+    for pct in [50usize, 60, 66, 75] {
+        cases.push((
+            format!("truncated to {pct}%"),
+            Box::new(move |b: &mut Vec<u8>| b.truncate(b.len() * pct / 100)),
+        ));
+    }
+    cases.push((
+        "zeroed after 40%".to_owned(),
+        Box::new(|b: &mut Vec<u8>| {
+            let from = b.len() * 40 / 100;
+            b[from..].fill(0);
+        }),
+    ));
+    for (what, damage) in cases {
+        let r = run_on_damaged_warehouse(damage);
+        assert_eq!(r.code, 2, "{what}\n{}", r.dump());
+        assert!(
+            r.codes("unknown").contains("warehouse_invalid"),
+            "{what}\n{}",
+            r.dump()
+        );
+    }
+}

@@ -24,15 +24,25 @@
 //! - `tamper_matrix`: issue 16's single semantic edits of ledger rows, one table of edits and
 //!   expected findings, on rocky-writer, Rocky-shaped and Rocky-written ledgers, each against
 //!   its untampered control.
+//! - `warehouse_content`: table vs view, a content-addressed table's rows against its artifact,
+//!   column order and undeclared `NOT NULL` (issue 16 item 4).
+//! - `downgrade`: proof downgrades against a model's previous run, `[require]`, `hash_scheme`
+//!   against the hash's shape (issue 16 item 2).
+//! - `gate_artifacts`: the default gate hashes older runs' artifacts and names its runs.
+//! - `byte_flips`: seeded byte flips of rocky-writer and Rocky-shaped ledgers, classified; never
+//!   exit 0 over damage in a table the command reads, never a panic (`ROCKY_VERIFY_FLIPS`).
 
 mod util;
 
 mod audit_sql;
 mod bundle;
+mod byte_flips;
 mod catalogue;
 mod commands;
 mod direction;
+mod downgrade;
 mod gate;
+mod gate_artifacts;
 mod generated_docs;
 mod hostile;
 mod independence;
@@ -45,3 +55,4 @@ mod run_cmd;
 mod signatures;
 mod snapshots;
 mod tamper_matrix;
+mod warehouse_content;

@@ -38,7 +38,7 @@ pub const ROCKY_TOML_CONFIG_HASH: &str = "f1587ebeaa994df1";
 pub type Rows = Vec<(String, Vec<u8>)>;
 
 /// Every table of a v22 ledger (`spec/ledger.md` section 4) with `&[u8]` values.
-const JSON_TABLES: &[&str] = &[
+pub const JSON_TABLES: &[&str] = &[
     "run_history",
     "output_artifacts",
     "input_index",

@@ -127,6 +127,10 @@ check_ids! {
     LedgerCheckHistory = "ledger.check_history", Ledger, "each check_history blob decodes, in time order, with a snapshot in the window of each run that checked row counts";
     LedgerBranches = "ledger.branches", Ledger, "each branches row decodes, keyed by its name, with schema_prefix branch__<name>";
     LedgerMetadata = "ledger.metadata", Ledger, "schema_version and producer agree with the fields the records carry";
+    WarehouseKind = "warehouse.kind", Warehouse, "the relation is the kind (table or view) the model's strategy creates";
+    WarehouseContent = "warehouse.content", Warehouse, "a content-addressed model's table holds exactly its artifact's rows";
+    GateDowngrade = "gate.downgrade", Ledger, "each claim is as checkable as in the model's previous run";
+    GateRequire = "gate.require", Ledger, "each claim has at least the proof the policy's [require] asks";
 }
 
 impl CheckId {
@@ -284,12 +288,12 @@ codes! {
     SqlHashUnexpected = "sql_hash_unexpected", [ModelSqlHash];
     SqlInputsMissing = "sql_inputs_missing", [ModelSqlHash];
     EnvHashMismatch = "env_hash_mismatch", [ModelEnvHash];
-    WarehouseInvalid = "warehouse_invalid", [WarehouseOpen, WarehouseTable, WarehouseRowCount, WarehouseColumns];
+    WarehouseInvalid = "warehouse_invalid", [WarehouseOpen, WarehouseTable, WarehouseRowCount, WarehouseColumns, WarehouseKind, WarehouseContent];
     WarehouseTableMissing = "warehouse_table_missing", [WarehouseTable];
     RowCountMismatch = "row_count_mismatch", [WarehouseRowCount];
     RowsAffectedMissing = "rows_affected_missing", [WarehouseRowCount, ArtifactRows];
     RowCountUnexpected = "row_count_unexpected", [WarehouseRowCount];
-    TableSupersededUnexpected = "table_superseded_unexpected", [WarehouseColumns];
+    TableSupersededUnexpected = "table_superseded_unexpected", [WarehouseColumns, WarehouseKind, WarehouseContent];
     ColumnMissing = "column_missing", [WarehouseColumns];
     ColumnUnexpected = "column_unexpected", [WarehouseColumns];
     ColumnTypeMismatch = "column_type_mismatch", [WarehouseColumns];
@@ -363,6 +367,14 @@ codes! {
     SchemaVersionMismatch = "schema_version_mismatch", [LedgerMetadata];
     ProducerMismatch = "producer_mismatch", [LedgerMetadata];
     ProducerMissing = "producer_missing", [LedgerMetadata];
+    TableKindMismatch = "table_kind_mismatch", [WarehouseKind];
+    TableKindUnexpected = "table_kind_unexpected", [WarehouseKind];
+    TableContentMismatch = "table_content_mismatch", [WarehouseContent];
+    TableContentUnexpected = "table_content_unexpected", [WarehouseContent];
+    ColumnOrderUnexpected = "column_order_unexpected", [WarehouseColumns];
+    ColumnNullabilityUnexpected = "column_nullability_unexpected", [WarehouseColumns];
+    ProofDowngradeUnexpected = "proof_downgrade_unexpected", [GateDowngrade];
+    ProofRequiredMissing = "proof_required_missing", [GateRequire];
 }
 
 impl Code {

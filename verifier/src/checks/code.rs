@@ -389,6 +389,23 @@ fn check_sql_hash_form(ctx: &mut Ctx<'_>, m: &ModelView) -> SqlHashForm {
         )
     } else if is_hex16(h) {
         return SqlHashForm::Fingerprint(h.to_owned());
+    } else if is_hex64(h) {
+        // Under `v1` or no scheme Rocky writes a 16-hex fingerprint or "" (spec/hashes.md
+        // section 1); a 64-hex value there is the strong hash with its scheme downgraded, which
+        // would otherwise leave it unchecked.
+        Check::fail(
+            CheckId::ModelSqlHash,
+            subject,
+            Code::SqlHashInvalid,
+            Proof::BytesVerified,
+            json!(STRONG_SCHEME),
+            json!({"sql_hash": h, "hash_scheme": m.hash_scheme}),
+            format!(
+                "sql_hash is a 64-hex BLAKE3 but hash_scheme is {:?}, under which producers \
+                 record a 16-hex fingerprint: the scheme and the hash's shape disagree",
+                m.hash_scheme
+            ),
+        )
     } else if h.is_empty() {
         let why = if m.failed() {
             "Rocky records \"\" for every failed entry"

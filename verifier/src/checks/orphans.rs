@@ -1,7 +1,9 @@
 //! Both directions between the ledger and the artifacts folder (`spec/gate.md` section 4):
 //! a content-addressed file no `output_artifacts` row names (`artifact_orphan_unexpected`), and a
 //! row whose file is gone (`artifact_file_missing`) unless a `tombstones` row records its eviction.
-//! Only names are compared here; the bytes of in-scope artifacts are hashed by `run`'s checks.
+//! The bytes of in-scope artifacts are hashed by `run`'s checks; every other row's file present
+//! in the folder (older runs' artifacts included) is hashed here, so a flipped byte in an
+//! artifact outside the scope is found too (issue 16).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -78,6 +80,7 @@ pub fn check(report: &mut Report, ledger: &Ledger, dir: &Path) -> Result<(), Ver
         .collect();
 
     let (mut present, mut missing) = (0usize, 0usize);
+    let (mut hashed, mut mismatched) = (0usize, 0usize);
     for (h, (run, model)) in &rows {
         if !is_hex64(h) || covered.contains(h) {
             continue;
@@ -85,6 +88,34 @@ pub fn check(report: &mut Report, ledger: &Ledger, dir: &Path) -> Result<(), Ver
         let subject = Subject::model(run, model).with_artifact(h);
         if files.contains(h) {
             present += 1;
+            let path = dir.join(format!("{h}.parquet"));
+            match crate::evidence::artifact::hash_file(&path) {
+                Ok(got) if got.blake3 == *h => hashed += 1,
+                Ok(got) => {
+                    hashed += 1;
+                    mismatched += 1;
+                    report.push(Check::fail(
+                        CheckId::ArtifactBlake3,
+                        subject,
+                        Code::ArtifactHashMismatch,
+                        Proof::BytesVerified,
+                        json!(got.blake3),
+                        json!(h),
+                        format!(
+                            "{h}.parquet (recorded by {run}/{model}, outside the gate's scope) \
+                             hashes to {}",
+                            got.blake3
+                        ),
+                    ));
+                }
+                Err(e) => report.push(Check::unknown(
+                    CheckId::ArtifactBlake3,
+                    subject,
+                    Code::ArtifactFileMissing,
+                    Proof::BytesVerified,
+                    format!("{h}.parquet cannot be read: {e}"),
+                )),
+            }
         } else if let Some(at) = evicted.get(h) {
             report.push(Check::pass(
                 CheckId::ArtifactFile,
@@ -131,6 +162,12 @@ pub fn check(report: &mut Report, ledger: &Ledger, dir: &Path) -> Result<(), Ver
             ),
         ));
     }
+    if hashed > mismatched {
+        report.verified.push(format!(
+            "{} artifact file(s) of rows outside the scope hash to their recorded BLAKE3",
+            hashed - mismatched
+        ));
+    }
     if orphans > 0 || missing > 0 {
         return Ok(());
     }
@@ -142,8 +179,8 @@ pub fn check(report: &mut Report, ledger: &Ledger, dir: &Path) -> Result<(), Ver
         json!(files.len()),
         format!(
             "{} content-addressed file(s) in the folder, {} distinct hash(es) in the ledger; \
-             every row's file is present or evicted ({present} checked by name here) and no file \
-             is an orphan",
+             every row's file is present or evicted ({present} outside the scope, hashed here) and \
+             no file is an orphan",
             files.len(),
             rows.len()
         ),

@@ -140,7 +140,7 @@ pub(crate) enum DecidedBy {
 }
 
 impl DecidedBy {
-    fn describe(self) -> String {
+    pub(crate) fn describe(self) -> String {
         match self {
             DecidedBy::Materialization => "the ledger's materialization field".to_owned(),
             DecidedBy::ProvenanceIr => "the provenance IR".to_owned(),

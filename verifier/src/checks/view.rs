@@ -292,4 +292,19 @@ impl ProvRow {
             })
             .unwrap_or_default()
     }
+
+    /// The names of the IR's `typed_columns` whose `nullable` is `true` (or not stated).
+    pub fn nullable_columns(&self) -> Vec<String> {
+        self.ir
+            .as_ref()
+            .and_then(|ir| ir.get("typed_columns"))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter(|c| c.get("nullable").and_then(Value::as_bool) != Some(false))
+                    .filter_map(|c| str_field(c, "name"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }

@@ -179,6 +179,8 @@ fn check_models(
         checked += 1;
         let strategy = row_count::strategy_from_ledger(ctx, m)
             .or_else(|| row_count::strategy_from_project(ctx, m));
+        super::table_content::check_kind(ctx, wh, m, &target.table, &subject, &strategy);
+        super::table_content::check_content(ctx, wh, m, &target.table, &subject, &strategy);
         row_count::check(
             ctx,
             wh,
@@ -375,6 +377,7 @@ fn check_columns(
         return;
     };
     let expected = prov.typed_columns();
+    let nullable = prov.nullable_columns();
     if expected.is_empty() {
         return;
     }
@@ -498,6 +501,57 @@ fn check_columns(
     }
     for c in checks {
         ctx.report.push(c);
+    }
+    if failures == 0 {
+        column_shape(ctx, wh, &nullable, &expected, &actual, target, subject);
+    }
+}
+
+/// What the column names and types do not show: the order of the columns and `NOT NULL`
+/// constraints. Neither is something Rocky promises or creates (schema evolution appends columns;
+/// its statements declare no constraint), so both are reported, never failed.
+fn column_shape(
+    ctx: &mut Ctx<'_>,
+    wh: &Warehouse,
+    nullable: &[String],
+    expected: &[(String, Value)],
+    actual: &[(String, String)],
+    target: &Target,
+    subject: &Subject,
+) {
+    let ir_order: Vec<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
+    let wh_order: Vec<&str> = actual.iter().map(|(n, _)| n.as_str()).collect();
+    if ir_order != wh_order {
+        ctx.report.push(Check::unverifiable(
+            CheckId::WarehouseColumns,
+            subject.clone(),
+            Code::ColumnOrderUnexpected,
+            Proof::Unverifiable,
+            json!(wh_order),
+            format!(
+                "the columns of {} are in another order than the IR's ({}); Rocky does not \
+                 promise column order, so this is reported, not failed",
+                target.table,
+                ir_order.join(", ")
+            ),
+        ));
+    }
+    let Ok(not_null) = wh.not_null_columns(&target.table) else {
+        return;
+    };
+    for name in nullable.iter().filter(|n| not_null.contains(*n)) {
+        ctx.report.push(Check::unverifiable(
+            CheckId::WarehouseColumns,
+            subject.clone().with_column(name),
+            Code::ColumnNullabilityUnexpected,
+            Proof::Unverifiable,
+            json!({"name": name, "not_null": true}),
+            format!(
+                "column {name:?} of {} is NOT NULL, which the IR does not declare and Rocky's \
+                 statements never create: the table was altered outside the run",
+                target.table
+            ),
+        ));
     }
 }
 

@@ -177,6 +177,8 @@ struct GateState {
     /// Why nothing was checked, when nothing was (the gate then fails closed).
     empty: Option<String>,
     runs: usize,
+    /// The ids of the runs in scope, in start order.
+    run_ids: Vec<String>,
     models: usize,
     checkpoint_written: Option<bool>,
 }
@@ -607,6 +609,17 @@ fn gate_with_ledger(
     if let Some(dir) = &opts.artifacts {
         orphans::check(report, ledger, dir)?;
     }
+    // Proof downgrades against each model's previous run, then the policy's minimum proof
+    // (which reads every check above).
+    crate::checks::downgrade::check_downgrades(
+        report,
+        &facts.all_runs,
+        &in_scope,
+        &crate::plan::scope::model_key,
+        policy,
+    );
+    crate::checks::downgrade::check_requirements(report, &facts.all_runs, &in_scope, policy);
+    state.run_ids = in_scope.iter().map(|(id, _)| id.clone()).collect();
     if let Some(path) = &opts.checkpoint {
         state.checkpoint_written = Some(check_checkpoint(report, &facts, path, policy, opts.now));
     }
@@ -784,10 +797,11 @@ fn summarize(report: &mut Report, opts: &GateOptions, policy: &Policy, state: &G
     report.verified.clear();
     if state.runs > 0 {
         report.verified.push(format!(
-            "{} model(s) in {} run(s) checked ({})",
+            "{} model(s) in {} run(s) checked ({}): {}",
             state.models,
             state.runs,
-            scope_text(&opts.scope)
+            scope_text(&opts.scope),
+            state.run_ids.join(", ")
         ));
     }
     run::summarize_checks(report);
@@ -835,6 +849,7 @@ fn summarize(report: &mut Report, opts: &GateOptions, policy: &Policy, state: &G
     report.gate = Some(json!({
         "scope": scope_text(&opts.scope),
         "runs": state.runs,
+        "run_ids": state.run_ids,
         "models": state.models,
         "policy": opts.policy.as_ref().map(|p| p.display().to_string()),
         "fail_on_warning": policy.fail_on_warning,

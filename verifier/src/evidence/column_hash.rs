@@ -188,9 +188,10 @@ pub fn ipc_digest(
 ///
 /// See [`ColumnHashError`].
 pub fn recompute_file(path: &Path) -> Result<Vec<ColumnDigest>, ColumnHashError> {
-    let file = File::open(path).map_err(|source| ColumnHashError::Io {
+    // Only a regular file, opened without blocking (a FIFO or a device would hang the read).
+    let file = crate::evidence::regular_file::open(path).map_err(|e| ColumnHashError::Io {
         path: path.to_owned(),
-        source,
+        source: e.into_io(),
     })?;
     let meta = guard(|| ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()))
         .map_err(|p| ColumnHashError::Parquet(p.to_string()))?

@@ -163,8 +163,8 @@ fn checkpoint_version(name: &str) -> Option<u64> {
 #[derive(Debug, Clone, Error)]
 pub enum CommitError {
     /// The file cannot be opened.
-    #[error("cannot open: {0}")]
-    Open(#[source] Arc<std::io::Error>),
+    #[error("{0}")]
+    Open(#[source] Arc<crate::evidence::regular_file::OpenError>),
     /// Its length cannot be read.
     #[error("cannot stat: {0}")]
     Stat(#[source] Arc<std::io::Error>),
@@ -229,7 +229,9 @@ pub enum AddError {
 
 /// One commit file, or why it does not read.
 fn read_commit(path: &Path) -> Result<Commit, CommitError> {
-    let file = std::fs::File::open(path).map_err(|e| CommitError::Open(Arc::new(e)))?;
+    // Only a regular file, opened without blocking (a FIFO or a device would hang the read).
+    let file =
+        crate::evidence::regular_file::open(path).map_err(|e| CommitError::Open(Arc::new(e)))?;
     let len = file
         .metadata()
         .map_err(|e| CommitError::Stat(Arc::new(e)))?

@@ -101,6 +101,36 @@ fn row_alias(columns: &[(String, String)]) -> String {
     alias
 }
 
+/// What a warehouse relation is (`information_schema.tables.table_type`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableKind {
+    /// `BASE TABLE`.
+    Table,
+    /// `VIEW`.
+    View,
+    /// Anything else (`LOCAL TEMPORARY`, ...), as DuckDB spells it.
+    Other(String),
+}
+
+impl TableKind {
+    fn from_table_type(t: &str) -> TableKind {
+        match t {
+            "BASE TABLE" => TableKind::Table,
+            "VIEW" => TableKind::View,
+            other => TableKind::Other(other.to_owned()),
+        }
+    }
+
+    /// How a report names it.
+    pub fn name(&self) -> &str {
+        match self {
+            TableKind::Table => "table",
+            TableKind::View => "view",
+            TableKind::Other(s) => s,
+        }
+    }
+}
+
 /// A DuckDB file attached read-only, once per catalog name the ledger uses.
 ///
 /// DuckDB will not attach one file twice in one database, so each catalog name gets its own
@@ -169,8 +199,11 @@ type CatalogColumns = BTreeMap<Name, Vec<(String, String)>>;
 /// Snapshots of the catalog metadata and counts already read (see "Batching").
 #[derive(Default)]
 struct Cache {
-    /// Catalog to every `(schema, table)` it holds (tables and views).
-    tables: BTreeMap<String, Result<BTreeSet<Name>, WarehouseError>>,
+    /// Catalog to every `(schema, table)` it holds (tables and views), with its
+    /// `information_schema.tables.table_type` (`BASE TABLE`, `VIEW`, ...).
+    tables: BTreeMap<String, Result<BTreeMap<Name, String>, WarehouseError>>,
+    /// Catalog to the `(schema, table, column)`s declared `NOT NULL`.
+    not_null: BTreeMap<String, BTreeSet<(String, String, String)>>,
     /// Catalog to every table's `(column_name, data_type)` list, in column order.
     columns: BTreeMap<String, Result<CatalogColumns, WarehouseError>>,
     /// Row counts (see [`Warehouse::count`]).
@@ -252,7 +285,12 @@ impl Warehouse {
     /// [`VerifyError::Warehouse`] when the file does not exist or DuckDB cannot attach it.
     pub fn open(path: &Path, catalog: &str) -> Result<Warehouse, VerifyError> {
         let err = |m: String| VerifyError::Warehouse(format!("{}: {m}", path.display()));
-        // DuckDB's READ_ONLY attach of a missing file must not get the chance to create one.
+        // DuckDB's READ_ONLY attach of a missing file must not get the chance to create one, and
+        // a FIFO or a device must be refused before DuckDB blocks on it: only a regular file,
+        // judged without blocking, is attached.
+        if let Err(e) = crate::evidence::regular_file::open(path) {
+            return Err(VerifyError::Warehouse(e.to_string()));
+        }
         if !path.is_file() {
             // Say what is there instead: a folder (a dbt `target/` or a lake) is a common
             // mistake, and "no such file" would send the user looking for a typo.
@@ -324,16 +362,18 @@ impl Warehouse {
     fn tables_of<T>(
         &self,
         catalog: &str,
-        f: impl FnOnce(&BTreeSet<Name>) -> T,
+        f: impl FnOnce(&BTreeMap<Name, String>) -> T,
     ) -> Result<T, WarehouseError> {
         if !self.cache.borrow().tables.contains_key(catalog) {
             let read = self.with(catalog, |c| {
                 let mut stmt = c.prepare(
-                    "SELECT table_schema, table_name FROM information_schema.tables \
+                    "SELECT table_schema, table_name, table_type FROM information_schema.tables \
                      WHERE table_catalog = ?",
                 )?;
-                let rows = stmt.query_map(params![catalog], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                rows.collect::<duckdb::Result<BTreeSet<Name>>>()
+                let rows = stmt.query_map(params![catalog], |r| {
+                    Ok(((r.get(0)?, r.get(1)?), r.get(2)?))
+                })?;
+                rows.collect::<duckdb::Result<BTreeMap<Name, String>>>()
             });
             self.cache
                 .borrow_mut()
@@ -357,7 +397,105 @@ impl Warehouse {
             return f.table(t).map(|t| t.exists).map_err(WarehouseError::Facts);
         }
         self.tables_of(&t.catalog, |set| {
-            set.contains(&(t.schema.clone(), t.table.clone()))
+            set.contains_key(&(t.schema.clone(), t.table.clone()))
+        })
+    }
+
+    /// What `t` is: `Some(TableKind)` when it exists, `None` when it does not.
+    ///
+    /// # Errors
+    ///
+    /// DuckDB's message.
+    pub fn kind(&self, t: &TableRef) -> Result<Option<TableKind>, WarehouseError> {
+        self.tables_of(&t.catalog, |set| {
+            set.get(&(t.schema.clone(), t.table.clone()))
+                .map(|ty| TableKind::from_table_type(ty))
+        })
+    }
+
+    /// The columns of `t` declared `NOT NULL` (read with [`Warehouse::columns`]).
+    ///
+    /// # Errors
+    ///
+    /// DuckDB's message.
+    pub fn not_null_columns(&self, t: &TableRef) -> Result<BTreeSet<String>, WarehouseError> {
+        self.columns(t)?;
+        let cache = self.cache.borrow();
+        Ok(cache
+            .not_null
+            .get(&t.catalog)
+            .map(|set| {
+                set.iter()
+                    .filter(|(s, tb, _)| *s == t.schema && *tb == t.table)
+                    .map(|(_, _, c)| c.clone())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Compares the rows of `t` with the rows of the Parquet file `parquet`, as multisets (order
+    /// does not matter, duplicates do), over the named `columns` of both: `(rows of the table not
+    /// in the file, rows of the file not in the table)`, each counted with `EXCEPT ALL` inside
+    /// DuckDB, so every data block of both is read.
+    ///
+    /// # Errors
+    ///
+    /// DuckDB's message: an unreadable table or file, or columns whose types cannot be compared.
+    pub fn rows_differ_from_parquet(
+        &self,
+        t: &TableRef,
+        columns: &[String],
+        parquet: &Path,
+    ) -> Result<(u64, u64), WarehouseError> {
+        let file = parquet
+            .to_str()
+            .ok_or_else(|| WarehouseError::DuckDb("the artifact path is not UTF-8".to_owned()))?;
+        let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        let cols = cols.join(", ");
+        // The file is named by the caller (a content address under --artifacts); globbing is
+        // off so a `*` or `[` in the folder's name is taken literally.
+        let src = format!(
+            "read_parquet({}, hive_partitioning = false)",
+            quote_literal(file)
+        );
+        let sql = format!(
+            "SELECT (SELECT count(*) FROM (SELECT {cols} FROM {table} EXCEPT ALL \
+             SELECT {cols} FROM {src})), \
+             (SELECT count(*) FROM (SELECT {cols} FROM {src} EXCEPT ALL \
+             SELECT {cols} FROM {table}))",
+            table = t.quoted()
+        );
+        let (a, b): (i64, i64) = self.with(&t.catalog, |c| {
+            c.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
+        })?;
+        Ok((
+            u64::try_from(a).unwrap_or_default(),
+            u64::try_from(b).unwrap_or_default(),
+        ))
+    }
+
+    /// The column names of a Parquet file, as DuckDB reads them.
+    ///
+    /// # Errors
+    ///
+    /// DuckDB's message.
+    pub fn parquet_columns(
+        &self,
+        catalog: &str,
+        parquet: &Path,
+    ) -> Result<Vec<String>, WarehouseError> {
+        let file = parquet
+            .to_str()
+            .ok_or_else(|| WarehouseError::DuckDb("the artifact path is not UTF-8".to_owned()))?;
+        let sql = format!(
+            "SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet({}, \
+             hive_partitioning = false))",
+            quote_literal(file)
+        );
+        self.with(catalog, |c| {
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect::<duckdb::Result<Vec<String>>>()
         })
     }
 
@@ -387,7 +525,7 @@ impl Warehouse {
                 .collect());
         }
         self.tables_of(catalog, |set| {
-            set.iter()
+            set.keys()
                 .filter(|(_, t)| t == table)
                 .map(|(s, _)| s.clone())
                 .collect()
@@ -513,7 +651,7 @@ impl Warehouse {
         if !self.cache.borrow().columns.contains_key(catalog) {
             let read = self.with(catalog, |c| {
                 let mut stmt = c.prepare(
-                    "SELECT table_schema, table_name, column_name, data_type \
+                    "SELECT table_schema, table_name, column_name, data_type, is_nullable \
                      FROM information_schema.columns WHERE table_catalog = ? \
                      ORDER BY table_schema, table_name, ordinal_position",
                 )?;
@@ -521,15 +659,30 @@ impl Warehouse {
                     Ok((
                         (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
                         (r.get::<_, String>(2)?, r.get::<_, String>(3)?),
+                        r.get::<_, Option<String>>(4)?,
                     ))
                 })?;
                 let mut map = CatalogColumns::new();
+                let mut not_null = BTreeSet::new();
                 for row in rows {
-                    let (name, col) = row?;
+                    let (name, col, nullable) = row?;
+                    if nullable.as_deref() == Some("NO") {
+                        not_null.insert((name.0.clone(), name.1.clone(), col.0.clone()));
+                    }
                     map.entry(name).or_default().push(col);
                 }
-                Ok(map)
+                Ok((map, not_null))
             });
+            let read = match read {
+                Ok((map, not_null)) => {
+                    self.cache
+                        .borrow_mut()
+                        .not_null
+                        .insert(catalog.to_owned(), not_null);
+                    Ok(map)
+                }
+                Err(e) => Err(e),
+            };
             self.cache
                 .borrow_mut()
                 .columns

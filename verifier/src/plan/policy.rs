@@ -136,6 +136,67 @@ impl Waiver {
     }
 }
 
+/// The proof a `[require]` entry asks of a claim, weakest first (`spec/gate.md` section 2,
+/// "Minimum proof").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RequiredLevel {
+    /// The record carries the claim (a value that can be checked at all).
+    Present,
+    /// A passing check at proof `heuristic` or better.
+    Heuristic,
+    /// A passing check at proof `fingerprint-only` or better.
+    FingerprintOnly,
+    /// A passing check at proof `recomputed` or better.
+    Recomputed,
+    /// A passing check at proof `bytes-verified`.
+    BytesVerified,
+}
+
+impl RequiredLevel {
+    /// Every level with its policy spelling, weakest first.
+    pub const ALL: &'static [(&'static str, RequiredLevel)] = &[
+        ("present", RequiredLevel::Present),
+        ("heuristic", RequiredLevel::Heuristic),
+        ("fingerprint-only", RequiredLevel::FingerprintOnly),
+        ("recomputed", RequiredLevel::Recomputed),
+        ("bytes-verified", RequiredLevel::BytesVerified),
+    ];
+
+    /// The policy spelling.
+    pub fn as_str(self) -> &'static str {
+        RequiredLevel::ALL
+            .iter()
+            .find(|(_, l)| *l == self)
+            .map_or("present", |(s, _)| s)
+    }
+
+    fn parse(s: &str) -> Option<RequiredLevel> {
+        RequiredLevel::ALL
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|(_, l)| *l)
+    }
+}
+
+/// A `[require]` entry: the minimum proof of one claim (a check id) for every subject in scope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Requirement {
+    /// The claim: a check id such as `model.sql_hash` or `git.commit`.
+    pub claim: String,
+    /// The weakest proof accepted.
+    pub level: RequiredLevel,
+    /// 1-based line of the entry, for reports.
+    pub line: usize,
+}
+
+/// The claims a `[require]` entry may name: checks that establish a recorded claim (the gate's
+/// own `gate.*` checks are not claims).
+pub fn requirable(claim: &str) -> bool {
+    crate::checks::catalogue::CheckId::ALL
+        .iter()
+        .any(|c| c.as_str() == claim && !claim.starts_with("gate."))
+}
+
 /// A validated policy. [`Policy::default`] is what the gate uses without `--policy`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Policy {
@@ -152,6 +213,10 @@ pub struct Policy {
     pub skips: Vec<Skip>,
     /// Waivers, in file order.
     pub waivers: Vec<Waiver>,
+    /// `[require]`: minimum proof per claim, in file order.
+    pub require: Vec<Requirement>,
+    /// `downgrade = "fail"`: a proof downgrade fails the gate (default: a warning).
+    pub downgrade_fails: bool,
 }
 
 impl Policy {
@@ -253,6 +318,8 @@ struct RawPolicy {
     skip: Vec<Spanned<RawSkip>>,
     #[serde(default)]
     waiver: Vec<Spanned<RawWaiver>>,
+    downgrade: Option<Spanned<String>>,
+    require: Option<Spanned<toml::Table>>,
 }
 
 /// `"glob"` or `["glob", ...]`.
@@ -555,6 +622,24 @@ impl Validator<'_> {
             });
         }
 
+        let downgrade_fails = match &raw.downgrade {
+            None => false,
+            Some(d) => match d.get_ref().as_str() {
+                "warn" => false,
+                "fail" => true,
+                other => {
+                    self.error(
+                        Some(d.span()),
+                        &format!("`downgrade` must be \"warn\" or \"fail\", not {other:?}"),
+                        "here",
+                        None,
+                    );
+                    false
+                }
+            },
+        };
+        let require = raw.require.map(|r| self.require(r)).unwrap_or_default();
+
         Policy {
             fail_on_warning: raw.fail_on_warning.unwrap_or(false),
             require_signed_commits: raw.require_signed_commits.unwrap_or(false),
@@ -562,7 +647,48 @@ impl Validator<'_> {
             tolerances,
             skips,
             waivers,
+            require,
+            downgrade_fails,
         }
+    }
+
+    /// The `[require]` table: every key a claim, every value a level. The TOML table carries no
+    /// span per key, so a bad key is located by searching for it after the table's start.
+    fn require(&mut self, table: Spanned<toml::Table>) -> Vec<Requirement> {
+        let span = table.span();
+        let mut out = Vec::new();
+        for (claim, value) in table.into_inner() {
+            let at = self.text[span.start.min(self.text.len())..]
+                .find(claim.as_str())
+                .map(|i| span.start + i)
+                .map_or(span.clone(), |i| i..i + claim.len());
+            let (line, _) = self.position(at.start);
+            if !requirable(&claim) {
+                self.error(
+                    Some(at.clone()),
+                    &format!("`[require]` names {claim:?}, which is not a check id"),
+                    "not a claim this verifier checks",
+                    Some("a claim is a check id of spec/report.md, e.g. \"model.sql_hash\""),
+                );
+            }
+            let level = match value.as_str() {
+                Some(text) => RequiredLevel::parse(text),
+                None => None,
+            };
+            let Some(level) = level else {
+                let names: Vec<&str> = RequiredLevel::ALL.iter().map(|(n, _)| *n).collect();
+                self.error(
+                    Some(at),
+                    &format!("`[require]` {claim:?} must be one of {}", names.join(", ")),
+                    "not a proof level",
+                    None,
+                );
+                continue;
+            };
+            out.push(Requirement { claim, level, line });
+        }
+        out.sort_by_key(|r| r.line);
+        out
     }
 
     /// A TOML local date (`2026-12-31`) or a `"YYYY-MM-DD"` string.
@@ -719,6 +845,42 @@ expires = 2026-12-31
              [[tolerance]]\nmodels = \"x\"\nwarn = 0.5\nerror = 0.1\n",
         );
         assert_eq!(e.len(), 1, "{e:?}");
+    }
+
+    #[test]
+    fn require_entries_are_validated_every_one() {
+        let p = Policy::parse(
+            "p.toml",
+            "downgrade = \"fail\"\n[require]\n\"model.sql_hash\" = \"recomputed\"\n\"git.commit\" = \"present\"\n",
+        )
+        .unwrap();
+        assert!(p.downgrade_fails);
+        assert_eq!(
+            p.require,
+            vec![
+                Requirement {
+                    claim: "model.sql_hash".into(),
+                    level: RequiredLevel::Recomputed,
+                    line: 3
+                },
+                Requirement {
+                    claim: "git.commit".into(),
+                    level: RequiredLevel::Present,
+                    line: 4
+                },
+            ]
+        );
+        // Control: no [require] and no downgrade key.
+        let p = Policy::parse("p.toml", "").unwrap();
+        assert!(p.require.is_empty() && !p.downgrade_fails);
+
+        let e = errors(
+            "downgrade = \"never\"\n[require]\n\"model.nope\" = \"recomputed\"\n\"git.commit\" = \"strong\"\n\"gate.policy\" = 3\n",
+        );
+        // `gate.policy = 3` is two problems: not a claim, not a level.
+        let mut lines: Vec<usize> = e.iter().map(|x| x.0).collect();
+        lines.sort_unstable();
+        assert_eq!(lines, vec![1, 3, 4, 5, 5], "{e:?}");
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub fn parse_duration(s: &str) -> Option<TimeDelta> {
 
 /// A model's identity across runs: its target table, or the run's catalog and its name, or
 /// (Rocky's transformation runs record no `target_catalog`) its name alone, which is the table.
-fn model_key(r: &RunView, m: &view::ModelView) -> String {
+pub(crate) fn model_key(r: &RunView, m: &view::ModelView) -> String {
     match (&m.target_table, &r.target_catalog) {
         (Some(t), _) => t.clone(),
         (None, Some(c)) => format!("{c}.?.{}", m.name),
