@@ -8,3 +8,7 @@
 pub mod error;
 pub mod location;
 pub mod s3;
+pub mod ledger;
+pub mod manifest;
+pub mod out;
+pub mod scope;
