@@ -12,3 +12,7 @@ pub mod ledger;
 pub mod manifest;
 pub mod out;
 pub mod scope;
+pub mod artifacts;
+pub mod git;
+pub mod warehouse;
+pub mod collect;
