@@ -83,6 +83,15 @@ pub async fn collect(req: &Request) -> Result<Outcome, CollectError> {
             "give --ledger once, or twice for the two tiers of a tiered store".into(),
         ));
     }
+    if let [a, b] = req.ledgers.as_slice()
+        && tier_of(a) == tier_of(b)
+    {
+        return Err(CollectError::Usage(format!(
+            "both --ledger values are {} ledgers; the two copies of a tiered store are one S3 \
+             and one Valkey (or a local file)",
+            tier_of(a).as_str()
+        )));
+    }
     let mut out = OutDir::create(&req.out)?;
     let mut files: Vec<FileEntry> = Vec::new();
     let mut warnings = Vec::new();
@@ -93,13 +102,6 @@ pub async fn collect(req: &Request) -> Result<Outcome, CollectError> {
         copies.push(ledger::fetch(loc, &req.keys, &mut out).await?);
     }
     copies.sort_by_key(|c| c.tier);
-    if copies.len() == 2 && copies[0].tier == copies[1].tier {
-        return Err(CollectError::Usage(format!(
-            "both --ledger values are {} ledgers; the two copies of a tiered store are one S3 \
-             and one Valkey (or a local file)",
-            copies[0].tier.as_str()
-        )));
-    }
     let comparison = if let [a, b] = copies.as_slice() {
         let c = ledger::compare(
             (&out.root().join(&a.entry.path), &a.entry),

@@ -95,7 +95,7 @@ fn tiers_with_other_bytes_are_row_identical_or_diverged() {
     assert_eq!(m["ledger"]["comparison"], "row_identical");
 
     // The Valkey copy holds a run S3 does not: diverged, and the bundle still records both.
-    let (_, m, out, _) = tiered(|d, _| {
+    let (_d, m, out, _) = tiered(|d, _| {
         let mut run = d.runs[0].clone();
         run["run_id"] = json!("run-20261122-090000-000");
         std::fs::read(d.write_ledger("b.redb", &[], &[run])).unwrap()

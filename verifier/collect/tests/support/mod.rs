@@ -191,6 +191,8 @@ pub struct S3 {
 
 impl S3 {
     pub fn new(port: u16, bucket: &str) -> S3 {
+        // reqwest is built without a bundled TLS provider; ring's is the one linked.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let (status, body) = servers::http(port, "PUT", &format!("/{bucket}"), b"");
         assert_eq!(status, 200, "create bucket: {}", String::from_utf8_lossy(&body));
         let store = AmazonS3Builder::new()
