@@ -273,7 +273,10 @@ fn rocky_collect_never_links_the_writer_and_rocky_verify_links_none_of_its_netwo
         if !collect.contains(name) {
             continue;
         }
-        assert!(!name.starts_with("rocky-writer"), "rocky-collect reaches {name}");
+        assert!(
+            !name.starts_with("rocky-writer"),
+            "rocky-collect reaches {name}"
+        );
         let manifest = Path::new(p["manifest_path"].as_str().unwrap());
         assert!(
             !p["source"].is_null() || manifest.starts_with(&verifier_dir),
@@ -284,7 +287,10 @@ fn rocky_collect_never_links_the_writer_and_rocky_verify_links_none_of_its_netwo
     // Control: the walk does see the network crates rocky-collect is there to use, and the
     // verifier's library it reads ledgers with.
     for name in ["object_store", "redis", "tokio", "reqwest", "rocky-verify"] {
-        assert!(collect.contains(name), "the walk from rocky-collect misses {name}");
+        assert!(
+            collect.contains(name),
+            "the walk from rocky-collect misses {name}"
+        );
     }
 
     // rocky-verify's normal dependencies (what its binary links) include none of them. Build

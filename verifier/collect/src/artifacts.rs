@@ -38,9 +38,7 @@ pub const HOLD_ENV: &str = "ROCKY_COLLECT_HOLD_AFTER_LISTING";
 
 /// A Delta log commit file name: 20 digits and `.json`.
 fn is_commit_name(name: &str) -> bool {
-    name.len() == 25
-        && name.ends_with(".json")
-        && name[..20].bytes().all(|b| b.is_ascii_digit())
+    name.len() == 25 && name.ends_with(".json") && name[..20].bytes().all(|b| b.is_ascii_digit())
 }
 
 /// One transfer: from a key (or local path) to a bundle path.
@@ -113,7 +111,8 @@ fn copy_hashing(mut reader: impl Read, dest: &Path) -> Result<(u64, String), Col
             Err(e) => return Err(CollectError::io(dest, e)),
         };
         hasher.update(&buf[..n]);
-        w.write_all(&buf[..n]).map_err(|e| CollectError::io(dest, e))?;
+        w.write_all(&buf[..n])
+            .map_err(|e| CollectError::io(dest, e))?;
         size += n as u64;
     }
     w.flush().map_err(|e| CollectError::io(dest, e))?;
@@ -287,11 +286,7 @@ async fn gather_s3(
 
     // 2. One listing: the ETag each read must still match.
     let listed = list_all(bucket, &folders).await?;
-    for (p, folder) in scope
-        .table_prefixes
-        .iter()
-        .map(|p| (p, s3_key(prefix, p)))
-    {
+    for (p, folder) in scope.table_prefixes.iter().map(|p| (p, s3_key(prefix, p))) {
         let log = format!("{folder}/_delta_log/");
         for key in listed.range(log.clone()..).map(|(k, _)| k) {
             let Some(name) = key.strip_prefix(&log) else {
@@ -341,7 +336,10 @@ async fn gather_s3(
     for (i, (job, record)) in jobs.iter().enumerate() {
         let rel = job.to.clone().unwrap_or_else(|| temp_name(i));
         let dest = out.reserve(&rel)?;
-        targets.push((rel, record.map(|r| (r.blake3_hash.clone(), r.file_path.clone()))));
+        targets.push((
+            rel,
+            record.map(|r| (r.blake3_hash.clone(), r.file_path.clone())),
+        ));
         let what = listed[&job.from].clone();
         let bucket = bucket.clone();
         let sem = Arc::clone(&sem);

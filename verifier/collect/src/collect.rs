@@ -128,10 +128,11 @@ pub async fn collect(req: &Request) -> Result<Outcome, CollectError> {
     let first = &copies[0];
     let scope = {
         let path = out.root().join(&first.entry.path);
-        let l = Ledger::open(&path, &first.entry.path).map_err(|e| CollectError::LedgerInvalid {
-            uri: first.entry.source_uri.clone(),
-            reason: e.to_string(),
-        })?;
+        let l =
+            Ledger::open(&path, &first.entry.path).map_err(|e| CollectError::LedgerInvalid {
+                uri: first.entry.source_uri.clone(),
+                reason: e.to_string(),
+            })?;
         scope::resolve(&l, &first.entry.source_uri, &req.selection)?
     };
 

@@ -83,7 +83,9 @@ pub enum CollectError {
     #[error("no ledger at {uri}")]
     #[diagnostic(
         code(rocky_collect::ledger_absent),
-        help("the key is resolved as Rocky does: <prefix>/v22/state.redb (S3), <prefix>v22:state.redb (Valkey)")
+        help(
+            "the key is resolved as Rocky does: <prefix>/v22/state.redb (S3), <prefix>v22:state.redb (Valkey)"
+        )
     )]
     LedgerAbsent {
         /// Where.

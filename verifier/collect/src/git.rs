@@ -40,20 +40,22 @@ pub fn collect(
         message: e.message().to_owned(),
     };
     // Exactly this folder (no search upwards), never a repository found by accident.
-    let src = Repository::open_ext(repo, RepositoryOpenFlags::NO_SEARCH, std::iter::empty::<&str>())
-        .map_err(err)?;
+    let src = Repository::open_ext(
+        repo,
+        RepositoryOpenFlags::NO_SEARCH,
+        std::iter::empty::<&str>(),
+    )
+    .map_err(err)?;
     let mut c = Collected::default();
     let mut oids: Vec<Oid> = Vec::new();
     for hex in commits {
         // Only hex: a recorded "commit" must not be a revision expression (`HEAD~1`, a branch).
         if hex.is_empty() || hex.len() > 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            c.absent.push((hex.clone(), "not a hexadecimal commit id".into()));
+            c.absent
+                .push((hex.clone(), "not a hexadecimal commit id".into()));
             continue;
         }
-        match src
-            .revparse_single(hex)
-            .and_then(|o| o.peel_to_commit())
-        {
+        match src.revparse_single(hex).and_then(|o| o.peel_to_commit()) {
             Ok(commit) => oids.push(commit.id()),
             Err(e) => c.absent.push((hex.clone(), e.message().to_owned())),
         }

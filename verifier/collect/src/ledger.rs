@@ -268,4 +268,3 @@ pub fn compare(a: (&Path, &FileEntry), b: (&Path, &FileEntry)) -> Result<Compari
         Comparison::Diverged
     })
 }
-

@@ -5,14 +5,14 @@
 //! Delta logs the selected runs name, the commits they reference, and warehouse facts. Everything
 //! networked in the verifier's workspace lives here, so `rocky-verify` itself stays offline.
 
+pub mod artifacts;
+pub mod collect;
 pub mod error;
-pub mod location;
-pub mod s3;
+pub mod git;
 pub mod ledger;
+pub mod location;
 pub mod manifest;
 pub mod out;
+pub mod s3;
 pub mod scope;
-pub mod artifacts;
-pub mod git;
 pub mod warehouse;
-pub mod collect;

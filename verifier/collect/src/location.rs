@@ -157,7 +157,10 @@ mod tests {
         );
         assert!(matches!(
             Location::parse("s3://b").unwrap(),
-            Location::S3 { prefix_given: false, .. }
+            Location::S3 {
+                prefix_given: false,
+                ..
+            }
         ));
         assert!(Location::parse("s3:///x").is_err());
         assert!(Location::parse("gs://b/x").is_err());

@@ -33,7 +33,11 @@ struct Cli {
     /// The ledger: a local file, s3://BUCKET[/PREFIX] (key <PREFIX>/v22/state.redb, prefix
     /// rocky/state/ by default), or redis://HOST:PORT / valkey://HOST:PORT (key
     /// rocky:state:v22:state.redb). Twice for both tiers of a tiered store.
-    #[arg(long, required = true, value_name = "PATH|s3://BUCKET/PREFIX|redis://HOST:PORT")]
+    #[arg(
+        long,
+        required = true,
+        value_name = "PATH|s3://BUCKET/PREFIX|redis://HOST:PORT"
+    )]
     ledger: Vec<String>,
     /// The remote ledger's namespace: `<NAME>.redb` instead of `state.redb` (a ledger kept as
     /// `.rocky-state/<NAME>.redb`).

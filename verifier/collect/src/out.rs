@@ -21,7 +21,10 @@ pub fn path_problem(path: &str) -> Option<&'static str> {
     if path.starts_with('/') || path.ends_with('/') {
         return Some("starts or ends with '/'");
     }
-    if path.chars().any(|c| c == '\\' || (c as u32) < 0x20 || c == '\u{7f}') {
+    if path
+        .chars()
+        .any(|c| c == '\\' || (c as u32) < 0x20 || c == '\u{7f}')
+    {
         return Some("contains a backslash, a NUL or a control character");
     }
     let parts: Vec<&str> = path.split('/').collect();
@@ -73,7 +76,9 @@ impl OutDir {
             reason,
         };
         if fs::symlink_metadata(out).is_ok() {
-            return Err(bad("already exists; a bundle is never written over anything".into()));
+            return Err(bad(
+                "already exists; a bundle is never written over anything".into(),
+            ));
         }
         let is_tar = out.extension().is_some_and(|e| e == "tar");
         if is_tar {

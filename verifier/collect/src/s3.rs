@@ -165,10 +165,16 @@ impl Bucket {
             version: what.version.clone(),
             ..Default::default()
         };
-        let got = match self.store.get_opts(&ObjPath::from(what.key.as_str()), opts).await {
+        let got = match self
+            .store
+            .get_opts(&ObjPath::from(what.key.as_str()), opts)
+            .await
+        {
             Ok(g) => g,
             Err(object_store::Error::Precondition { .. }) => {
-                return Err(changed("another ETag (the server refused If-Match)".to_owned()));
+                return Err(changed(
+                    "another ETag (the server refused If-Match)".to_owned(),
+                ));
             }
             Err(object_store::Error::NotFound { .. }) => {
                 return Err(changed("nothing (the object was deleted)".to_owned()));
@@ -177,7 +183,10 @@ impl Bucket {
         };
         if got.meta.e_tag != what.e_tag {
             return Err(changed(
-                got.meta.e_tag.clone().unwrap_or_else(|| "(none)".to_owned()),
+                got.meta
+                    .e_tag
+                    .clone()
+                    .unwrap_or_else(|| "(none)".to_owned()),
             ));
         }
         let file = std::fs::OpenOptions::new()
@@ -193,7 +202,8 @@ impl Bucket {
             let chunk = chunk.map_err(|e| self.err(&what.key, e))?;
             hasher.update(&chunk);
             size += chunk.len() as u64;
-            out.write_all(&chunk).map_err(|e| CollectError::io(dest, e))?;
+            out.write_all(&chunk)
+                .map_err(|e| CollectError::io(dest, e))?;
         }
         out.flush().map_err(|e| CollectError::io(dest, e))?;
         if size != what.size {

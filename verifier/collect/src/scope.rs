@@ -11,8 +11,7 @@ use rocky_verify::evidence::ledger::{
 };
 use rocky_verify::evidence::warehouse::TableRef;
 use rocky_verify::model::records::{
-    ArtifactRecord, RunRecord, decode_artifact_record, decode_provenance_record,
-    decode_run_record,
+    ArtifactRecord, RunRecord, decode_artifact_record, decode_provenance_record, decode_run_record,
 };
 use serde_json::Value;
 
@@ -88,9 +87,7 @@ pub fn resolve(ledger: &Ledger, uri: &str, sel: &Selection) -> Result<Scope, Col
     if let Some(b) = bad {
         return Err(invalid(uri, b));
     }
-    runs.sort_by(|a, b| {
-        (a.started_at.utc, &a.run_id).cmp(&(b.started_at.utc, &b.run_id))
-    });
+    runs.sort_by(|a, b| (a.started_at.utc, &a.run_id).cmp(&(b.started_at.utc, &b.run_id)));
     let chosen: Vec<RunRecord> = if let Some(id) = &sel.run {
         let r: Vec<RunRecord> = runs.into_iter().filter(|r| &r.run_id == id).collect();
         if r.is_empty() {
@@ -100,11 +97,15 @@ pub fn resolve(ledger: &Ledger, uri: &str, sel: &Selection) -> Result<Scope, Col
         }
         r
     } else if let Some(n) = sel.last {
-        let skip = runs.len().saturating_sub(usize::try_from(n).unwrap_or(usize::MAX));
+        let skip = runs
+            .len()
+            .saturating_sub(usize::try_from(n).unwrap_or(usize::MAX));
         runs.into_iter().skip(skip).collect()
     } else if let Some(since) = &sel.since {
         let from = since_instant(since, &runs)?;
-        runs.into_iter().filter(|r| r.started_at.utc >= from).collect()
+        runs.into_iter()
+            .filter(|r| r.started_at.utc >= from)
+            .collect()
     } else {
         runs
     };

@@ -246,7 +246,10 @@ fn parse_results(path: &Path, bytes: &[u8]) -> Result<Vec<BTreeMap<String, Strin
             }
             let v: Value = serde_json::from_str(line)
                 .map_err(|e| wh_err(path, format!("line {}: {e}", i + 1)))?;
-            rows.push(object_row(&v).ok_or_else(|| wh_err(path, format!("line {}: not an object", i + 1)))?);
+            rows.push(
+                object_row(&v)
+                    .ok_or_else(|| wh_err(path, format!("line {}: not an object", i + 1)))?,
+            );
         }
         return Ok(rows);
     }
@@ -356,7 +359,9 @@ pub fn from_results(
         if rows.is_empty() {
             // An empty columns result: none of the tables exists. Only a header tells which;
             // an empty file with no header is refused.
-            let header = std::str::from_utf8(bytes).unwrap_or("").to_ascii_lowercase();
+            let header = std::str::from_utf8(bytes)
+                .unwrap_or("")
+                .to_ascii_lowercase();
             if header.contains("column_name") {
                 saw_columns = true;
                 continue;
@@ -364,7 +369,10 @@ pub fn from_results(
             if header.contains("row_count") {
                 continue;
             }
-            return Err(wh_err(path, "no rows and no header naming column_name or row_count"));
+            return Err(wh_err(
+                path,
+                "no rows and no header naming column_name or row_count",
+            ));
         }
         for r in &rows {
             let t = TableRef {
@@ -452,11 +460,15 @@ mod tests {
     fn snowsql_csv_and_bq_json_give_the_same_facts() {
         let t = TableRef::parse("wh.main.orders").unwrap();
         let tables = BTreeSet::from([t.clone(), TableRef::parse("wh.main.gone").unwrap()]);
-        let cols_csv = b"TABLE_CATALOG,TABLE_SCHEMA,TABLE_NAME,COLUMN_NAME,ORDINAL_POSITION,DATA_TYPE\n\
+        let cols_csv =
+            b"TABLE_CATALOG,TABLE_SCHEMA,TABLE_NAME,COLUMN_NAME,ORDINAL_POSITION,DATA_TYPE\n\
             WH,MAIN,ORDERS,AMOUNT,2,NUMBER\nWH,MAIN,ORDERS,ID,1,NUMBER\n";
         let counts_csv = b"TABLE_CATALOG,TABLE_SCHEMA,TABLE_NAME,ROW_COUNT\nWH,MAIN,ORDERS,42\n";
         let a = from_results(
-            &[("c.csv".into(), cols_csv.to_vec()), ("n.csv".into(), counts_csv.to_vec())],
+            &[
+                ("c.csv".into(), cols_csv.to_vec()),
+                ("n.csv".into(), counts_csv.to_vec()),
+            ],
             Client::Snowsql,
             None,
             None,
@@ -466,7 +478,10 @@ mod tests {
         let cols_json = br#"[{"table_catalog":"wh","table_schema":"main","table_name":"orders","column_name":"ID","ordinal_position":"1","data_type":"NUMBER"},{"table_catalog":"wh","table_schema":"main","table_name":"orders","column_name":"AMOUNT","ordinal_position":2,"data_type":"NUMBER"}]"#;
         let counts_json = br#"{"table_catalog":"wh","table_schema":"main","table_name":"orders","row_count":"42"}"#;
         let b = from_results(
-            &[("c.json".into(), cols_json.to_vec()), ("n.json".into(), counts_json.to_vec())],
+            &[
+                ("c.json".into(), cols_json.to_vec()),
+                ("n.json".into(), counts_json.to_vec()),
+            ],
             Client::Bq,
             None,
             None,
@@ -479,7 +494,10 @@ mod tests {
             assert_eq!(o.row_count, Some(42));
             assert_eq!(
                 o.columns.as_ref().unwrap(),
-                &vec![("ID".to_owned(), "NUMBER".to_owned()), ("AMOUNT".into(), "NUMBER".into())]
+                &vec![
+                    ("ID".to_owned(), "NUMBER".to_owned()),
+                    ("AMOUNT".into(), "NUMBER".into())
+                ]
             );
             let gone = &f.tables[&TableRef::parse("wh.main.gone").unwrap()];
             assert!(!gone.exists && gone.row_count.is_none() && gone.columns.is_none());

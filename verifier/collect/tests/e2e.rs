@@ -52,16 +52,24 @@ fn artifact_rows(ledger: &Path) -> Vec<(String, String)> {
 fn the_demo_collected_from_s3_and_valkey_verifies_offline_in_a_network_namespace() {
     let Some(verify) = sibling("ROCKY_VERIFY_BIN", "rocky-verify").filter(|v| has_bundle_flag(v))
     else {
-        eprintln!("SKIPPED: rocky-verify with `run --bundle` is not built here (issue 14's verifier side)");
+        eprintln!(
+            "SKIPPED: rocky-verify with `run --bundle` is not built here (issue 14's verifier side)"
+        );
         return;
     };
     let Some(demo) = sibling("ROCKY_DEMO_BIN", "rocky-demo") else {
-        eprintln!("SKIPPED: rocky-demo is not built (cargo build -p rocky-examples --bin rocky-demo)");
+        eprintln!(
+            "SKIPPED: rocky-demo is not built (cargo build -p rocky-examples --bin rocky-demo)"
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let demo_dir = dir.path().join("demo");
-    let st = Command::new(&demo).arg(&demo_dir).arg("--fixed-clock").status().unwrap();
+    let st = Command::new(&demo)
+        .arg(&demo_dir)
+        .arg("--fixed-clock")
+        .status()
+        .unwrap();
     assert!(st.success());
     let project = demo_dir.join("project");
     let ledger_path = project.join(".rocky-state.redb");
@@ -74,7 +82,8 @@ fn the_demo_collected_from_s3_and_valkey_verifies_offline_in_a_network_namespace
     state.put("rocky/state/v22/state.redb", &ledger);
     support::valkey_set(redis.port, "rocky:state:v22:state.redb", &ledger);
     for (file_path, hash) in artifact_rows(&ledger_path) {
-        let bytes = std::fs::read(project.join("artifacts").join(format!("{hash}.parquet"))).unwrap();
+        let bytes =
+            std::fs::read(project.join("artifacts").join(format!("{hash}.parquet"))).unwrap();
         lake.put(&file_path, &bytes);
     }
 
@@ -82,10 +91,20 @@ fn the_demo_collected_from_s3_and_valkey_verifies_offline_in_a_network_namespace
     let valkey = format!("redis://127.0.0.1:{}", redis.port);
     let r = support::collect(
         &[
-            "--ledger", "s3://rocky-state", "--ledger", &valkey, "--repo", project.to_str().unwrap(),
-            "--artifacts", "s3://lake", "--warehouse",
-            demo_dir.join("warehouse/demo.duckdb").to_str().unwrap(), "--last", "1",
-            "--out", out.to_str().unwrap(),
+            "--ledger",
+            "s3://rocky-state",
+            "--ledger",
+            &valkey,
+            "--repo",
+            project.to_str().unwrap(),
+            "--artifacts",
+            "s3://lake",
+            "--warehouse",
+            demo_dir.join("warehouse/demo.duckdb").to_str().unwrap(),
+            "--last",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
         ],
         &state.env(),
     );
@@ -106,9 +125,16 @@ fn the_demo_collected_from_s3_and_valkey_verifies_offline_in_a_network_namespace
     };
     let clean = verify_offline(&out);
     let report = String::from_utf8_lossy(&clean.stdout).into_owned();
-    assert_ne!(clean.status.code(), Some(1), "a clean bundle fails: {report}");
+    assert_ne!(
+        clean.status.code(),
+        Some(1),
+        "a clean bundle fails: {report}"
+    );
     assert!(matches!(clean.status.code(), Some(0 | 2)), "{report}");
-    assert!(report.contains(&id), "the report carries the bundle id {id}: {report}");
+    assert!(
+        report.contains(&id),
+        "the report carries the bundle id {id}: {report}"
+    );
 
     // Control: one byte of one artifact changed is a tampered bundle (exit 1).
     let art = m["files"]
@@ -125,5 +151,10 @@ fn the_demo_collected_from_s3_and_valkey_verifies_offline_in_a_network_namespace
     b[0] ^= 1;
     std::fs::write(&p, b).unwrap();
     let tampered = verify_offline(&out);
-    assert_eq!(tampered.status.code(), Some(1), "{}", String::from_utf8_lossy(&tampered.stdout));
+    assert_eq!(
+        tampered.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&tampered.stdout)
+    );
 }

@@ -16,11 +16,16 @@ fn an_object_that_changes_between_listing_and_read_is_exit_2() {
     let hold = d.path("go");
     let run = |out: &std::path::Path, change: bool| {
         let mut cmd = Command::new(support::BIN);
-        cmd.args(["--ledger", ledger.to_str().unwrap(), "--artifacts", "s3://lake"])
-            .args(["--out", out.to_str().unwrap()])
-            .env("ROCKY_COLLECT_HOLD_AFTER_LISTING", &hold)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null());
+        cmd.args([
+            "--ledger",
+            ledger.to_str().unwrap(),
+            "--artifacts",
+            "s3://lake",
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .env("ROCKY_COLLECT_HOLD_AFTER_LISTING", &hold)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null());
         for (k, v) in lake.env() {
             cmd.env(k, v);
         }
@@ -56,7 +61,10 @@ fn an_object_that_changes_between_listing_and_read_is_exit_2() {
     let (status, text) = run(&bad, true);
     assert_eq!(status.code(), Some(2), "{text}");
     // The diagnostic may wrap long lines: compare without the layout.
-    let flat: String = text.split_whitespace().map(|w| w.trim_matches('│')).collect();
+    let flat: String = text
+        .split_whitespace()
+        .map(|w| w.trim_matches('│'))
+        .collect();
     assert!(flat.contains("changedduringthecollection"), "{text}");
     assert!(flat.contains(&d.artifacts[1].file_path), "{text}");
     assert!(!bad.exists(), "an unfinished bundle is removed");
@@ -75,25 +83,69 @@ fn bad_inputs_are_exit_2_with_a_diagnostic_and_leave_nothing() {
     let out = d.path("out");
     let o = out.to_str().unwrap();
     let text = |rel: &str| d.path(rel).to_str().unwrap().to_owned();
-    let (exists, not_redb, absent, absent_db) =
-        (text("exists"), text("not-redb"), text("absent"), text("absent.duckdb"));
+    let (exists, not_redb, absent, absent_db) = (
+        text("exists"),
+        text("not-redb"),
+        text("absent"),
+        text("absent.duckdb"),
+    );
     let env = lake.env();
     // (arguments, what the diagnostic must say)
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--ledger", l, "--out", &exists], "already exists"),
         (vec!["--ledger", "gs://b/x", "--out", o], "unknown scheme"),
-        (vec!["--ledger", l, "--run", "run-nope", "--out", o], "no such run"),
-        (vec!["--ledger", l, "--run", support::RUN1, "--last", "1", "--out", o], "cannot be used with"),
+        (
+            vec!["--ledger", l, "--run", "run-nope", "--out", o],
+            "no such run",
+        ),
+        (
+            vec![
+                "--ledger",
+                l,
+                "--run",
+                support::RUN1,
+                "--last",
+                "1",
+                "--out",
+                o,
+            ],
+            "cannot be used with",
+        ),
         (vec!["--ledger", &not_redb, "--out", o], "not a redb file"),
         (vec!["--ledger", &absent, "--out", o], "No such file"),
-        (vec!["--ledger", "s3://state", "--out", o], "no ledger at s3://state/rocky/state/v22/state.redb"),
+        (
+            vec!["--ledger", "s3://state", "--out", o],
+            "no ledger at s3://state/rocky/state/v22/state.redb",
+        ),
         // The artifacts are not uploaded yet.
-        (vec!["--ledger", l, "--artifacts", "s3://lake", "--out", o], "not found at s3://lake/"),
-        (vec!["--ledger", l, "--ledger", l, "--out", o], "both --ledger values are local"),
-        (vec!["--ledger", l, "--artifacts", "valkey://127.0.0.1:1", "--out", o], "not Valkey"),
+        (
+            vec!["--ledger", l, "--artifacts", "s3://lake", "--out", o],
+            "not found at s3://lake/",
+        ),
+        (
+            vec!["--ledger", l, "--ledger", l, "--out", o],
+            "both --ledger values are local",
+        ),
+        (
+            vec![
+                "--ledger",
+                l,
+                "--artifacts",
+                "valkey://127.0.0.1:1",
+                "--out",
+                o,
+            ],
+            "not Valkey",
+        ),
         (vec!["--ledger", l, "--repo", &absent, "--out", o], "git"),
-        (vec!["--ledger", l, "--warehouse", &absent_db, "--out", o], "warehouse"),
-        (vec!["--ledger", l, "--since", "yesterday-ish", "--out", o], "--since"),
+        (
+            vec!["--ledger", l, "--warehouse", &absent_db, "--out", o],
+            "warehouse",
+        ),
+        (
+            vec!["--ledger", l, "--since", "yesterday-ish", "--out", o],
+            "--since",
+        ),
     ];
     let before = support::files_under(d.path("").as_path());
     for (args, says) in &cases {
@@ -102,12 +154,19 @@ fn bad_inputs_are_exit_2_with_a_diagnostic_and_leave_nothing() {
         assert_eq!(r.status.code(), Some(2), "{args:?}: {text}");
         assert!(text.contains(says), "{args:?}: wanted {says:?} in {text}");
         assert!(!out.exists(), "{args:?} left {o}");
-        assert_eq!(support::files_under(d.path("").as_path()), before, "{args:?} wrote somewhere");
+        assert_eq!(
+            support::files_under(d.path("").as_path()),
+            before,
+            "{args:?} wrote somewhere"
+        );
     }
     let _ = state;
     // Control: the same inputs made right succeed.
     lake.put_deployment(&d);
-    let r = support::collect(&["--ledger", l, "--artifacts", "s3://lake", "--out", o], &env);
+    let r = support::collect(
+        &["--ledger", l, "--artifacts", "s3://lake", "--out", o],
+        &env,
+    );
     assert!(r.status.success(), "{}", support::stderr(&r));
     support::check_bundle(&out);
 }
@@ -126,7 +185,14 @@ fn a_hostile_file_path_is_never_followed_outside_the_folder_and_never_written_ou
     let out = d.path("nested/deeper/out");
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     let r = support::collect(
-        &["--ledger", ledger.to_str().unwrap(), "--artifacts", arts.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &[
+            "--ledger",
+            ledger.to_str().unwrap(),
+            "--artifacts",
+            arts.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
         &[],
     );
     assert!(r.status.success(), "{}", support::stderr(&r));
@@ -140,7 +206,11 @@ fn a_hostile_file_path_is_never_followed_outside_the_folder_and_never_written_ou
         .unwrap()
         .clone();
     assert!(!f["source_uri"].as_str().unwrap().contains("escape"), "{f}");
-    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1, "nothing written beside it");
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        1,
+        "nothing written beside it"
+    );
 }
 
 #[test]
@@ -151,8 +221,14 @@ fn a_tar_bundle_holds_the_manifest_first_and_the_same_files() {
     let tar_path = d.path("bundle.tar");
     let r = support::collect(
         &[
-            "--ledger", ledger.to_str().unwrap(), "--artifacts", arts.to_str().unwrap(),
-            "--repo", d.path("repo").to_str().unwrap(), "--out", tar_path.to_str().unwrap(),
+            "--ledger",
+            ledger.to_str().unwrap(),
+            "--artifacts",
+            arts.to_str().unwrap(),
+            "--repo",
+            d.path("repo").to_str().unwrap(),
+            "--out",
+            tar_path.to_str().unwrap(),
         ],
         &[],
     );
@@ -176,7 +252,10 @@ fn a_tar_bundle_holds_the_manifest_first_and_the_same_files() {
     }
     assert_eq!(first_file.as_deref(), Some("manifest.json"));
     support::check_bundle(&unpacked);
-    assert_eq!(id, support::blake3_hex(&std::fs::read(unpacked.join("manifest.json")).unwrap()));
+    assert_eq!(
+        id,
+        support::blake3_hex(&std::fs::read(unpacked.join("manifest.json")).unwrap())
+    );
     // Nothing else was left beside the tar.
     assert!(!d.path("bundle").exists());
 }
@@ -199,16 +278,29 @@ fn warehouse_results_from_a_client_become_facts() {
     let out = d.path("b");
     let r = support::collect(
         &[
-            "--ledger", ledger.to_str().unwrap(), "--warehouse-results", d.path("columns.csv").to_str().unwrap(),
-            "--warehouse-results", d.path("counts.csv").to_str().unwrap(), "--warehouse-client", "snowsql",
-            "--warehouse-client-version", "1.3.2", "--warehouse-read-at", "2026-12-01T10:00:00Z",
-            "--out", out.to_str().unwrap(),
+            "--ledger",
+            ledger.to_str().unwrap(),
+            "--warehouse-results",
+            d.path("columns.csv").to_str().unwrap(),
+            "--warehouse-results",
+            d.path("counts.csv").to_str().unwrap(),
+            "--warehouse-client",
+            "snowsql",
+            "--warehouse-client-version",
+            "1.3.2",
+            "--warehouse-read-at",
+            "2026-12-01T10:00:00Z",
+            "--out",
+            out.to_str().unwrap(),
         ],
         &[],
     );
     assert!(r.status.success(), "{}", support::stderr(&r));
     let m = support::check_bundle(&out);
-    assert_eq!(m["warehouse"], serde_json::json!({"kind": "facts", "path": "warehouse/facts.json"}));
+    assert_eq!(
+        m["warehouse"],
+        serde_json::json!({"kind": "facts", "path": "warehouse/facts.json"})
+    );
     let facts: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("warehouse/facts.json")).unwrap()).unwrap();
     assert_eq!(
@@ -220,7 +312,10 @@ fn warehouse_results_from_a_client_become_facts() {
     let orders = tables.iter().find(|t| t["table"] == "orders").unwrap();
     assert_eq!(orders["row_count"], 3);
     assert_eq!(orders["exists"], true);
-    assert_eq!(orders["columns"], serde_json::json!([{"data_type": "NUMBER", "name": "ID", "ordinal": 1}]));
+    assert_eq!(
+        orders["columns"],
+        serde_json::json!([{"data_type": "NUMBER", "name": "ID", "ordinal": 1}])
+    );
     // In scope, with no columns row: absent.
     let customers = tables.iter().find(|t| t["table"] == "customers").unwrap();
     assert_eq!(customers["exists"], false);

@@ -25,13 +25,24 @@ fn tiered(
     let valkey = format!("valkey://127.0.0.1:{}", redis.port);
     let o = support::collect(
         &[
-            "--ledger", &valkey, "--ledger", "s3://state", "--artifacts", "s3://lake",
-            "--repo", d.path("repo").to_str().unwrap(), "--out", out.to_str().unwrap(),
+            "--ledger",
+            &valkey,
+            "--ledger",
+            "s3://state",
+            "--artifacts",
+            "s3://lake",
+            "--repo",
+            d.path("repo").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
         ],
         &s3.env(),
     );
     assert!(o.status.success(), "{}", support::stderr(&o));
-    let id = String::from_utf8(o.stdout.clone()).unwrap().trim().to_owned();
+    let id = String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .trim()
+        .to_owned();
     let m = support::check_bundle(&out);
     // The S3 facts are the server's own: compare with a HEAD of each object.
     for f in m["files"].as_array().unwrap() {
@@ -61,14 +72,25 @@ fn tiered_ledger_artifacts_and_logs_are_collected_with_their_hashes_and_etags() 
             {"path": "ledger/s3.redb", "tier": "s3"},
             {"path": "ledger/valkey.redb", "tier": "valkey"}]})
     );
-    assert_eq!(m["selection"], json!({"last": null, "run": null, "since": null}));
+    assert_eq!(
+        m["selection"],
+        json!({"last": null, "run": null, "since": null})
+    );
     assert_eq!(m["bundle_format"], 1);
     let files = m["files"].as_array().unwrap();
     let by_path = |p: &str| files.iter().find(|f| f["path"] == p).cloned();
     let valkey = by_path("ledger/valkey.redb").unwrap();
     assert_eq!(valkey["redis_key"], "rocky:state:v22:state.redb");
-    assert!(valkey["source_uri"].as_str().unwrap().ends_with("#rocky:state:v22:state.redb"));
-    assert_eq!(by_path("ledger/s3.redb").unwrap()["source_uri"], "s3://state/rocky/state/v22/state.redb");
+    assert!(
+        valkey["source_uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("#rocky:state:v22:state.redb")
+    );
+    assert_eq!(
+        by_path("ledger/s3.redb").unwrap()["source_uri"],
+        "s3://state/rocky/state/v22/state.redb"
+    );
     // Every artifact, under its hash, from its recorded key; every Delta log commit.
     for a in &d.artifacts {
         let f = by_path(&format!("artifacts/{}.parquet", a.hash)).expect("artifact collected");
@@ -83,8 +105,9 @@ fn tiered_ledger_artifacts_and_logs_are_collected_with_their_hashes_and_etags() 
     let repo = git2::Repository::open_bare(out.join("git")).unwrap();
     let tag = format!("refs/tags/rocky-verify/{}", d.commit);
     assert_eq!(repo.refname_to_id(&tag).unwrap().to_string(), d.commit);
-    assert!(files.iter().all(|f| !f["path"].as_str().unwrap().starts_with("git/")
-        || f["source_uri"] == "generated:"));
+    assert!(files.iter().all(
+        |f| !f["path"].as_str().unwrap().starts_with("git/") || f["source_uri"] == "generated:"
+    ));
 }
 
 #[test]
@@ -118,15 +141,25 @@ fn selection_by_last_run_and_since() {
         let out = d.path(&format!("b-{}-{}", flag.trim_start_matches('-'), value));
         let o = support::collect(
             &[
-                "--ledger", ledger.to_str().unwrap(), "--artifacts", arts.to_str().unwrap(),
-                flag, value, "--out", out.to_str().unwrap(),
+                "--ledger",
+                ledger.to_str().unwrap(),
+                "--artifacts",
+                arts.to_str().unwrap(),
+                flag,
+                value,
+                "--out",
+                out.to_str().unwrap(),
             ],
             &[],
         );
         assert!(o.status.success(), "{}", support::stderr(&o));
         let m = support::check_bundle(&out);
         let key = flag.trim_start_matches("--");
-        let want = if key == "last" { json!(1) } else { json!(value) };
+        let want = if key == "last" {
+            json!(1)
+        } else {
+            json!(value)
+        };
         assert_eq!(m["selection"][key], want);
         // Exactly the selected runs' artifacts.
         let mut want_files: Vec<String> = d
@@ -140,7 +173,12 @@ fn selection_by_last_run_and_since() {
             .as_array()
             .unwrap()
             .iter()
-            .filter_map(|f| f["path"].as_str().filter(|p| p.starts_with("artifacts/")).map(str::to_owned))
+            .filter_map(|f| {
+                f["path"]
+                    .as_str()
+                    .filter(|p| p.starts_with("artifacts/"))
+                    .map(str::to_owned)
+            })
             .collect();
         assert_eq!(got, want_files, "{flag} {value}");
     }

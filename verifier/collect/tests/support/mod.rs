@@ -102,7 +102,12 @@ impl Deployment {
         }
         let runs = vec![
             run_record(RUN1, "2026-11-20T09:00:00Z", &commit, &["orders"]),
-            run_record(RUN2, "2026-11-21T09:00:00Z", &commit, &["orders", "customers"]),
+            run_record(
+                RUN2,
+                "2026-11-21T09:00:00Z",
+                &commit,
+                &["orders", "customers"],
+            ),
         ];
         Deployment {
             dir,
@@ -118,7 +123,12 @@ impl Deployment {
     }
 
     /// The ledger file at `rel`, with `extra` rows in `dag_snapshots` and `extra_runs`.
-    pub fn write_ledger(&self, rel: &str, extra: &[(&str, &[u8])], extra_runs: &[Value]) -> PathBuf {
+    pub fn write_ledger(
+        &self,
+        rel: &str,
+        extra: &[(&str, &[u8])],
+        extra_runs: &[Value],
+    ) -> PathBuf {
         let path = self.path(rel);
         let db = redb::Database::create(&path).unwrap();
         let txn = db.begin_write().unwrap();
@@ -131,8 +141,11 @@ impl Deployment {
             let json = |n| TableDefinition::<&str, &[u8]>::new(n);
             let mut runs = txn.open_table(json("run_history")).unwrap();
             for r in self.runs.iter().chain(extra_runs) {
-                runs.insert(r["run_id"].as_str().unwrap(), serde_json::to_vec(r).unwrap().as_slice())
-                    .unwrap();
+                runs.insert(
+                    r["run_id"].as_str().unwrap(),
+                    serde_json::to_vec(r).unwrap().as_slice(),
+                )
+                .unwrap();
             }
             let mut arts = txn.open_table(json("output_artifacts")).unwrap();
             for (i, a) in self.artifacts.iter().enumerate() {
@@ -175,7 +188,8 @@ pub fn make_repo(path: &Path) -> String {
     index.add_path(Path::new("model.sql")).unwrap();
     index.write().unwrap();
     let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::new("T", "t@example.com", &git2::Time::new(1_700_000_000, 0)).unwrap();
+    let sig =
+        git2::Signature::new("T", "t@example.com", &git2::Time::new(1_700_000_000, 0)).unwrap();
     repo.commit(Some("HEAD"), &sig, &sig, "one", &tree, &[])
         .unwrap()
         .to_string()
@@ -194,7 +208,12 @@ impl S3 {
         // reqwest is built without a bundled TLS provider; ring's is the one linked.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let (status, body) = servers::http(port, "PUT", &format!("/{bucket}"), b"");
-        assert_eq!(status, 200, "create bucket: {}", String::from_utf8_lossy(&body));
+        assert_eq!(
+            status,
+            200,
+            "create bucket: {}",
+            String::from_utf8_lossy(&body)
+        );
         let store = AmazonS3Builder::new()
             .with_endpoint(format!("http://127.0.0.1:{port}"))
             .with_allow_http(true)
@@ -245,7 +264,10 @@ impl S3 {
     /// The environment the collector reads its S3 settings from.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
-            ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", self.port)),
+            (
+                "AWS_ENDPOINT_URL",
+                format!("http://127.0.0.1:{}", self.port),
+            ),
             ("AWS_ACCESS_KEY_ID", "test".into()),
             ("AWS_SECRET_ACCESS_KEY", "test".into()),
             ("AWS_REGION", "us-east-1".into()),
@@ -257,14 +279,24 @@ impl S3 {
 pub fn valkey_set(port: u16, key: &str, value: &[u8]) {
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
     let mut c = client.get_connection().unwrap();
-    redis::cmd("SET").arg(key).arg(value).query::<()>(&mut c).unwrap();
+    redis::cmd("SET")
+        .arg(key)
+        .arg(value)
+        .query::<()>(&mut c)
+        .unwrap();
 }
 
 /// Runs the collector with `args` and `env`.
 pub fn collect(args: &[&str], env: &[(&'static str, String)]) -> Output {
     let mut cmd = Command::new(BIN);
     cmd.args(args);
-    for k in ["AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_SESSION_TOKEN"] {
+    for k in [
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "AWS_SESSION_TOKEN",
+    ] {
         cmd.env_remove(k);
     }
     for (k, v) in env {
@@ -272,7 +304,10 @@ pub fn collect(args: &[&str], env: &[(&'static str, String)]) -> Output {
     }
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "the collector panicked: {stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "the collector panicked: {stderr}"
+    );
     out
 }
 
@@ -286,7 +321,11 @@ pub fn files_under(dir: &Path) -> Vec<String> {
         for e in std::fs::read_dir(d).unwrap() {
             let e = e.unwrap();
             let name = e.file_name().to_string_lossy().into_owned();
-            let r = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+            let r = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
             let t = e.file_type().unwrap();
             assert!(!t.is_symlink(), "a symlink in the bundle: {r}");
             if t.is_dir() {
@@ -308,9 +347,16 @@ pub fn files_under(dir: &Path) -> Vec<String> {
 pub fn check_bundle(dir: &Path) -> Value {
     let bytes = std::fs::read(dir.join("manifest.json")).unwrap();
     let m: Value = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(canonical(&m), String::from_utf8(bytes.clone()).unwrap(), "manifest is canonical");
+    assert_eq!(
+        canonical(&m),
+        String::from_utf8(bytes.clone()).unwrap(),
+        "manifest is canonical"
+    );
     let files = m["files"].as_array().unwrap();
-    let mut listed: Vec<String> = files.iter().map(|f| f["path"].as_str().unwrap().to_owned()).collect();
+    let mut listed: Vec<String> = files
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_owned())
+        .collect();
     let sorted = {
         let mut s = listed.clone();
         s.sort();
@@ -320,11 +366,24 @@ pub fn check_bundle(dir: &Path) -> Value {
     for f in files {
         let p = dir.join(f["path"].as_str().unwrap());
         let b = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        assert_eq!(f["size"].as_u64().unwrap(), b.len() as u64, "{}", p.display());
-        assert_eq!(f["blake3"].as_str().unwrap(), blake3_hex(&b), "{}", p.display());
+        assert_eq!(
+            f["size"].as_u64().unwrap(),
+            b.len() as u64,
+            "{}",
+            p.display()
+        );
+        assert_eq!(
+            f["blake3"].as_str().unwrap(),
+            blake3_hex(&b),
+            "{}",
+            p.display()
+        );
         let uri = f["source_uri"].as_str().unwrap();
         assert_eq!(f["s3_etag"].is_null(), !uri.starts_with("s3://"), "{uri}");
-        assert_eq!(f["redis_key"].is_null(), !(uri.starts_with("redis://") || uri.starts_with("valkey://")));
+        assert_eq!(
+            f["redis_key"].is_null(),
+            !(uri.starts_with("redis://") || uri.starts_with("valkey://"))
+        );
     }
     listed.push("manifest.json".into());
     listed.sort();
@@ -341,11 +400,20 @@ pub fn canonical(v: &Value) -> String {
             keys.sort();
             let parts: Vec<String> = keys
                 .iter()
-                .map(|k| format!("{}:{}", serde_json::to_string(k).unwrap(), canonical(&m[*k])))
+                .map(|k| {
+                    format!(
+                        "{}:{}",
+                        serde_json::to_string(k).unwrap(),
+                        canonical(&m[*k])
+                    )
+                })
                 .collect();
             format!("{{{}}}", parts.join(","))
         }
-        Value::Array(a) => format!("[{}]", a.iter().map(canonical).collect::<Vec<_>>().join(",")),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(canonical).collect::<Vec<_>>().join(",")
+        ),
         other => serde_json::to_string(other).unwrap(),
     }
 }

@@ -31,7 +31,13 @@ impl Drop for Server {
     }
 }
 
-fn spawn(mut cmd: Command, what: &str, dir: tempfile::TempDir, port: u16, ready: impl Fn(u16) -> bool) -> Server {
+fn spawn(
+    mut cmd: Command,
+    what: &str,
+    dir: tempfile::TempDir,
+    port: u16,
+    ready: impl Fn(u16) -> bool,
+) -> Server {
     let log = std::fs::File::create(dir.path().join("log")).unwrap();
     let child = cmd
         .stdin(Stdio::null())
@@ -82,8 +88,17 @@ pub fn moto() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut cmd = Command::new("python3");
-    cmd.args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()]);
-    spawn(cmd, "moto_server", dir, port, |p| http(p, "GET", "/", b"").0 == 200)
+    cmd.args([
+        "-m",
+        "moto.server",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+    ]);
+    spawn(cmd, "moto_server", dir, port, |p| {
+        http(p, "GET", "/", b"").0 == 200
+    })
 }
 
 /// One HTTP/1.1 request to a loopback port; `(status, body)`. moto checks no signature but
