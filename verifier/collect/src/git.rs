@@ -62,13 +62,17 @@ pub fn collect(
     }
     oids.sort();
     oids.dedup();
+    if oids.is_empty() {
+        // No commit to hold: no git/ at all (a repository without refs would say nothing).
+        return Ok(c);
+    }
 
     let dest = out.reserve("git/HEAD")?;
     let git_dir = dest.parent().map(Path::to_owned).unwrap_or_default();
     let mut opts = RepositoryInitOptions::new();
     opts.bare(true).no_reinit(true).external_template(false);
     let dst = Repository::init_opts(&git_dir, &opts).map_err(err)?;
-    if !oids.is_empty() {
+    {
         let mut pb = src.packbuilder().map_err(err)?;
         for oid in &oids {
             pb.insert_commit(*oid).map_err(err)?;

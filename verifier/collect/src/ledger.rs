@@ -200,12 +200,15 @@ const COMPARED: &[&str] = &[
     "check_history",
 ];
 
-/// Every compared row of a ledger file, as (table, key, value) bytes.
-fn rows_of(path: &Path) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, String> {
+/// One compared row: (table, key bytes, value bytes).
+type Row = (String, Vec<u8>, Vec<u8>);
+
+/// Every compared row of a ledger file.
+fn rows_of(path: &Path) -> Result<Vec<Row>, String> {
     let file = Arc::new(File::open(path).map_err(|e| e.to_string())?);
     let len = file.metadata().map_err(|e| e.to_string())?.len();
     let backend = OverlayBackend::new(file, len);
-    guard(|| -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, String> {
+    guard(|| -> Result<Vec<Row>, String> {
         let db = redb::Builder::new()
             .create_with_backend(backend)
             .map_err(|e| e.to_string())?;
