@@ -57,7 +57,7 @@ impl Location {
         }
         for scheme in ["redis://", "valkey://", "rediss://", "valkeys://"] {
             if let Some(rest) = text.strip_prefix(scheme) {
-                let tls = scheme.ends_with("s://");
+                let tls = matches!(scheme, "rediss://" | "valkeys://");
                 if tls {
                     return Err(CollectError::Usage(format!(
                         "{text}: TLS connections to Valkey are not supported by this collector"
@@ -170,6 +170,11 @@ mod tests {
         };
         assert_eq!(url, "redis://u:secret@h:1/0");
         assert_eq!(shown, "valkey://h:1/0");
+        assert!(matches!(
+            Location::parse("redis://127.0.0.1:6379").unwrap(),
+            Location::Valkey { .. }
+        ));
+        assert!(Location::parse("rediss://h:1").is_err());
         assert_eq!(
             Location::parse("a/b.redb").unwrap(),
             Location::Local("a/b.redb".into())
