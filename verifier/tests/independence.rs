@@ -7,6 +7,10 @@
 //! `DUCKDB_DOWNLOAD_LIB` is set. Those crates run at build time and are not linked into
 //! `rocky-verify`; the test still fails if any networking crate reaches the binary itself, or the
 //! build graph by any other route.
+//!
+//! The workspace's other member, `rocky-collect` (verifier/collect/), is where the network code
+//! lives: it must never reach rocky-writer (by any dependency kind), and none of its network
+//! crates may reach `rocky-verify`'s own normal dependencies.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -211,4 +215,103 @@ fn the_check_catches_a_path_crate_outside_and_a_networking_crate() {
         bad.contains("outside") && bad.contains("ureq"),
         "not caught: {bad:?}"
     );
+}
+
+/// Names of the packages reached from the workspace member `start` over the given dependency
+/// kinds (`None` = normal, or "build", "dev"), in the resolve of the verifier's workspace.
+fn reached_from(meta: &Value, start: &str, kinds: &[Option<&str>]) -> BTreeSet<String> {
+    let packages: HashMap<&str, &Value> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap(), p))
+        .collect();
+    let nodes: HashMap<&str, &Value> = meta["resolve"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["id"].as_str().unwrap(), n))
+        .collect();
+    let root = packages
+        .iter()
+        .find(|(_, p)| p["name"] == start && p["source"].is_null())
+        .map(|(id, _)| *id)
+        .unwrap_or_else(|| panic!("{start} is not a member of the workspace"));
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![root];
+    while let Some(id) = todo.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        for dep in nodes[id]["deps"].as_array().unwrap() {
+            let wanted = dep["dep_kinds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| kinds.contains(&k["kind"].as_str()));
+            if wanted {
+                todo.push(dep["pkg"].as_str().unwrap());
+            }
+        }
+    }
+    seen.iter()
+        .map(|id| packages[id]["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn rocky_collect_never_links_the_writer_and_rocky_verify_links_none_of_its_network_crates() {
+    // One workspace, one lockfile: rocky-collect (verifier/collect/) is the networked member.
+    let meta = metadata(&crate::util::manifest_dir().join("Cargo.toml"));
+    let verifier_dir = crate::util::manifest_dir().canonicalize().unwrap();
+
+    // rocky-collect, every kind of dependency (its tests and benches too): no writer, and no
+    // project crate from outside verifier/.
+    let collect = reached_from(&meta, "rocky-collect", &[None, Some("build"), Some("dev")]);
+    for p in meta["packages"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        if !collect.contains(name) {
+            continue;
+        }
+        assert!(
+            !name.starts_with("rocky-writer"),
+            "rocky-collect reaches {name}"
+        );
+        let manifest = Path::new(p["manifest_path"].as_str().unwrap());
+        assert!(
+            !p["source"].is_null() || manifest.starts_with(&verifier_dir),
+            "rocky-collect reaches the path crate {name} outside verifier/ ({})",
+            manifest.display()
+        );
+    }
+    // Control: the walk does see the network crates rocky-collect is there to use, and the
+    // verifier's library it reads ledgers with.
+    for name in ["object_store", "redis", "tokio", "reqwest", "rocky-verify"] {
+        assert!(
+            collect.contains(name),
+            "the walk from rocky-collect misses {name}"
+        );
+    }
+
+    // rocky-verify's normal dependencies (what its binary links) include none of them. Build
+    // dependencies are the strict test's above, which tolerates libduckdb-sys's build script.
+    let verify = reached_from(&meta, "rocky-verify", &[None]);
+    let networked = [
+        "object_store",
+        "redis",
+        "reqwest",
+        "hyper",
+        "hyper-util",
+        "tokio",
+        "rustls",
+        "ring",
+        "h2",
+        "rocky-collect",
+    ];
+    let found: Vec<&str> = networked
+        .iter()
+        .copied()
+        .filter(|n| verify.contains(*n))
+        .collect();
+    assert!(found.is_empty(), "rocky-verify reaches {found:?}");
 }
