@@ -377,6 +377,8 @@ const TOP_KEYS: &[&str] = &[
     "fail_on_warning",
     "require_signed_commits",
     "retention_days",
+    "downgrade",
+    "require",
     "tolerance",
     "skip",
     "waiver",
