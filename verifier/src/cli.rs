@@ -203,7 +203,7 @@ pub enum Command {
     },
     /// Print the SQL an auditor runs with their own client (snowsql, bq, the Databricks SQL
     /// CLI, duckdb) to read the row counts and columns of the tables a run wrote; rocky-collect
-    /// --warehouse-results imports the results as warehouse facts (spec/bundle.md 6.1).
+    /// --warehouse-results imports the results as warehouse facts.
     #[command(after_help = WAREHOUSE_SQL_EXAMPLES)]
     WarehouseSql {
         /// The warehouse's SQL dialect.
@@ -255,7 +255,7 @@ pub struct BundleArgs {
     pub bundle: Option<PathBuf>,
     /// Replace triggering identities, host names and commit e-mail addresses in every output
     /// format with keyed-BLAKE3 pseudonyms (same value, same pseudonym under one key). KEYFILE
-    /// holds 32 bytes or 64 hex characters; keep it secret (spec/bundle.md section 7).
+    /// holds 32 bytes or 64 hex characters; keep it secret.
     #[arg(long, value_name = "KEYFILE")]
     pub pseudonymize: Option<PathBuf>,
 }

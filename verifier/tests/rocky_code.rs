@@ -311,7 +311,7 @@ fn control_and_tamper(vector_name: &str) {
     assert_eq!(r.code, 1, "{vector_name} tampered:\n{}", r.dump());
     assert_eq!(r.failing(), set(&["sql_hash_mismatch"]), "{}", r.dump());
     let c = sql_hash_check(&r, &table);
-    assert_eq!(c["actual"], case["expected"]["sql_hash"]);
+    assert_eq!(c["expected"], case["expected"]["sql_hash"]);
     assert_ne!(c["expected"], c["actual"]);
     assert!(
         c["message"]

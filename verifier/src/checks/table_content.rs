@@ -49,6 +49,9 @@ pub(crate) fn check_kind(
     subject: &Subject,
     strategy: &StrategyInput,
 ) {
+    if facts_only(ctx, wh) {
+        return;
+    }
     let Some((strategy, decided)) = strategy else {
         // A replicated table: Rocky records no strategy for it and the project names none.
         // Said once in "not verified" rather than as a check per table, which would only repeat
@@ -134,7 +137,7 @@ pub(crate) fn check_content(
     subject: &Subject,
     strategy: &StrategyInput,
 ) {
-    if !matches!(strategy, Some((StrategyKind::ContentAddressed, _))) {
+    if !matches!(strategy, Some((StrategyKind::ContentAddressed, _))) || facts_only(ctx, wh) {
         return;
     }
     let unverifiable = |ctx: &mut Ctx<'_>, code: Code, reason: String| {
@@ -281,4 +284,18 @@ pub(crate) fn check_content(
             reason.to_string(),
         )),
     }
+}
+
+/// Whether the warehouse is a bundle's facts file (`spec/bundle.md`), which records row counts
+/// and columns but neither a table's kind nor its rows: said once in "not verified".
+fn facts_only(ctx: &mut Ctx<'_>, wh: &Warehouse) -> bool {
+    if !wh.is_facts() {
+        return false;
+    }
+    let line = "warehouse.kind, warehouse.content: the warehouse is a facts file (row counts and \
+                columns only), so table kinds and table rows are not checked";
+    if !ctx.report.not_verified.iter().any(|l| l == line) {
+        ctx.report.not_verified.push(line.to_owned());
+    }
+    true
 }

@@ -604,10 +604,25 @@ fn gate_with_ledger(
     progress.finish();
 
     // The tables outside one run's joins, and rows of no run (issue 16), ledger-wide.
+    let ledger_wide = report.checks.len();
     crate::checks::tables::check_gate(report, ledger, &facts.history)?;
 
     if let Some(dir) = &opts.artifacts {
         orphans::check(report, ledger, dir)?;
+    }
+    // With --model / --select, the ledger-wide passes keep only the selected models' findings
+    // (checks about no model, such as orphan files and tables, stay).
+    if opts.models.is_some() {
+        let selected: BTreeSet<&String> = planned.iter().flat_map(|p| p.1.iter()).collect();
+        let mut i = 0usize;
+        report.checks.retain(|c| {
+            i += 1;
+            i <= ledger_wide
+                || c.subject
+                    .model
+                    .as_ref()
+                    .is_none_or(|m| selected.contains(m))
+        });
     }
     // Proof downgrades against each model's previous run, then the policy's minimum proof
     // (which reads every check above).

@@ -698,6 +698,11 @@ impl Warehouse {
         }
     }
 
+    /// Whether this is a bundle's warehouse facts file rather than a DuckDB database.
+    pub fn is_facts(&self) -> bool {
+        self.facts.is_some()
+    }
+
     /// Whether `t` is a view (`information_schema.tables.table_type`), `None` when it does not
     /// exist.
     ///
