@@ -592,7 +592,9 @@ impl Report {
                 }
             }
             if let Some(sig) = &mut c.signature {
-                sig.principals.iter_mut().for_each(|p| f(p));
+                for p in &mut sig.principals {
+                    f(p);
+                }
             }
         }
         // The run's self-reported facts shown in the summary's "Who" line.
