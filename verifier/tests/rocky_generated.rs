@@ -844,12 +844,15 @@ const MODEL_FIELDS_SINCE: [(u32, &[&str]); 3] = [
     (16, &["attempts"]),
 ];
 /// Tables a version did not have yet.
-const TABLES_SINCE: [(u32, &str); 5] = [
+const TABLES_SINCE: [(u32, &str); 8] = [
     (7, "output_artifacts"),
     (8, "run_progress_entries"),
     (9, "input_index"),
     (9, "input_provenance"),
     (14, "policy_decisions"),
+    (19, "tombstones"),
+    (22, "fulfill_state"),
+    (22, "product_approvals"),
 ];
 
 /// Every ledger shape from schema version 5 to 22: duckdb-shop's ledger, as Rocky wrote it, cut
