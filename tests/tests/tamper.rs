@@ -174,7 +174,9 @@ fn skip_hash_edited_breaks_skip_and_input_hash() {
 /// Rewrites one provenance record so that its single upstream is a watermark (heuristic) with a
 /// consistent input_hash and proof_class: a legitimate heuristic record.
 fn make_heuristic(s: &Scenario, run: &str, proof_class: &str) {
+    let mut rekey = None;
     s.edit_rows(INPUT_PROVENANCE, &format!("{run}|fct_revenue"), |_, v| {
+        let old_hash = v["input_hash"].as_str().unwrap().to_owned();
         let up = json!({"kind": "watermark", "upstream_key": "demo.main.stg_orders",
             "max_ts": "2026-11-20T10:00:00Z", "row_count": 5});
         let ir: Value =
@@ -196,8 +198,20 @@ fn make_heuristic(s: &Scenario, run: &str, proof_class: &str) {
         v["upstreams"] = json!([up]);
         v["input_hash"] = json!(input_hash);
         v["proof_class"] = json!(proof_class);
+        rekey = Some((old_hash, input_hash));
         true
     });
+    // The writer keeps an input_index entry per provenance row, keyed by its input_hash and
+    // repeating its proof class: a consistent rewrite moves it too.
+    let (old_hash, new_hash) = rekey.expect("the provenance row exists");
+    let table = redb::TableDefinition::<&str, &[u8]>::new("input_index");
+    let bytes = s
+        .remove_row(table, &old_hash)
+        .expect("its input_index entry exists");
+    let mut entry: Value = serde_json::from_slice(&bytes).unwrap();
+    entry["input_hash"] = json!(new_hash);
+    entry["proof_class"] = json!(proof_class);
+    s.put_raw(table, &new_hash, &serde_json::to_vec(&entry).unwrap());
 }
 
 #[test]
