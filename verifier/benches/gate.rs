@@ -8,11 +8,17 @@
 //!   scope: the latest run of each of the 1k tables, so 1k tables existence, count and column
 //!   checks), wall time including process start, ledger hash and decode;
 //! - **baseline**: in this process, open the DuckDB file read-only and run one
-//!   `SELECT count(*)` per table (1k queries), the cheapest way to look at every table at all.
+//!   `SELECT count(*)` per table (1k queries), the cheapest way to look at every table at all
+//!   (DuckDB answers it from row-group metadata);
+//! - **baseline reading rows**: the same with `SELECT count(r) FROM t AS r`, which makes DuckDB
+//!   read and checksum every block, as the gate's row count does (a count from metadata alone
+//!   would not notice a damaged table), so the ratio to it is the cost of everything else.
 //!
 //! Goal: gate / baseline at most 2. Run with
 //! `cargo bench --manifest-path verifier/Cargo.toml --bench gate`; `ROCKY_BENCH_GATE_RUNS` and
 //! `ROCKY_BENCH_GATE_TABLES` change the sizes; `ROCKY_BENCH_GATE_DIR` keeps the inputs there.
+//! `ROCKY_BENCH_BASELINE_BIN=/path/to/older/rocky-verify` times that build's gate too, alternated
+//! with this one on the same inputs, and prints this build's time over the older one's.
 
 use std::path::Path;
 use std::process::Command;
@@ -67,6 +73,9 @@ fn build_ledger(path: &Path, runs: usize, tables: usize) {
     {
         let mut meta = tx.open_table(METADATA).unwrap();
         meta.insert("schema_version", "22").unwrap();
+        // The records carry rocky-writer's extension fields (`target_table`, `materialization`),
+        // and rocky-writer stamps its ledgers (`ledger.metadata` holds it to that).
+        meta.insert("producer", "rocky-writer/0.1.0").unwrap();
         for name in JSON_TABLES {
             tx.open_table(TableDefinition::<&str, &[u8]>::new(name))
                 .unwrap();
@@ -127,8 +136,9 @@ fn build_warehouse(path: &Path, tables: usize) {
     conn.execute_batch(&sql).unwrap();
 }
 
-/// One `SELECT count(*)` per table, on a fresh read-only connection.
-fn baseline(path: &Path, tables: usize) -> Duration {
+/// One count per table, on a fresh read-only connection: `count(*)`, or with `rows` the
+/// row-reading `count(r)`.
+fn baseline(path: &Path, tables: usize, rows: bool) -> Duration {
     let start = Instant::now();
     let config = duckdb::Config::default()
         .access_mode(duckdb::AccessMode::ReadOnly)
@@ -136,22 +146,21 @@ fn baseline(path: &Path, tables: usize) -> Duration {
     let conn = duckdb::Connection::open_with_flags(path, config).unwrap();
     let mut total = 0i64;
     for t in 0..tables {
-        let n: i64 = conn
-            .query_row(
-                &format!("SELECT count(*) FROM main.{}", table_name(t)),
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let sql = if rows {
+            format!("SELECT count(r) FROM main.{} AS r", table_name(t))
+        } else {
+            format!("SELECT count(*) FROM main.{}", table_name(t))
+        };
+        let n: i64 = conn.query_row(&sql, [], |r| r.get(0)).unwrap();
         total += n;
     }
     assert!(total > 0);
     start.elapsed()
 }
 
-fn gate(ledger: &Path, warehouse: &Path) -> (Duration, String) {
+fn gate(bin: &Path, ledger: &Path, warehouse: &Path) -> (Duration, String) {
     let start = Instant::now();
-    let out = Command::new(BIN)
+    let out = Command::new(bin)
         .args(["gate", "--json", "--ledger"])
         .arg(ledger)
         .arg("--warehouse")
@@ -196,9 +205,14 @@ fn main() {
         t.elapsed()
     );
 
+    let bin = Path::new(BIN);
+    let base_bin = std::env::var_os("ROCKY_BENCH_BASELINE_BIN").map(std::path::PathBuf::from);
     // Warm-up (page cache, dynamic loader), then alternate so drift affects both sides alike.
-    let (_, summary) = gate(&ledger, &warehouse);
-    baseline(&warehouse, tables);
+    let (_, summary) = gate(bin, &ledger, &warehouse);
+    if let Some(older) = &base_bin {
+        gate(older, &ledger, &warehouse);
+    }
+    baseline(&warehouse, tables, false);
     let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
     println!(
         "gate: {} checks passed, scope {} run(s) / {} model(s)",
@@ -208,9 +222,15 @@ fn main() {
     );
     let mut g = Vec::new();
     let mut b = Vec::new();
-    for _ in 0..5 {
-        g.push(gate(&ledger, &warehouse).0);
-        b.push(baseline(&warehouse, tables));
+    let mut b_rows = Vec::new();
+    let mut older = Vec::new();
+    for _ in 0..7 {
+        g.push(gate(bin, &ledger, &warehouse).0);
+        b.push(baseline(&warehouse, tables, false));
+        b_rows.push(baseline(&warehouse, tables, true));
+        if let Some(o) = &base_bin {
+            older.push(gate(o, &ledger, &warehouse).0);
+        }
     }
     let (g, b) = (median(g), median(b));
     let ratio = g.as_secs_f64() / b.as_secs_f64();
@@ -218,4 +238,17 @@ fn main() {
         "gate: rocky-verify gate {g:?} vs {tables} x SELECT count(*) {b:?}: ratio {ratio:.2} (goal <= 2.00) {}",
         if ratio <= 2.0 { "OK" } else { "OVER GOAL" }
     );
+    let b_rows = median(b_rows);
+    println!(
+        "gate: rocky-verify gate {g:?} vs {tables} x SELECT count(r) (reads every block) {b_rows:?}: ratio {:.2}",
+        g.as_secs_f64() / b_rows.as_secs_f64()
+    );
+    if !older.is_empty() {
+        let o = median(older);
+        println!(
+            "gate: baseline build's gate {o:?}: ratio {:.2} to count(*); this build / baseline = {:.3} (time; <= 1 is no worse)",
+            o.as_secs_f64() / b.as_secs_f64(),
+            g.as_secs_f64() / o.as_secs_f64()
+        );
+    }
 }

@@ -15,6 +15,11 @@
 //! links `libduckdb.so`, whose dynamic relocation adds ~10 ms to every process start). Set
 //! `ROCKY_BENCH_ARTIFACT_MIB` to change the file size, `ROCKY_BENCH_RUNS` for the large ledger,
 //! `ROCKY_BENCH_DIR` to keep the generated files (for profiling).
+//!
+//! `ROCKY_BENCH_BASELINE_BIN=/path/to/older/rocky-verify` measures that build too, on the same
+//! inputs in the same run, and prints this build's time over the older one's for each command
+//! (how a redesign shows it is "no worse than before"; `scripts/bench-baseline` builds the
+//! pre-redesign binary and runs both benches with it).
 
 use std::path::Path;
 use std::process::Command;
@@ -28,6 +33,25 @@ const RUN_HISTORY: TableDefinition<&str, &[u8]> = TableDefinition::new("run_hist
 const OUTPUT_ARTIFACTS: TableDefinition<&str, &[u8]> = TableDefinition::new("output_artifacts");
 const INPUT_PROVENANCE: TableDefinition<&str, &[u8]> = TableDefinition::new("input_provenance");
 const METADATA: TableDefinition<&str, &str> = TableDefinition::new("metadata");
+
+/// This build, then the baseline build when `ROCKY_BENCH_BASELINE_BIN` names one.
+fn binaries() -> Vec<(&'static str, std::path::PathBuf)> {
+    let mut bins = vec![("this build", std::path::PathBuf::from(BIN))];
+    if let Some(b) = std::env::var_os("ROCKY_BENCH_BASELINE_BIN") {
+        bins.push(("baseline", std::path::PathBuf::from(b)));
+    }
+    bins
+}
+
+/// Prints this build's median over the baseline's, when both were measured.
+fn versus_baseline(what: &str, medians: &[Duration]) {
+    if let [ours, base] = medians {
+        println!(
+            "{what}: this build / baseline = {:.3} (time; <= 1 is no worse)",
+            ours.as_secs_f64() / base.as_secs_f64()
+        );
+    }
+}
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -66,12 +90,16 @@ fn bench_artifact(dir: &Path) {
     let b3sum = which("b3sum");
     // Warm the page cache so both sides read from memory.
     let _ = std::fs::read(&path).map(|b| b.len());
-    let ours = time_command(7, || {
-        let mut c = Command::new(BIN);
-        c.args(["artifact", "--json"]).arg(&path);
-        c
-    });
-    println!("artifact: rocky-verify artifact on {mib} MiB: median {ours:?}");
+    let mut medians = Vec::new();
+    for (label, bin) in binaries() {
+        let ours = time_command(7, || {
+            let mut c = Command::new(&bin);
+            c.args(["artifact", "--json"]).arg(&path);
+            c
+        });
+        println!("artifact: {label}: rocky-verify artifact on {mib} MiB: median {ours:?}");
+        medians.push(ours);
+    }
     match b3sum {
         Some(b3) => {
             let theirs = time_command(7, || {
@@ -80,13 +108,16 @@ fn bench_artifact(dir: &Path) {
                 c
             });
             println!("artifact: b3sum on {mib} MiB: median {theirs:?}");
-            println!(
-                "artifact: throughput ratio rocky-verify / b3sum = {:.3}x (goal >= 0.95x)",
-                theirs.as_secs_f64() / ours.as_secs_f64()
-            );
+            for ((label, _), ours) in binaries().iter().zip(&medians) {
+                println!(
+                    "artifact: {label}: throughput ratio rocky-verify / b3sum = {:.3}x (goal >= 0.95x)",
+                    theirs.as_secs_f64() / ours.as_secs_f64()
+                );
+            }
         }
         None => println!("artifact: b3sum not on PATH (cargo install b3sum); no baseline ratio"),
     }
+    versus_baseline("artifact", &medians);
     std::fs::remove_file(&path).ok();
 }
 
@@ -197,25 +228,30 @@ fn bench_run(dir: &Path) {
         ("default", None),
         ("--no-ledger-scan", Some("--no-ledger-scan")),
     ] {
-        let time = |ledger: &Path| {
-            time_command(21, || {
-                let mut c = Command::new(BIN);
-                c.args(["run", "latest", "--json", "--ledger"])
-                    .arg(ledger)
-                    .arg("--repo")
-                    .arg(dir)
-                    .args(extra);
-                c
-            })
-        };
-        let small = time(&small_path);
-        let big = time(&large_path);
-        println!("run ({mode}): `run latest` on 1000 runs: median {small:?}");
-        println!("run ({mode}): `run latest` on {large} runs: median {big:?}");
-        println!(
-            "run ({mode}): latency ratio {large} / 1000 runs = {:.2} (goal <= 2)",
-            big.as_secs_f64() / small.as_secs_f64()
-        );
+        let mut medians = Vec::new();
+        for (label, bin) in binaries() {
+            let time = |ledger: &Path| {
+                time_command(21, || {
+                    let mut c = Command::new(&bin);
+                    c.args(["run", "latest", "--json", "--ledger"])
+                        .arg(ledger)
+                        .arg("--repo")
+                        .arg(dir)
+                        .args(extra);
+                    c
+                })
+            };
+            let small = time(&small_path);
+            let big = time(&large_path);
+            println!("run ({mode}): {label}: `run latest` on 1000 runs: median {small:?}");
+            println!("run ({mode}): {label}: `run latest` on {large} runs: median {big:?}");
+            println!(
+                "run ({mode}): {label}: latency ratio {large} / 1000 runs = {:.2} (goal <= 2)",
+                big.as_secs_f64() / small.as_secs_f64()
+            );
+            medians.push(big);
+        }
+        versus_baseline(&format!("run ({mode}) on {large} runs"), &medians);
     }
 }
 

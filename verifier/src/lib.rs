@@ -35,6 +35,10 @@
 //! - A new **check** gets its `CheckId` (and any new `Code`) in `checks/catalogue.rs` and a row in
 //!   `spec/report.md` first (`tests/catalogue.rs` compares them), then its logic in the
 //!   `checks/` module of the evidence it reads, called from `checks::check_loaded`.
+//! - A **rule several checks share** has one module both commands call: the supersession rule
+//!   ("which later run rewrote this table") is `checks/supersession.rs`, whether the candidates
+//!   were decoded for one run (`run`) or once for the whole ledger (`gate`); the catalog a
+//!   warehouse file is attached as is `evidence::warehouse::catalog_for`.
 //! - `rocky/` holds Rocky's own semantics (pure): type mapping, project discovery, statement
 //!   templates, `sql_hash`.
 

@@ -170,12 +170,25 @@ pub async fn collect(req: &Request) -> Result<Outcome, CollectError> {
 
     // 4. The commits.
     if let Some(repo) = &req.repo {
-        let c = crate::git::collect(repo, &scope.commits, &mut out)?;
+        let c = crate::git::collect(repo, &scope.commits, &scope.branches, &mut out)?;
         for (hex, why) in &c.absent {
             warnings.push(format!(
                 "commit {hex} is not in {}: {why} (the bundle does not hold it)",
                 repo.display()
             ));
+        }
+        for b in &scope.branches {
+            let copied = c
+                .branches
+                .iter()
+                .any(|(r, _)| r == &format!("refs/heads/{b}") || r.ends_with(&format!("/{b}")));
+            if !copied && !c.commits.is_empty() {
+                warnings.push(format!(
+                    "branch {b:?} is not in {} (neither refs/heads/ nor a remote's): the bundle \
+                     cannot show whether it contains the run's commit",
+                    repo.display()
+                ));
+            }
         }
         files.extend(c.entries);
     }

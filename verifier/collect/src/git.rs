@@ -2,6 +2,12 @@
 //! holding each commit with its tree and blobs (one pack), and one ref per commit,
 //! `refs/tags/rocky-verify/<sha>` (spec/bundle.md section 4). No transport and no hook is used:
 //! objects are packed from the source's object database and indexed into the new one.
+//!
+//! The branches the runs record are copied too, as the source holds them at collection time:
+//! `refs/heads/<branch>` and `refs/remotes/<remote>/<branch>` (with a `[remote]` section naming
+//! the remote, no URL anyone can fetch), plus the commit objects reachable from their tips and
+//! from the recorded commits (commits only, no trees): enough for the verifier to tell whether a
+//! branch contains a commit, which needs the merge base of the two histories.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -23,9 +29,12 @@ pub struct Collected {
     pub commits: Vec<String>,
     /// Recorded commits the repository does not hold (hex as recorded, and why).
     pub absent: Vec<(String, String)>,
+    /// Branch refs copied (full ref name, tip).
+    pub branches: Vec<(String, String)>,
 }
 
-/// Copies `commits` from the repository at `repo` into `git/` of the bundle.
+/// Copies `commits` and the refs of `branches` from the repository at `repo` into `git/` of
+/// the bundle.
 ///
 /// # Errors
 ///
@@ -33,6 +42,7 @@ pub struct Collected {
 pub fn collect(
     repo: &Path,
     commits: &BTreeSet<String>,
+    branches: &BTreeSet<String>,
     out: &mut OutDir,
 ) -> Result<Collected, CollectError> {
     let err = |e: git2::Error| CollectError::Git {
@@ -77,6 +87,21 @@ pub fn collect(
         for oid in &oids {
             pb.insert_commit(*oid).map_err(err)?;
         }
+        let tips = branch_tips(&src, branches);
+        if !tips.is_empty() {
+            // The histories the merge base walks: commit objects only (a tree is never read).
+            let mut walk = src.revwalk().map_err(err)?;
+            for oid in oids.iter().chain(tips.iter().map(|(_, tip)| tip)) {
+                walk.push(*oid).map_err(err)?;
+            }
+            for oid in walk {
+                pb.insert_object(oid.map_err(err)?, None).map_err(err)?;
+            }
+        }
+        c.branches = tips
+            .iter()
+            .map(|(r, t)| (r.clone(), t.to_string()))
+            .collect();
         let mut buf = git2::Buf::new();
         pb.write_buf(&mut buf).map_err(err)?;
         let odb = dst.odb().map_err(err)?;
@@ -96,6 +121,25 @@ pub fn collect(
         )
         .map_err(err)?;
         c.commits.push(oid.to_string());
+    }
+    let mut remotes = BTreeSet::new();
+    for (refname, tip) in &c.branches {
+        let tip = Oid::from_str(tip).map_err(err)?;
+        dst.reference(refname, tip, false, "rocky-collect")
+            .map_err(err)?;
+        if let Some(rest) = refname.strip_prefix("refs/remotes/") {
+            remotes.insert(remote_of(&src, rest));
+        }
+    }
+    if !remotes.is_empty() {
+        // The verifier looks for `refs/remotes/<remote>/<branch>` of the remotes the config
+        // names; a URL is what makes git list a remote, and this one leads nowhere.
+        let mut config = dst.config().map_err(err)?;
+        for r in remotes.into_iter().flatten() {
+            config
+                .set_str(&format!("remote.{r}.url"), "rocky-collect:no-fetch")
+                .map_err(err)?;
+        }
     }
     drop(dst);
 
@@ -121,6 +165,47 @@ pub fn collect(
         });
     }
     Ok(c)
+}
+
+/// The source's refs for each branch that exist and point at a commit: `refs/heads/<b>`, then
+/// `refs/remotes/<remote>/<b>` for each remote the source's config names (the refs the verifier
+/// looks at).
+fn branch_tips(src: &Repository, branches: &BTreeSet<String>) -> Vec<(String, Oid)> {
+    let remotes: Vec<String> = src
+        .remotes()
+        .map(|r| r.iter().flatten().flatten().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let mut tips = Vec::new();
+    for b in branches {
+        let candidates = std::iter::once(format!("refs/heads/{b}"))
+            .chain(remotes.iter().map(|r| format!("refs/remotes/{r}/{b}")));
+        for refname in candidates {
+            // A recorded name git would not accept as a ref is skipped, never guessed at.
+            if !git2::Reference::is_valid_name(&refname) {
+                continue;
+            }
+            if let Ok(tip) = src
+                .find_reference(&refname)
+                .and_then(|r| r.peel_to_commit())
+            {
+                tips.push((refname, tip.id()));
+            }
+        }
+    }
+    tips
+}
+
+/// The remote a `refs/remotes/` ref (without that prefix) belongs to: the longest remote name of
+/// the source that prefixes it (remote names may hold `/`).
+fn remote_of(src: &Repository, rest: &str) -> Option<String> {
+    let remotes = src.remotes().ok()?;
+    remotes
+        .iter()
+        .flatten()
+        .flatten()
+        .filter(|r| rest.starts_with(&format!("{r}/")))
+        .max_by_key(|r| r.len())
+        .map(str::to_owned)
 }
 
 fn walk_files(dir: &Path, rel: &str, out: &mut Vec<String>) -> std::io::Result<()> {

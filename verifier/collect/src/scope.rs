@@ -55,6 +55,8 @@ pub struct Scope {
     pub table_prefixes: BTreeSet<String>,
     /// The commits the runs record (full or abbreviated hex, as recorded).
     pub commits: BTreeSet<String>,
+    /// The branches the runs record (`git_branch`), so the bundle can answer `git.branch`.
+    pub branches: BTreeSet<String>,
     /// The warehouse tables the runs wrote.
     pub tables: BTreeSet<TableRef>,
 }
@@ -128,6 +130,11 @@ pub fn resolve(ledger: &Ledger, uri: &str, sel: &Selection) -> Result<Scope, Col
             && !c.is_empty()
         {
             scope.commits.insert(c.clone());
+        }
+        if let Some(b) = &run.git_branch
+            && !b.is_empty()
+        {
+            scope.branches.insert(b.clone());
         }
         // The IRs recorded for the run: targets and storage prefixes.
         let mut storage_prefixes: Vec<(String, String)> = Vec::new();

@@ -105,6 +105,30 @@ fn tiered_ledger_artifacts_and_logs_are_collected_with_their_hashes_and_etags() 
     let repo = git2::Repository::open_bare(out.join("git")).unwrap();
     let tag = format!("refs/tags/rocky-verify/{}", d.commit);
     assert_eq!(repo.refname_to_id(&tag).unwrap().to_string(), d.commit);
+    // The recorded branch, as the source held it: main's tip is a child of the commit, and the
+    // verifier can tell that main (and origin's main) contains the commit without the source.
+    let tip = repo.refname_to_id("refs/heads/main").unwrap();
+    assert_ne!(tip.to_string(), d.commit);
+    assert_eq!(
+        repo.refname_to_id("refs/remotes/origin/main")
+            .unwrap()
+            .to_string(),
+        d.commit
+    );
+    let held = rocky_verify::evidence::git::Repo::open(&out.join("git")).unwrap();
+    assert!(matches!(
+        held.branch_contains("main", &d.commit).unwrap(),
+        rocky_verify::evidence::git::BranchState::Contains(_)
+    ));
+    // Control: the held history answers "no" too (the commit does not descend from the tip),
+    // and a branch no run records is not copied.
+    let commit = git2::Oid::from_str(&d.commit).unwrap();
+    assert!(!repo.graph_descendant_of(commit, tip).unwrap());
+    assert!(repo.graph_descendant_of(tip, commit).unwrap());
+    assert!(matches!(
+        held.branch_contains("feature", &d.commit).unwrap(),
+        rocky_verify::evidence::git::BranchState::Missing
+    ));
     assert!(files.iter().all(
         |f| !f["path"].as_str().unwrap().starts_with("git/") || f["source_uri"] == "generated:"
     ));

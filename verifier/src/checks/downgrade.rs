@@ -7,7 +7,9 @@
 //! well, because each of those is honestly `unverifiable`. So the gate compares how checkable each
 //! claim of a model's run is with the same model's previous run, read from the records alone.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
 
 use serde_json::json;
 
@@ -110,6 +112,64 @@ pub(crate) fn claims(run: &RunView, m: &ModelView) -> Vec<Claim> {
 /// A model's identity across runs (the gate's `model_key`).
 pub(crate) type KeyFn<'a> = dyn Fn(&RunView, &ModelView) -> String + 'a;
 
+/// Run id to its index in `all_runs` (the first row of an id, as a linear search finds it).
+fn runs_by_id(all_runs: &[RunView]) -> HashMap<&str, usize> {
+    let mut by_id = HashMap::with_capacity(all_runs.len());
+    for (i, r) in all_runs.iter().enumerate() {
+        if let Some(id) = r.run_id.as_deref() {
+            by_id.entry(id).or_insert(i);
+        }
+    }
+    by_id
+}
+
+/// Every non-failed entry of each model (by [`KeyFn`]) across all runs, ordered by
+/// `(started_at, run_id)`: a model's previous run is found by binary search, not by walking every
+/// run for every model (the gate looks at a thousand models of a ten-thousand-run ledger).
+struct ModelHistory<'r> {
+    /// Model key to `(start, run id, run index, model index)`; one entry per run and key (the
+    /// run's first model with that key).
+    by_key: HashMap<String, Vec<Entry<'r>>>,
+}
+
+type Entry<'r> = (&'r DateTime<Utc>, &'r str, usize, usize);
+
+impl<'r> ModelHistory<'r> {
+    fn new(all_runs: &'r [RunView], key: &KeyFn<'_>) -> ModelHistory<'r> {
+        let mut by_key: HashMap<String, Vec<Entry<'r>>> = HashMap::new();
+        for (ri, r) in all_runs.iter().enumerate() {
+            let (Some((_, s)), Some(id)) = (r.started.as_ref(), r.run_id.as_deref()) else {
+                continue;
+            };
+            for (mi, o) in r.models.iter().enumerate().filter(|(_, o)| !o.failed()) {
+                let list = by_key.entry(key(r, o)).or_default();
+                if list.last().is_none_or(|e| e.2 != ri) {
+                    list.push((s, id, ri, mi));
+                }
+            }
+        }
+        for list in by_key.values_mut() {
+            // Stable: rows with the same start and id keep ledger order, as `max_by` kept the last.
+            list.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        }
+        ModelHistory { by_key }
+    }
+
+    /// The latest entry of model `key` strictly before `(start, run_id)`: `(run id, run index,
+    /// model index)`.
+    fn before(
+        &self,
+        key: &str,
+        start: &DateTime<Utc>,
+        run_id: &str,
+    ) -> Option<(&'r str, usize, usize)> {
+        let list = self.by_key.get(key)?;
+        let n = list.partition_point(|e| (e.0, e.1) < (start, run_id));
+        let e = list.get(n.checked_sub(1)?)?;
+        Some((e.1, e.2, e.3))
+    }
+}
+
 /// `gate.downgrade`: for each in-scope model, every claim that was more checkable in the same
 /// model's previous run (the latest earlier run with a non-failed entry for its table).
 pub(crate) fn check_downgrades(
@@ -121,11 +181,10 @@ pub(crate) fn check_downgrades(
 ) {
     let required: BTreeSet<&str> = policy.require.iter().map(|r| r.claim.as_str()).collect();
     let (mut compared, mut downgrades) = (0usize, 0usize);
+    let by_id = runs_by_id(all_runs);
+    let history = ModelHistory::new(all_runs, key);
     for (run_id, names) in in_scope {
-        let Some(run) = all_runs
-            .iter()
-            .find(|r| r.run_id.as_deref() == Some(run_id))
-        else {
+        let Some(run) = by_id.get(run_id.as_str()).map(|&i| &all_runs[i]) else {
             continue;
         };
         let Some((_, start)) = &run.started else {
@@ -136,20 +195,10 @@ pub(crate) fn check_downgrades(
             .iter()
             .filter(|m| !m.failed() && names.contains(&m.name))
         {
-            let k = key(run, m);
-            let previous = all_runs
-                .iter()
-                .filter_map(|r| {
-                    let (_, s) = r.started.as_ref()?;
-                    let id = r.run_id.as_deref()?;
-                    ((s, id) < (start, run_id.as_str())).then_some((s, id, r))
-                })
-                .filter_map(|(s, id, r)| {
-                    let pm = r.models.iter().find(|o| !o.failed() && key(r, o) == k)?;
-                    Some((s, id, r, pm))
-                })
-                .max_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-            let Some((_, prev_id, prev_run, prev_m)) = previous else {
+            let previous = history
+                .before(&key(run, m), start, run_id)
+                .map(|(id, ri, mi)| (id, &all_runs[ri], &all_runs[ri].models[mi]));
+            let Some((prev_id, prev_run, prev_m)) = previous else {
                 continue;
             };
             compared += 1;
@@ -218,14 +267,24 @@ pub(crate) fn check_requirements(
     in_scope: &[(String, BTreeSet<String>)],
     policy: &Policy,
 ) {
+    let by_id = runs_by_id(all_runs);
+    // Each claim's checks by (run id, model), read once instead of once per subject.
+    let mut by_subject: HashMap<(&str, &str, Option<&str>), Vec<&Check>> = HashMap::new();
+    for c in &report.checks {
+        if let Some(run_id) = c.subject.run_id.as_deref() {
+            by_subject
+                .entry((c.check.as_str(), run_id, c.subject.model.as_deref()))
+                .or_default()
+                .push(c);
+        }
+    }
+    let mut all_findings = Vec::new();
     for req in &policy.require {
         let claim = req.claim.as_str();
         let mut met = 0usize;
         let mut findings = Vec::new();
         for (run_id, names) in in_scope {
-            let run = all_runs
-                .iter()
-                .find(|r| r.run_id.as_deref() == Some(run_id));
+            let run = by_id.get(run_id.as_str()).map(|&i| &all_runs[i]);
             let subjects: Vec<Option<&str>> = if run_level(claim) {
                 vec![None]
             } else {
@@ -236,15 +295,9 @@ pub(crate) fn check_requirements(
                     Some(m) => Subject::model(run_id, m),
                     None => Subject::run(run_id),
                 };
-                let checks: Vec<&Check> = report
-                    .checks
-                    .iter()
-                    .filter(|c| {
-                        c.check.as_str() == claim
-                            && c.subject.run_id.as_deref() == Some(run_id.as_str())
-                            && c.subject.model.as_deref() == model
-                    })
-                    .collect();
+                let checks: &[&Check] = by_subject
+                    .get(&(claim, run_id.as_str(), model))
+                    .map_or(&[], Vec::as_slice);
                 // `present` is a property of the record: the claim is there to be checked.
                 let recorded = run.and_then(|r| {
                     let m = match model {
@@ -324,7 +377,7 @@ pub(crate) fn check_requirements(
             }
         }
         if met > 0 && findings.is_empty() {
-            report.push(Check::pass(
+            all_findings.push(Check::pass(
                 CheckId::GateRequire,
                 Subject::default(),
                 Proof::Recomputed,
@@ -336,8 +389,9 @@ pub(crate) fn check_requirements(
                 ),
             ));
         }
-        for f in findings {
-            report.push(f);
-        }
+        all_findings.extend(findings);
+    }
+    for f in all_findings {
+        report.push(f);
     }
 }

@@ -36,6 +36,7 @@ mod provenance;
 mod recount;
 pub(crate) mod row_count;
 mod signature;
+pub(crate) mod supersession;
 mod table_content;
 pub(crate) mod tables;
 pub(crate) mod view;
@@ -72,8 +73,8 @@ pub(crate) struct Ctx<'a> {
     pub provs: Vec<ProvRow>,
     /// Who produced the hashes this run's checks ask about.
     pub producers: Producers,
-    /// Every decodable run record of the ledger, for the "latest writer of a table" rule.
-    pub all_runs: Vec<RunView>,
+    /// The runs that may have rewritten this run's tables since ([`supersession`]).
+    pub writers: supersession::Writers<'a>,
     /// Model index -> the provenance row that joined to it.
     pub prov_of_model: BTreeMap<usize, usize>,
     /// What `gate` adds (all `None` for `run`).
@@ -125,6 +126,10 @@ pub(crate) struct Producers {
     /// Whether `by_hash` holds every such row of the ledger (a full scan), or only this run's
     /// own rows and the first producer found of each upstream.
     pub counted: bool,
+    /// `(run_id, (model, table folder), commit_version)` of every other run's row for a model
+    /// this run wrote, read in the same full scan (`artifact.commit_version`); `None` when no
+    /// full scan was made for this run.
+    pub versions: Option<Vec<consistency::OtherVersion>>,
 }
 
 /// One run's rows as read from the ledger.
@@ -161,7 +166,7 @@ impl<'a> Ctx<'a> {
         opts: &'a RunOptions,
         run_id: &str,
         producers: Producers,
-        all_runs: Vec<RunView>,
+        writers: supersession::Writers<'a>,
         hooks: Hooks<'a>,
     ) -> Ctx<'a> {
         Ctx {
@@ -173,7 +178,7 @@ impl<'a> Ctx<'a> {
             artifacts: Vec::new(),
             provs: Vec::new(),
             producers,
-            all_runs,
+            writers,
             prov_of_model: BTreeMap::new(),
             hooks,
             project: None,
@@ -290,13 +295,15 @@ pub(crate) fn check_loaded(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), Ver
             s.skips_all(group, &models)
         })
     };
-    // 4. Output.
+    // 4. Artifacts first: the warehouse's content check compares a table with its artifact's
+    // rows only once artifact.blake3 has shown the bytes are the ones recorded.
+    artifacts::check(ctx);
+    // 5. Output (tables, counts, columns, content).
     if !planned_out(ctx, WAREHOUSE_CHECKS) {
         warehouse::check(ctx, ledger)?;
     }
-    // 5. Artifacts, their columns (`output_column_hashes`, consumed hashes) and, with
-    // `--lake`, the tables' Delta logs.
-    artifacts::check(ctx);
+    // The artifacts' columns (`output_column_hashes`, consumed hashes) and, with `--lake`, the
+    // tables' Delta logs.
     if !planned_out(ctx, COLUMN_CHECKS) {
         columns::check(ctx, ledger)?;
     }
@@ -330,12 +337,34 @@ pub(crate) fn producers_of(
     let mut out = Producers {
         by_hash: BTreeMap::new(),
         counted: full_scan,
+        versions: None,
     };
     if full_scan {
+        // One pass over every row serves both ledger-wide needs of `run`: the exact producers
+        // and refcounts, and the other runs' Delta versions of this run's tables.
         let wanted: BTreeSet<String> = own.union(&upstream).cloned().collect();
-        if !wanted.is_empty() {
-            out.by_hash = scan_producers(ledger, Some(&ledger::StringFilter::new(&wanted)))?;
-        }
+        let filter = ledger::StringFilter::new(&wanted);
+        let models: BTreeSet<String> = artifact_rows
+            .iter()
+            .filter_map(|(k, _)| ledger::split_artifact_key(k).map(|(_, m, _)| m.to_owned()))
+            .collect();
+        let mut versions = Vec::new();
+        ledger.visit(ledger::OUTPUT_ARTIFACTS, None, false, |key, bytes| {
+            if !wanted.is_empty()
+                && let Some(h) = named_hash(&filter, bytes)
+            {
+                out.by_hash.entry(h).or_default().push(artifact_owner(key));
+            }
+            if let Some((run, model, _)) = ledger::split_artifact_key(key)
+                && run != run_id
+                && models.contains(model)
+                && let Some((t, c)) = consistency::table_version(bytes)
+            {
+                versions.push((run.to_owned(), t, c));
+            }
+            true
+        })?;
+        out.versions = Some(versions);
         return Ok(out);
     }
     for (key, bytes) in artifact_rows {

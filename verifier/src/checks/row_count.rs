@@ -443,7 +443,7 @@ pub(crate) fn check(
             reason,
         )
     };
-    if let Some(later) = super::warehouse::superseded_by(ctx, m, table) {
+    if let Some(later) = super::supersession::superseded_by(ctx, table) {
         let c = unverifiable(format!(
             "superseded by run {later}, which wrote {table} later"
         ));

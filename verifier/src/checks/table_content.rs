@@ -44,7 +44,6 @@ fn expected_kind(s: &StrategyKind) -> Option<TableKind> {
 pub(crate) fn check_kind(
     ctx: &mut Ctx<'_>,
     wh: &Warehouse,
-    m: &ModelView,
     table: &TableRef,
     subject: &Subject,
     strategy: &StrategyInput,
@@ -77,7 +76,7 @@ pub(crate) fn check_kind(
         ));
         return;
     };
-    if let Some(later) = super::warehouse::superseded_by(ctx, m, table) {
+    if let Some(later) = super::supersession::superseded_by(ctx, table) {
         ctx.report.push(Check::unverifiable(
             CheckId::WarehouseKind,
             subject.clone(),
@@ -150,7 +149,7 @@ pub(crate) fn check_content(
             reason,
         ));
     };
-    if let Some(later) = super::warehouse::superseded_by(ctx, m, table) {
+    if let Some(later) = super::supersession::superseded_by(ctx, table) {
         return unverifiable(
             ctx,
             Code::TableSupersededUnexpected,
@@ -201,6 +200,26 @@ pub(crate) fn check_content(
             );
         }
     };
+    // Bytes that do not hash to their content address (artifact.blake3 failed or could not be
+    // read) are not the artifact the run recorded: comparing the table with them would report the
+    // tampered file's rows as the table's problem. artifact.blake3 already says what is wrong.
+    if let [h] = rows.as_slice()
+        && let Some(c) = ctx.report.checks.iter().find(|c| {
+            c.check == CheckId::ArtifactBlake3
+                && c.subject.artifact.as_deref() == Some(h.as_str())
+                && c.outcome != crate::report::Outcome::Pass
+        })
+    {
+        let outcome = format!("{:?}", c.outcome).to_lowercase();
+        return unverifiable(
+            ctx,
+            Code::TableContentUnexpected,
+            format!(
+                "the artifact's bytes are not verified (artifact.blake3 is {outcome}), so its \
+                 rows are not evidence about the table"
+            ),
+        );
+    }
     // Only a regular file goes to DuckDB (a FIFO or a device would block or never end); the
     // artifact checks report a missing or non-regular file.
     if crate::evidence::regular_file::open(&file).is_err() {

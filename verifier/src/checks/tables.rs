@@ -32,24 +32,64 @@ const ROCKY_MAX_HISTORY: usize = 10;
 /// Clock slack around a run's window (same process clock; NTP may step it).
 const SLACK_MS: i64 = 1000;
 
-/// One run record as these checks need it.
+/// One run record as these checks need it: what they read of it, taken in one pass over the
+/// parsed value (the gate holds one per run of the ledger, so not the value itself).
 pub(crate) struct RunFact {
     pub id: String,
     pub start: DateTime<Utc>,
     pub finish: DateTime<Utc>,
-    pub value: Value,
+    /// The table names the run's executions record (`model_name`, and rocky-writer's
+    /// `target_table`).
+    tables: BTreeSet<String>,
+    /// Whether the run recorded a `row_count` check outcome (Rocky's replication check, which
+    /// appends a `check_history` snapshot first).
+    ran_row_count: bool,
+    /// The schema version its keys need, and which key ([`field_version`]).
+    version: (u64, String),
+    /// Whether it carries rocky-writer's extension fields ([`writer_fields`]).
+    writer_fields: bool,
 }
 
 impl RunFact {
     fn from_bytes(id: &str, bytes: &[u8]) -> Option<RunFact> {
-        let value = decode::value(bytes).filter(Value::is_object)?;
-        let (_, start) = view::ts_field(&value, "started_at")?;
-        let (_, finish) = view::ts_field(&value, "finished_at")?;
+        RunFact::from_value(id, &decode::value(bytes)?)
+    }
+
+    /// A run record's value already parsed (the gate parses every record once).
+    pub(crate) fn from_value(id: &str, value: &Value) -> Option<RunFact> {
+        if !value.is_object() {
+            return None;
+        }
+        let (_, start) = view::ts_field(value, "started_at")?;
+        let (_, finish) = view::ts_field(value, "finished_at")?;
+        let mut tables = BTreeSet::new();
+        for m in value
+            .get("models_executed")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(n) = view::str_field(m, "model_name") {
+                tables.insert(n);
+            }
+            if let Some(t) = view::str_field(m, "target_table") {
+                tables.insert(t);
+            }
+        }
+        let ran_row_count = value
+            .get("check_outcomes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|c| c.get("name").and_then(Value::as_str) == Some("row_count"));
         Some(RunFact {
             id: id.to_owned(),
             start,
             finish,
-            value,
+            tables,
+            ran_row_count,
+            version: field_version(value),
+            writer_fields: writer_fields(value),
         })
     }
 
@@ -58,48 +98,17 @@ impl RunFact {
         t >= self.start - slack && t <= self.finish + slack
     }
 
-    /// The table names the run's executions record (`model_name`, and rocky-writer's
-    /// `target_table`).
     fn tables(&self) -> BTreeSet<String> {
-        let mut out = BTreeSet::new();
-        for m in self
-            .value
-            .get("models_executed")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(n) = view::str_field(m, "model_name") {
-                out.insert(n);
-            }
-            if let Some(t) = view::str_field(m, "target_table") {
-                out.insert(t);
-            }
-        }
-        out
+        self.tables.clone()
     }
 
-    /// Whether the run recorded a `row_count` check outcome (Rocky's replication check, which
-    /// appends a `check_history` snapshot first).
     fn ran_row_count(&self) -> bool {
-        self.value
-            .get("check_outcomes")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .any(|c| c.get("name").and_then(Value::as_str) == Some("row_count"))
+        self.ran_row_count
     }
 }
 
-/// Every run record of the ledger that reads, from the `run_history` rows.
-pub(crate) fn run_facts(history: &[(String, Vec<u8>)]) -> Vec<RunFact> {
-    history
-        .iter()
-        .filter_map(|(k, b)| RunFact::from_bytes(k, b))
-        .collect()
-}
-
-/// The gate's ledger-wide checks.
+/// The gate's ledger-wide checks, over every `run_history` row (`history`) and the run records
+/// among them that read (`runs`, parsed by the gate once for all its checks).
 ///
 /// # Errors
 ///
@@ -108,14 +117,14 @@ pub(crate) fn check_gate(
     report: &mut Report,
     ledger: &Ledger,
     history: &[(String, Vec<u8>)],
+    runs: &[RunFact],
 ) -> Result<(), VerifyError> {
-    let runs = run_facts(history);
     let ids: BTreeSet<&str> = history.iter().map(|(k, _)| k.as_str()).collect();
-    metadata(report, ledger, &runs)?;
-    watermarks(report, ledger, &runs, None)?;
-    check_history(report, ledger, &runs, None)?;
+    metadata(report, ledger, runs)?;
+    watermarks(report, ledger, runs, None)?;
+    check_history(report, ledger, runs, None)?;
     branches(report, ledger)?;
-    orphans(report, ledger, &ids, &runs)?;
+    orphans(report, ledger, &ids, runs)?;
     input_index(report, ledger)?;
     versions(report, ledger)?;
     Ok(())
@@ -239,7 +248,7 @@ fn metadata(report: &mut Report, ledger: &Ledger, runs: &[RunFact]) -> Result<()
         .and_then(|v| v.parse::<u64>().ok());
     let mut need = (0u64, String::new());
     for r in runs {
-        let v = field_version(&r.value);
+        let v = r.version.clone();
         if v.0 > need.0 {
             need = (v.0, format!("{} of {}", v.1, r.id));
         }
@@ -293,7 +302,7 @@ fn metadata(report: &mut Report, ledger: &Ledger, runs: &[RunFact]) -> Result<()
             ));
             problems.push(());
         }
-        None if !runs.is_empty() && runs.iter().all(|r| writer_fields(&r.value)) => {
+        None if !runs.is_empty() && runs.iter().all(|r| r.writer_fields) => {
             report.push(Check::fail(
                 CheckId::LedgerMetadata,
                 Subject::default(),

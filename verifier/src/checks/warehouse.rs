@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use super::row_count::{self, CountEvidence};
-use super::view::ModelView;
+use super::view::{ModelView, RunView};
 use crate::checks::catalogue::{CheckId, Code};
 use crate::error::VerifyError;
 use crate::evidence::ledger::Ledger;
@@ -45,20 +45,12 @@ pub fn check(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError> {
     }
 
     // The catalog to attach the file as: the one the run's tables live in.
-    let catalog = run
-        .target_catalog
-        .clone()
-        .or_else(|| ctx.provs.iter().find_map(|p| p.target().map(|t| t.catalog)))
-        .or_else(|| {
-            models.iter().find_map(|m| {
-                m.target_table
-                    .as_deref()
-                    .and_then(TableRef::parse)
-                    .map(|t| t.catalog)
-            })
-        })
-        .or_else(|| path.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
-        .unwrap_or_else(|| "warehouse".to_owned());
+    let named = catalogs_named(&run).chain(
+        ctx.provs
+            .iter()
+            .filter_map(|p| p.target().map(|t| t.catalog)),
+    );
+    let catalog = crate::evidence::warehouse::catalog_for(&path, named);
 
     let wh = match Warehouse::open(&path, &catalog) {
         Ok(w) => w,
@@ -76,17 +68,15 @@ pub fn check(ctx: &mut Ctx<'_>, ledger: &Ledger) -> Result<(), VerifyError> {
     check_models(ctx, ledger, &wh, &models, &run, &path)
 }
 
-/// The warehouse tables the in-scope models of a loaded run wrote, where they resolve.
-pub fn targets(ctx: &Ctx<'_>, wh: &Warehouse) -> Vec<TableRef> {
-    let Some(run) = ctx.run.as_ref() else {
-        return Vec::new();
-    };
-    run.models
-        .iter()
-        .filter(|m| !m.failed() && ctx.in_scope(m))
-        .filter_map(|m| resolve(ctx, wh, m, run.target_catalog.as_deref()).ok())
-        .map(|t| t.table)
-        .collect()
+/// The catalogs a run record names for its tables: `target_catalog`, then each model's
+/// `target_table` catalog (the rest of the rule is [`crate::evidence::warehouse::catalog_for`]).
+pub(crate) fn catalogs_named(run: &RunView) -> impl Iterator<Item = String> + '_ {
+    run.target_catalog.iter().cloned().chain(
+        run.models
+            .iter()
+            .filter_map(|m| m.target_table.as_deref().and_then(TableRef::parse))
+            .map(|t| t.catalog),
+    )
 }
 
 fn check_models(
@@ -97,16 +87,21 @@ fn check_models(
     run: &super::view::RunView,
     path: &std::path::Path,
 ) -> Result<(), VerifyError> {
+    // Each model's table, resolved once: by what the run records or the project declares, else
+    // by the ledger's own keys (replicated tables).
+    let resolved: Vec<Result<Target, TargetUnknown>> = models
+        .iter()
+        .map(|m| {
+            resolve(ctx, wh, m, run.target_catalog.as_deref()).or_else(|reason| {
+                named_by_ledger(ledger, m, run.target_catalog.as_deref()).ok_or(reason)
+            })
+        })
+        .collect();
     // One UNION ALL count over every table, before the per-model checks.
-    let mut tables = targets(ctx, wh);
-    // Tables only the ledger's own keys name (replicated tables) need their counts too.
-    for m in models {
-        if resolve(ctx, wh, m, run.target_catalog.as_deref()).is_err()
-            && let Some(t) = named_by_ledger(ledger, m, run.target_catalog.as_deref())
-        {
-            tables.push(t.table);
-        }
-    }
+    let tables: Vec<TableRef> = resolved
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|t| t.table.clone()))
+        .collect();
     wh.prefetch_counts(&tables);
     // The ledger's recorded counts of those tables: the gate read them once for every run; `run`
     // reads the rows that can name them (with --no-ledger-scan only this run's provenance rows
@@ -122,11 +117,8 @@ fn check_models(
         }
     };
     let mut checked = 0usize;
-    for m in models {
+    for (m, resolved) in models.iter().zip(resolved) {
         let subject = Subject::model(&ctx.run_id, &m.name);
-        let resolved = resolve(ctx, wh, m, run.target_catalog.as_deref()).or_else(|reason| {
-            named_by_ledger(ledger, m, run.target_catalog.as_deref()).ok_or(reason)
-        });
         let target = match resolved {
             Ok(t) => t,
             Err(reason) => {
@@ -179,7 +171,7 @@ fn check_models(
         checked += 1;
         let strategy = row_count::strategy_from_ledger(ctx, m)
             .or_else(|| row_count::strategy_from_project(ctx, m));
-        super::table_content::check_kind(ctx, wh, m, &target.table, &subject, &strategy);
+        super::table_content::check_kind(ctx, wh, &target.table, &subject, &strategy);
         super::table_content::check_content(ctx, wh, m, &target.table, &subject, &strategy);
         row_count::check(
             ctx,
@@ -331,41 +323,6 @@ fn resolve(
     }
 }
 
-/// The run after this one that also wrote `target`, if any.
-pub(crate) fn superseded_by(ctx: &Ctx<'_>, m: &ModelView, target: &TableRef) -> Option<String> {
-    let run = ctx.run.as_ref()?;
-    let (_, start) = run.started.as_ref()?;
-    let full = target.to_string();
-    ctx.all_runs
-        .iter()
-        .filter(|r| r.run_id.as_deref() != Some(ctx.run_id.as_str()))
-        .filter(|r| r.started.as_ref().is_some_and(|(_, s)| s > start))
-        .filter(|r| {
-            r.models.iter().any(|o| {
-                !o.failed()
-                    && match (&o.target_table, &m.target_table) {
-                        (Some(a), _) => *a == full,
-                        // A run that records no catalog (schema v5, Rocky's transformation
-                        // runs) may have written the table of that name in any catalog: taken
-                        // as a writer, so a count is never compared with a superseded one.
-                        (None, _) => {
-                            o.name == target.table
-                                && r.target_catalog
-                                    .as_deref()
-                                    .is_none_or(|c| c == target.catalog)
-                        }
-                    }
-            })
-        })
-        .max_by(|a, b| {
-            a.started
-                .as_ref()
-                .map(|s| s.1)
-                .cmp(&b.started.as_ref().map(|s| s.1))
-        })
-        .and_then(|r| r.run_id.clone())
-}
-
 fn check_columns(
     ctx: &mut Ctx<'_>,
     wh: &Warehouse,
@@ -382,7 +339,7 @@ fn check_columns(
         return;
     }
     // A later run rewrote the table: its columns now answer to that run's IR, not this one's.
-    if let Some(later) = superseded_by(ctx, m, &target.table) {
+    if let Some(later) = super::supersession::superseded_by(ctx, &target.table) {
         ctx.report.push(Check::unverifiable(
             CheckId::WarehouseColumns,
             subject.clone(),

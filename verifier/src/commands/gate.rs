@@ -27,8 +27,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::checks::catalogue::{CheckId, Code};
+use crate::checks::supersession::Writers;
 use crate::checks::view::RunView;
-use crate::checks::{self as run, Ctx, Hooks, RunRows, checkpoint, orphans, row_count};
+use crate::checks::{self as run, Ctx, Hooks, RunRows, checkpoint, orphans, row_count, tables};
 use crate::evidence::ledger::{self, Ledger};
 use crate::evidence::warehouse::{TableRef, Warehouse};
 use crate::output::{Locator, join};
@@ -235,37 +236,44 @@ fn load_policy(opts: &GateOptions) -> Result<Policy, PolicyFailure> {
 struct LedgerFacts {
     /// Every `run_history` row (key, raw value).
     history: Vec<(String, Vec<u8>)>,
-    /// Every run record that decodes.
-    all_runs: Vec<RunView>,
+    /// Every run record that decodes, indexed by the tables it wrote (the supersession rule).
+    writers: Writers<'static>,
     /// Hash to every `(run_id, model_name)` row naming it (all runs).
     producers: BTreeMap<String, Vec<(String, String)>>,
     /// Every table's recorded counts (`check_history`, downstream watermark counts).
     counts: row_count::CountEvidence,
-    /// The run (index into `all_runs`) that last wrote each table: by `target_table`, and by
-    /// `catalog\0model_name` for models without one.
-    last_writer: BTreeMap<String, usize>,
-    /// Run id to its index in `all_runs`.
+    /// Run id to its index in `writers.runs()`.
     by_id: BTreeMap<String, usize>,
+    /// Every `run_history` value that is an object with start and finish times, for the
+    /// ledger-wide table checks (parsed in the same pass as `writers`).
+    run_facts: Vec<tables::RunFact>,
 }
 
-/// Reads `run_history` values on every core, order kept: the view the scope needs, for every
-/// value that is a JSON object with a run id and a start time. The strict record decode (its
-/// enums, timestamps, every field) is `run`'s check, done for the runs in scope only: decoding
-/// every record of a 10k-run ledger strictly would cost more than the whole warehouse side.
-fn decode_runs(history: &[(String, Vec<u8>)]) -> Vec<Option<RunView>> {
-    let one = |bytes: &[u8]| -> Option<RunView> {
-        let v: Value = serde_json::from_slice(bytes).ok()?;
+/// Reads `run_history` values on every core, order kept, parsing each once: the view the scope
+/// needs (for every value that is a JSON object with a run id and a start time) and what the
+/// ledger-wide table checks read of it ([`tables::RunFact`]). The strict record
+/// decode (its enums, timestamps, every field) is `run`'s check, done for the runs in scope only:
+/// decoding every record of a 10k-run ledger strictly would cost more than the whole warehouse
+/// side.
+fn decode_runs(history: &[(String, Vec<u8>)]) -> Vec<(Option<RunView>, Option<tables::RunFact>)> {
+    let one = |key: &str, bytes: &[u8]| -> (Option<RunView>, Option<tables::RunFact>) {
+        let Some(v) = crate::checks::decode::value(bytes) else {
+            return (None, None);
+        };
         let view = RunView::from_value(&v);
-        (view.run_id.is_some() && view.started.is_some()).then_some(view)
+        let view = (view.run_id.is_some() && view.started.is_some()).then_some(view);
+        (view, tables::RunFact::from_value(key, &v))
     };
     // A row the decoder gave up on reads as not a run; the gate reports those as undecodable.
-    crate::par::map(history, |(_, b)| one(b), |_| None)
+    crate::par::map(history, |(k, b)| one(k, b), |_| (None, None))
 }
 
 impl LedgerFacts {
     fn load(ledger: &Ledger) -> Result<LedgerFacts, crate::error::VerifyError> {
         let history = ledger.rows(ledger::RUN_HISTORY, "")?;
-        let all_runs: Vec<RunView> = decode_runs(&history).into_iter().flatten().collect();
+        let (views, facts): (Vec<_>, Vec<_>) = decode_runs(&history).into_iter().unzip();
+        let all_runs: Vec<RunView> = views.into_iter().flatten().collect();
+        let run_facts = facts.into_iter().flatten().collect();
         let by_id = all_runs
             .iter()
             .enumerate()
@@ -273,42 +281,19 @@ impl LedgerFacts {
             .collect();
         let producers = run::scan_producers(ledger, None)?;
         let counts = row_count::CountEvidence::load(ledger, None, None)?;
-        let mut last_writer: BTreeMap<String, usize> = BTreeMap::new();
-        for (i, r) in all_runs.iter().enumerate() {
-            let Some((_, start)) = &r.started else {
-                continue;
-            };
-            for m in r.models.iter().filter(|m| !m.failed()) {
-                let key = match (&m.target_table, &r.target_catalog) {
-                    (Some(t), _) => t.clone(),
-                    (None, Some(c)) => format!("{c}\0{}", m.name),
-                    // No catalog recorded (a pre-v6 record, or Rocky's transformation runs):
-                    // the table name alone, which may be the table (see `later_writers`).
-                    (None, None) => format!("\0{}", m.name),
-                };
-                let e = last_writer.entry(key).or_insert(i);
-                // Later start wins; among equal starts the later row, as `run` picks.
-                if all_runs[*e]
-                    .started
-                    .as_ref()
-                    .is_none_or(|(_, s)| start >= s)
-                {
-                    *e = i;
-                }
-            }
-        }
+        let writers = Writers::new(all_runs);
         Ok(LedgerFacts {
             history,
-            all_runs,
+            writers,
             producers,
             counts,
-            last_writer,
             by_id,
+            run_facts,
         })
     }
 
     fn run(&self, id: &str) -> Option<&RunView> {
-        self.by_id.get(id).map(|&i| &self.all_runs[i])
+        self.by_id.get(id).map(|&i| &self.writers.runs()[i])
     }
 
     /// The producers of every hash one run's rows name (its artifacts and its upstreams).
@@ -318,49 +303,6 @@ impl LedgerFacts {
             .chain(upstream)
             .filter_map(|h| Some((h.clone(), self.producers.get(&h)?.clone())))
             .collect()
-    }
-
-    /// The runs that last wrote `targets` if they started after `run_id` (what the output
-    /// checks need to call a table superseded).
-    fn later_writers(
-        &self,
-        run_id: &str,
-        targets: &[crate::evidence::warehouse::TableRef],
-    ) -> Vec<RunView> {
-        let Some(start) = self
-            .run(run_id)
-            .and_then(|r| r.started.as_ref())
-            .map(|s| s.1)
-        else {
-            return Vec::new();
-        };
-        let mut keys: Vec<String> = targets
-            .iter()
-            .flat_map(|t| {
-                [
-                    t.to_string(),
-                    format!("{}\0{}", t.catalog, t.table),
-                    format!("\0{}", t.table),
-                ]
-            })
-            .collect();
-        if let Some(r) = self.run(run_id)
-            && let Some(c) = &r.target_catalog
-        {
-            keys.extend(r.models.iter().map(|m| format!("{c}\0{}", m.name)));
-        }
-        let mut idx = BTreeSet::new();
-        for key in &keys {
-            if let Some(&i) = self.last_writer.get(key) {
-                let r = &self.all_runs[i];
-                if r.run_id.as_deref() != Some(run_id)
-                    && r.started.as_ref().is_some_and(|(_, s)| *s > start)
-                {
-                    idx.insert(i);
-                }
-            }
-        }
-        idx.into_iter().map(|i| self.all_runs[i].clone()).collect()
     }
 }
 
@@ -416,7 +358,7 @@ fn gate_with_ledger(
     let facts = LedgerFacts::load(ledger)?;
     let report = &mut out.report;
 
-    let chosen = match choose_runs(&facts.all_runs, &opts.scope, opts.now) {
+    let chosen = match choose_runs(facts.writers.runs(), &opts.scope, opts.now) {
         Ok(s) => s,
         Err(reason) => {
             report.push(Check::unknown(
@@ -443,7 +385,8 @@ fn gate_with_ledger(
 
     // Runs whose record is not even readable are never in a scope (no time): report them.
     let decodable: BTreeSet<&str> = facts
-        .all_runs
+        .writers
+        .runs()
         .iter()
         .filter_map(|r| r.run_id.as_deref())
         .collect();
@@ -495,11 +438,11 @@ fn gate_with_ledger(
     let warehouse = match &opts.warehouse {
         None => None,
         Some(path) => {
-            let catalog = in_scope
+            let named = in_scope
                 .iter()
-                .find_map(|(id, _)| facts.run(id).and_then(|r| r.target_catalog.clone()))
-                .or_else(|| path.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
-                .unwrap_or_else(|| "warehouse".to_owned());
+                .filter_map(|(id, _)| facts.run(id))
+                .flat_map(crate::checks::warehouse::catalogs_named);
+            let catalog = crate::evidence::warehouse::catalog_for(path, named);
             match Warehouse::open(path, &catalog) {
                 Ok(w) => Some(w),
                 Err(e) => {
@@ -565,13 +508,13 @@ fn gate_with_ledger(
             &run_opts,
             id,
             run::Producers::default(),
-            Vec::new(),
+            Writers::default(),
             base,
         );
         run::load(&mut ctx, &rows);
         progress.tick();
     }
-    for (run_id, models, targets) in &planned {
+    for (run_id, models, _) in &planned {
         let rows = &RunRows::read(ledger, run_id)?;
         let first = report.checks.len();
         let mut ctx = Ctx::new(
@@ -581,8 +524,9 @@ fn gate_with_ledger(
             run::Producers {
                 by_hash: facts.producers_for(rows),
                 counted: true,
+                versions: None,
             },
-            facts.later_writers(run_id, targets),
+            facts.writers.borrowed(),
             scoped(&base, models),
         );
         run::load(&mut ctx, rows);
@@ -605,7 +549,7 @@ fn gate_with_ledger(
 
     // The tables outside one run's joins, and rows of no run (issue 16), ledger-wide.
     let ledger_wide = report.checks.len();
-    crate::checks::tables::check_gate(report, ledger, &facts.history)?;
+    tables::check_gate(report, ledger, &facts.history, &facts.run_facts)?;
 
     if let Some(dir) = &opts.artifacts {
         orphans::check(report, ledger, dir)?;
@@ -628,12 +572,12 @@ fn gate_with_ledger(
     // (which reads every check above).
     crate::checks::downgrade::check_downgrades(
         report,
-        &facts.all_runs,
+        facts.writers.runs(),
         &in_scope,
         &crate::plan::scope::model_key,
         policy,
     );
-    crate::checks::downgrade::check_requirements(report, &facts.all_runs, &in_scope, policy);
+    crate::checks::downgrade::check_requirements(report, facts.writers.runs(), &in_scope, policy);
     state.run_ids = in_scope.iter().map(|(id, _)| id.clone()).collect();
     if let Some(path) = &opts.checkpoint {
         state.checkpoint_written = Some(check_checkpoint(report, &facts, path, policy, opts.now));
@@ -672,7 +616,8 @@ fn check_checkpoint(
         }
     };
     let started: BTreeMap<&str, &str> = facts
-        .all_runs
+        .writers
+        .runs()
         .iter()
         .filter_map(|r| Some((r.run_id.as_deref()?, r.started.as_ref()?.0.as_str())))
         .collect();

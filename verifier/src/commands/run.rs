@@ -21,7 +21,8 @@
 use std::collections::BTreeSet;
 
 use crate::checks::catalogue::{CheckId, Code};
-use crate::checks::view::{ProvRow, RunView};
+use crate::checks::supersession::{self, Writers};
+use crate::checks::view::RunView;
 use crate::checks::{
     Ctx, Hooks, RunRows, admit_ledger, check_loaded, decode, hashing_alongside, ledger_read_failed,
     load, producers_of, record_digest, summarize_checks,
@@ -169,7 +170,7 @@ fn run_with_ledger(
         opts,
         &run_id,
         producers,
-        Vec::new(),
+        Writers::default(),
         Hooks {
             scope: scope.as_ref(),
             ..Hooks::default()
@@ -180,7 +181,7 @@ fn run_with_ledger(
     // later run can only have written one of them if its record holds the table's name, so the
     // others are not decoded: an old run of a large ledger has many later runs.
     if opts.warehouse.is_some() {
-        let filter = ledger::StringFilter::new(&table_names(&ctx));
+        let filter = ledger::StringFilter::new(&supersession::names(&ctx));
         let mut later = Vec::new();
         for key in later_candidates(&keys, Some(&run_id)) {
             if let Some(bytes) = ledger.get(ledger::RUN_HISTORY, key)?
@@ -189,10 +190,12 @@ fn run_with_ledger(
                 later.push(bytes);
             }
         }
-        ctx.all_runs = crate::par::map(&later, |b| run_view(b), |_| None)
-            .into_iter()
-            .flatten()
-            .collect();
+        ctx.writers = Writers::new(
+            crate::par::map(&later, |b| run_view(b), |_| None)
+                .into_iter()
+                .flatten()
+                .collect(),
+        );
     }
     check_loaded(&mut ctx, ledger)?;
     crate::checks::tables::check_run(ctx.report, ledger, &run_id, rows.run_bytes.as_deref())?;
@@ -273,27 +276,6 @@ fn run_view(bytes: &[u8]) -> Option<RunView> {
     let decoded = decode::read_run_record(bytes);
     decoded.record.ok()?;
     Some(RunView::from_value(&decoded.value?))
-}
-
-/// Every name a table this run's models wrote can have in a later run's record: the bare table
-/// name of the provenance IR target or of `target_table`, or the model name (see
-/// `output::superseded_by`, which matches `target_table` in full or the model name).
-fn table_names(ctx: &Ctx<'_>) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for m in ctx.models() {
-        names.insert(m.name.clone());
-        if let Some(t) = m
-            .target_table
-            .as_deref()
-            .and_then(crate::evidence::warehouse::TableRef::parse)
-        {
-            names.insert(t.table);
-        }
-        if let Some(t) = ctx.prov_for(m.index).and_then(ProvRow::target) {
-            names.insert(t.table);
-        }
-    }
-    names
 }
 
 /// The run that started last (ties: the greatest id); undecodable rows are ignored.

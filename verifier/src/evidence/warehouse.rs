@@ -277,6 +277,17 @@ fn sandbox(attached: Option<(&str, &str)>) -> Result<Connection, WarehouseError>
     Ok(conn)
 }
 
+/// The catalog a DuckDB file is attached as: the first catalog the ledger names (`named`, most
+/// trusted first), else the file's stem (DuckDB's own default alias for an attached file), else
+/// `warehouse`. The one rule for `run` and `gate`; tables in other catalogs attach on demand.
+pub fn catalog_for(path: &Path, named: impl IntoIterator<Item = String>) -> String {
+    named
+        .into_iter()
+        .next()
+        .or_else(|| path.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
+        .unwrap_or_else(|| "warehouse".to_owned())
+}
+
 impl Warehouse {
     /// Attaches `path` read-only as catalog `catalog` (more catalogs are attached on demand).
     ///

@@ -180,7 +180,8 @@ impl Deployment {
     }
 }
 
-/// A work tree with one commit; returns its hex.
+/// A work tree with one commit on `main` (and a later one on it, so the branch's tip is a
+/// descendant), plus `origin/main` at the first commit; returns the first commit's hex.
 pub fn make_repo(path: &Path) -> String {
     let repo = git2::Repository::init(path).unwrap();
     std::fs::write(path.join("model.sql"), "SELECT 1\n").unwrap();
@@ -190,9 +191,25 @@ pub fn make_repo(path: &Path) -> String {
     let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
     let sig =
         git2::Signature::new("T", "t@example.com", &git2::Time::new(1_700_000_000, 0)).unwrap();
-    repo.commit(Some("HEAD"), &sig, &sig, "one", &tree, &[])
-        .unwrap()
-        .to_string()
+    let first = repo
+        .commit(Some("refs/heads/main"), &sig, &sig, "one", &tree, &[])
+        .unwrap();
+    let parent = repo.find_commit(first).unwrap();
+    repo.commit(
+        Some("refs/heads/main"),
+        &sig,
+        &sig,
+        "two",
+        &tree,
+        &[&parent],
+    )
+    .unwrap();
+    repo.set_head("refs/heads/main").unwrap();
+    repo.remote("origin", "https://example.invalid/repo.git")
+        .unwrap();
+    repo.reference("refs/remotes/origin/main", first, true, "test")
+        .unwrap();
+    first.to_string()
 }
 
 /// An S3 bucket on the test server, through object_store.
