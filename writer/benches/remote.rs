@@ -153,7 +153,8 @@ print(time.perf_counter() - t)
 "#;
 
 fn boto3(port: u16, file: &Path, out: &Path, what: &str) -> Duration {
-    let output = Command::new("python3")
+    // The Python of scripts/servers' virtual environment, the one with boto3.
+    let output = Command::new("rocky-servers-python")
         .args(["-c", BOTO3, &format!("http://127.0.0.1:{port}")])
         .arg(file)
         .arg(out)

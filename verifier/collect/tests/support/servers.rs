@@ -87,10 +87,8 @@ pub fn redis() -> Server {
 pub fn moto() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut cmd = Command::new("python3");
+    let mut cmd = Command::new("moto_server");
     cmd.args([
-        "-m",
-        "moto.server",
         "-H",
         "127.0.0.1",
         "-p",

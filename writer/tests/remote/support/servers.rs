@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// Where a missing server comes from.
 const INSTALL_HINT: &str =
-    "run `scripts/servers install` (redis-server from Debian, moto[server] from PyPI)";
+    "put the folder `scripts/servers install` prints on PATH (redis-server from Debian, moto_server in a venv of the project's)";
 const READY_TIMEOUT: Duration = Duration::from_secs(40);
 
 /// A port nothing listens on right now (bound to port 0, then released).
@@ -109,11 +109,8 @@ impl Server {
                 c
             }
             Kind::Moto => {
-                require("moto_server");
-                let mut c = Command::new(require("python3"));
+                let mut c = Command::new(require("moto_server"));
                 c.args([
-                    "-m",
-                    "moto.server",
                     "-H",
                     "127.0.0.1",
                     "-p",
