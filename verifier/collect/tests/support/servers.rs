@@ -88,12 +88,7 @@ pub fn moto() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut cmd = Command::new("moto_server");
-    cmd.args([
-        "-H",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-    ]);
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
     spawn(cmd, "moto_server", dir, port, |p| {
         http(p, "GET", "/", b"").0 == 200
     })

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// Where a missing server comes from.
 const INSTALL_HINT: &str =
-    "put the folder `scripts/servers install` prints on PATH (redis-server from Debian, moto_server in a venv of the project's)";
+    "put the folder `scripts/servers install` prints on PATH (redis-server, moto_server)";
 const READY_TIMEOUT: Duration = Duration::from_secs(40);
 
 /// A port nothing listens on right now (bound to port 0, then released).
@@ -110,12 +110,7 @@ impl Server {
             }
             Kind::Moto => {
                 let mut c = Command::new(require("moto_server"));
-                c.args([
-                    "-H",
-                    "127.0.0.1",
-                    "-p",
-                    &self.port.to_string(),
-                ]);
+                c.args(["-H", "127.0.0.1", "-p", &self.port.to_string()]);
                 c
             }
         };
