@@ -337,6 +337,18 @@ fn rows() -> Vec<Row> {
                   let path = v["file_path"].as_str().unwrap().to_owned();
                   put(&fx.ledger, "output_artifacts", &format!("{}|ghost|{path}", fx.run), &v);
               }, check: "artifact.execution", outcome: "fail" },
+        // `run`'s full scan reads the other runs' versions in the same pass as the refcounts: an
+        // earlier run's row for the same table with a higher Delta version is out of order.
+        Row { table: "output_artifacts", what: "an earlier run's row for the table with a higher commit_version", kinds: SYN, cmd: Cmd::Run, ingest: false,
+              edit: |fx| {
+                  let k = seed_artifact(fx);
+                  let mut v = get(&fx.ledger, "output_artifacts", &k).unwrap();
+                  let path = v["file_path"].as_str().unwrap().to_owned();
+                  let earlier = "run-20200101-000000-000";
+                  v["run_id"] = json!(earlier);
+                  v["commit_version"] = json!(999);
+                  put(&fx.ledger, "output_artifacts", &format!("{earlier}|seed_events|{path}"), &v);
+              }, check: "artifact.commit_version", outcome: "fail" },
         Row { table: "output_artifacts", what: "size_bytes no longer the execution's bytes_written", kinds: SYN, cmd: Cmd::Run, ingest: false,
               edit: |fx| { let k = seed_artifact(fx); update(&fx.ledger, "output_artifacts", &k, |a| a["size_bytes"] = json!(7)) },
               check: "artifact.execution", outcome: "fail" },

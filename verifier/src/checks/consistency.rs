@@ -838,10 +838,26 @@ pub(crate) fn table_of(a: &Value) -> Option<(String, String)> {
 /// Another run's `(run_id, (model, table folder), commit_version)`.
 pub(crate) type OtherVersion = (String, (String, String), u64);
 
+/// The [`OtherVersion`] an `output_artifacts` row (`key`, `bytes`) gives the commit-version
+/// check of run `run_id`: a row of another run, for one of `models` (the models that run wrote).
+pub(crate) fn other_version<S: std::borrow::Borrow<str> + Ord>(
+    run_id: &str,
+    models: &BTreeSet<S>,
+    key: &str,
+    bytes: &[u8],
+) -> Option<OtherVersion> {
+    let (run, model, _) = ledger::split_artifact_key(key)?;
+    if run == run_id || !models.contains(model) {
+        return None;
+    }
+    let (t, c) = table_version(bytes)?;
+    Some((run.to_owned(), t, c))
+}
+
 /// [`table_of`] and `commit_version` of an `output_artifacts` value, read without building the
 /// whole JSON tree: this runs on every artifact row of the ledger (300k on a 100k-run ledger).
 /// Whatever does not read as those three fields with those types is skipped, as with `Value`.
-pub(crate) fn table_version(bytes: &[u8]) -> Option<((String, String), u64)> {
+fn table_version(bytes: &[u8]) -> Option<((String, String), u64)> {
     #[derive(serde::Deserialize)]
     struct Slim<'a> {
         #[serde(borrow)]
@@ -882,13 +898,7 @@ fn commit_versions(
             let mut others: Vec<OtherVersion> = Vec::new();
             let models: BTreeSet<&str> = mine.keys().map(|(m, _)| m.as_str()).collect();
             ledger.visit(ledger::OUTPUT_ARTIFACTS, None, false, |key, bytes| {
-                if let Some((run, model, _)) = ledger::split_artifact_key(key)
-                    && run != ctx.run_id
-                    && models.contains(model)
-                    && let Some((t, c)) = table_version(bytes)
-                {
-                    others.push((run.to_owned(), t, c));
-                }
+                others.extend(other_version(&ctx.run_id, &models, key, bytes));
                 true
             })?;
             others

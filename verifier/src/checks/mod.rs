@@ -355,13 +355,7 @@ pub(crate) fn producers_of(
             {
                 out.by_hash.entry(h).or_default().push(artifact_owner(key));
             }
-            if let Some((run, model, _)) = ledger::split_artifact_key(key)
-                && run != run_id
-                && models.contains(model)
-                && let Some((t, c)) = consistency::table_version(bytes)
-            {
-                versions.push((run.to_owned(), t, c));
-            }
+            versions.extend(consistency::other_version(run_id, &models, key, bytes));
             true
         })?;
         out.versions = Some(versions);
