@@ -361,6 +361,60 @@ fn damaged_parquet_footers_are_invalid_never_a_panic() {
     }
 }
 
+/// The sample's bytes with its footer's Thrift replaced by `edit(footer)`, length and magic kept
+/// consistent, so the decoder reaches the edited bytes.
+fn with_footer(edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let sample = crate::util::manifest_dir().join(
+        "../fixtures/rocky/audit-sample/736713a2611f762af09ee4445c09157bcfdbf6e07145dd8edf2cfd203d8d5bf0.parquet",
+    );
+    let bytes = std::fs::read(&sample).unwrap();
+    let n = bytes.len();
+    let len = u32::from_le_bytes(bytes[n - 8..n - 4].try_into().unwrap()) as usize;
+    let mut footer = bytes[n - 8 - len..n - 8].to_vec();
+    edit(&mut footer);
+    let mut out = bytes[..n - 8 - len].to_vec();
+    out.extend_from_slice(&footer);
+    out.extend_from_slice(&(footer.len() as u32).to_le_bytes());
+    out.extend_from_slice(b"PAR1");
+    out
+}
+
+/// The fuzzer's find: a footer whose list header declares 2^31-1 row groups made the `parquet`
+/// crate reserve gigabytes before reading one. Now a fail (`artifact_parquet_invalid`) in bounded
+/// memory; the untouched footer, rewritten the same way, is the control.
+#[test]
+fn a_footer_declaring_billions_of_elements_is_invalid_not_an_allocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x.parquet");
+    std::fs::write(&file, with_footer(|_| {})).unwrap();
+    let r = run_bin(&args(&["artifact", file.to_str().unwrap(), "--json"]), None);
+    assert_eq!(r.code, 0, "control: {}", r.dump());
+
+    std::fs::write(
+        &file,
+        with_footer(|f| {
+            // Drop FileMetaData's STOP; append field 4 (row_groups) in the long form, a list of
+            // structs declaring i32::MAX elements, and nothing after it.
+            assert_eq!(f.pop(), Some(0));
+            f.extend_from_slice(&[0x09, 0x08, 0xfc, 0xff, 0xff, 0xff, 0xff, 0x07, 0x00]);
+        }),
+    )
+    .unwrap();
+    let r = run_bin(&args(&["artifact", file.to_str().unwrap(), "--json"]), None);
+    assert_eq!(r.code, 1, "{}", r.dump());
+    assert_eq!(
+        r.failing(),
+        set(&["artifact_parquet_invalid"]),
+        "{}",
+        r.dump()
+    );
+    assert!(
+        r.stdout.contains("declares 2147483647 elements"),
+        "{}",
+        r.dump()
+    );
+}
+
 /// Runs the binary, failing the test (instead of hanging it) if it does not end within 60 s.
 fn run_bounded(a: &[&str]) -> util::Run {
     let mut child = std::process::Command::new(util::BIN)

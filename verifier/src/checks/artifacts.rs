@@ -216,6 +216,16 @@ fn check_rows(ctx: &mut Ctx<'_>, dir: Option<&Path>) {
                 ));
                 f
             }
+            Err(reason) if reason.not_judged() => {
+                ctx.report.push(Check::unknown(
+                    CheckId::ArtifactParquet,
+                    subject,
+                    Code::ArtifactParquetUnexpected,
+                    Proof::BytesVerified,
+                    format!("the Parquet footer was not judged: {reason}"),
+                ));
+                continue;
+            }
             Err(reason) => {
                 ctx.report.push(Check::fail(
                     CheckId::ArtifactParquet,

@@ -306,6 +306,7 @@ codes! {
     ArtifactHashMismatch = "artifact_hash_mismatch", [ArtifactBlake3];
     ArtifactSizeMismatch = "artifact_size_mismatch", [ArtifactSize];
     ArtifactParquetInvalid = "artifact_parquet_invalid", [ArtifactParquet, ColumnHashes];
+    ArtifactParquetUnexpected = "artifact_parquet_unexpected", [ArtifactParquet];
     ArtifactRowCountMismatch = "artifact_row_count_mismatch", [ArtifactRows];
     ArtifactUnexpected = "artifact_unexpected", [ArtifactLedger];
     IrCanonicalJsonInvalid = "ir_canonical_json_invalid", [ProvenanceCanonical, ProvenanceSkipHash, ProvenanceInputHash];

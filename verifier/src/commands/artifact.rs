@@ -102,6 +102,13 @@ pub fn verify_artifact(file: &Path, ledger_path: Option<&Path>) -> Report {
                 ),
             ));
         }
+        Err(reason) if reason.not_judged() => report.push(Check::unknown(
+            CheckId::ArtifactParquet,
+            subject.clone(),
+            Code::ArtifactParquetUnexpected,
+            Proof::BytesVerified,
+            format!("the Parquet footer was not judged: {reason}"),
+        )),
         Err(reason) => report.push(Check::fail(
             CheckId::ArtifactParquet,
             subject.clone(),

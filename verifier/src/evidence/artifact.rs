@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use parquet::file::metadata::ParquetMetaDataReader;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -136,6 +136,88 @@ pub enum FooterError {
     /// The parser panicked on it.
     #[error(transparent)]
     Panicked(#[from] ReaderPanic),
+    /// Its declared counts exceed its bytes, or it nests too deep to decode safely.
+    #[error(transparent)]
+    Refused(#[from] crate::evidence::footer_bounds::Refused),
+    /// The bounds walk read the footer otherwise than the decoder did.
+    #[error(
+        "the footer's bounds walk read {walked:?} where the decoder read {decoded:?}; not judged"
+    )]
+    Disagree {
+        /// What the walk read.
+        walked: crate::evidence::footer_bounds::Shape,
+        /// What the decoder decoded.
+        decoded: crate::evidence::footer_bounds::Shape,
+    },
+    /// Reading the footer's bytes failed.
+    #[error("reading the footer: {0}")]
+    Read(std::io::Error),
+}
+
+/// Decodes an open file's Parquet footer, the one way the verifier does: the footer's counts are
+/// checked against its own bytes before the decoder sizes anything from them (`footer_bounds`),
+/// and the decoder reads exactly the bytes checked.
+///
+/// # Errors
+///
+/// [`FooterError`].
+pub fn decode_footer(file: &std::fs::File) -> Result<ParquetMetaData, FooterError> {
+    Ok(match footer_bytes(file)? {
+        Some(buf) => {
+            let walked = crate::evidence::footer_bounds::check(&buf)?;
+            let meta = guard(|| ParquetMetaDataReader::decode_metadata(&buf))??;
+            let decoded = crate::evidence::footer_bounds::Shape {
+                num_rows: Some(meta.file_metadata().num_rows()),
+                row_groups: Some(meta.num_row_groups()),
+                leaves: meta.file_metadata().schema_descr().num_columns(),
+            };
+            // The walk's bounds hold only if it read the bytes as the decoder did; a footer on
+            // which they differ is not judged (a gap in the walk, not a fault of the file).
+            if walked != decoded {
+                return Err(FooterError::Disagree { walked, decoded });
+            }
+            meta
+        }
+        // No plain footer to check: the decoder reads only the 8-byte tail and says why.
+        None => guard(|| ParquetMetaDataReader::new().parse_and_finish(file))??,
+    })
+}
+
+/// The Thrift bytes of a plain (`PAR1`) footer whose declared length fits in the file; `None`
+/// for anything else (too short, another magic, a length past the start), which the decoder
+/// rejects from the tail alone.
+fn footer_bytes(file: &std::fs::File) -> Result<Option<Vec<u8>>, FooterError> {
+    use std::os::unix::fs::FileExt;
+    let size = file.metadata().map_err(FooterError::Read)?.len();
+    if size < 8 {
+        return Ok(None);
+    }
+    let mut tail = [0u8; 8];
+    file.read_exact_at(&mut tail, size - 8)
+        .map_err(FooterError::Read)?;
+    if &tail[4..] != b"PAR1" {
+        return Ok(None);
+    }
+    let len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    if len + 8 > size {
+        return Ok(None);
+    }
+    let mut buf = vec![0u8; len as usize];
+    file.read_exact_at(&mut buf, size - 8 - len)
+        .map_err(FooterError::Read)?;
+    Ok(Some(buf))
+}
+
+impl FooterError {
+    /// `true` when the footer was not judged: the file did not open or read, or the footer is
+    /// beyond the verifier's decoding limits. Such a footer is `unknown`, never `fail`.
+    pub fn not_judged(&self) -> bool {
+        match self {
+            FooterError::Open(_) | FooterError::Read(_) | FooterError::Disagree { .. } => true,
+            FooterError::Refused(r) => r.is_limit(),
+            FooterError::Parquet(_) | FooterError::Panicked(_) => false,
+        }
+    }
 }
 
 /// Reads a Parquet footer. A footer that does not parse, or that panics the parser, is `Err`.
@@ -145,8 +227,8 @@ pub enum FooterError {
 /// [`FooterError`], whose text is a one-line reason.
 pub fn read_footer(path: &Path) -> Result<ParquetFacts, FooterError> {
     let file = crate::evidence::regular_file::open(path)?;
-    let parsed = guard(|| ParquetMetaDataReader::new().parse_and_finish(&file))?;
-    let meta = parsed?;
+    let meta = decode_footer(&file)?;
+
     let facts = guard(|| {
         let fm = meta.file_metadata();
         let columns = fm
@@ -229,5 +311,68 @@ mod tests {
     fn locate_refuses_anything_but_a_hash() {
         assert!(locate(Path::new("d"), "../x").is_none());
         assert!(locate(Path::new("d"), &"a".repeat(64)).is_some());
+    }
+
+    /// A minimal, well-formed Parquet file (no rows) whose schema is `levels` nested required
+    /// groups around one INT32 leaf, written by hand in Thrift's compact protocol.
+    fn nested_schema_file(levels: usize) -> tempfile::NamedTempFile {
+        nested_schema_file_with(levels, &[])
+    }
+
+    /// As [`nested_schema_file`], with `extra` fields of `FileMetaData` before `num_rows`.
+    fn nested_schema_file_with(levels: usize, extra: &[u8]) -> tempfile::NamedTempFile {
+        fn varint(b: &mut Vec<u8>, mut n: u64) {
+            while n >= 0x80 {
+                b.push((n as u8 & 0x7f) | 0x80);
+                n >>= 7;
+            }
+            b.push(n as u8);
+        }
+        let mut f = vec![0x15, 0x02, 0x19, 0xfc]; // version 1; schema: list<struct>, long size
+        varint(&mut f, levels as u64 + 2);
+        f.extend_from_slice(&[0x48, 1, b'r', 0x15, 0x02, 0]); // root "r", 1 child
+        for _ in 0..levels {
+            // repetition REQUIRED, name "g", num_children 1
+            f.extend_from_slice(&[0x35, 0x00, 0x18, 1, b'g', 0x15, 0x02, 0]);
+        }
+        // type INT32, repetition REQUIRED, name "x"
+        f.extend_from_slice(&[0x15, 0x02, 0x25, 0x00, 0x18, 1, b'x', 0]);
+        f.extend_from_slice(extra);
+        // num_rows 0 (field 3, long form after any extra field); row_groups []; STOP
+        f.extend_from_slice(&[0x06, 0x06, 0x00, 0x19, 0x0c, 0x00]);
+        let mut file = b"PAR1".to_vec();
+        file.extend_from_slice(&f);
+        file.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        file.extend_from_slice(b"PAR1");
+        let mut t = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut t, &file).unwrap();
+        t
+    }
+
+    /// The walk and the decoder agree on fields the decoder skips: an unknown field holding a
+    /// list of bools (no bytes per element in the decoder's skip) and nested unknown structures.
+    #[test]
+    fn unknown_fields_are_read_as_the_decoder_reads_them() {
+        let extra = [
+            0x0c, 0x1e, // field 15 (long form), struct:
+            0x19, 0x31, // its field 1, a list of three bools (no bytes)
+            0x1c, 0x15, 0x04, 0x00, // its field 2, a struct holding an i32
+            0x00, // end of field 15
+        ];
+        let f = nested_schema_file_with(2, &extra);
+        let facts = read_footer(f.path()).unwrap();
+        assert_eq!((facts.rows, facts.columns.len()), (0, 1));
+    }
+
+    #[test]
+    fn a_schema_deeper_than_the_limit_is_not_judged_and_one_within_it_reads() {
+        use crate::evidence::footer_bounds::MAX_SCHEMA_DEPTH;
+        // Control: at the limit (the leaf's groups plus the root) the footer decodes.
+        let ok = read_footer(nested_schema_file(MAX_SCHEMA_DEPTH - 1).path()).unwrap();
+        assert_eq!(ok.columns.len(), 1);
+        assert_eq!(ok.rows, 0);
+        let err = read_footer(nested_schema_file(MAX_SCHEMA_DEPTH).path()).unwrap_err();
+        assert!(err.not_judged(), "{err}");
+        assert!(err.to_string().contains("nests deeper"), "{err}");
     }
 }

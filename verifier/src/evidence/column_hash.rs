@@ -193,7 +193,10 @@ pub fn recompute_file(path: &Path) -> Result<Vec<ColumnDigest>, ColumnHashError>
         path: path.to_owned(),
         source: e.into_io(),
     })?;
-    let meta = guard(|| ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()))
+    // The footer is decoded as `artifact.parquet` decodes it, bounds-checked first.
+    let footer = crate::evidence::artifact::decode_footer(&file)
+        .map_err(|e| ColumnHashError::Parquet(e.to_string()))?;
+    let meta = guard(|| ArrowReaderMetadata::try_new(Arc::new(footer), ArrowReaderOptions::new()))
         .map_err(|p| ColumnHashError::Parquet(p.to_string()))?
         .map_err(|e| ColumnHashError::Parquet(e.to_string()))?;
     let rows = meta.metadata().file_metadata().num_rows();

@@ -11,6 +11,8 @@ pub mod bundle;
 pub mod column_hash;
 /// A content-addressed table's Delta log copy (`--lake`).
 pub mod delta_log;
+/// Bounds a Parquet footer's declared counts before the `parquet` crate decodes it.
+pub mod footer_bounds;
 /// The git repository: commits, blobs and trees at a recorded commit.
 pub mod git;
 /// The redb ledger, read through a backend that never writes.
