@@ -6,7 +6,9 @@
 //!
 //! Size: 1,000 artifacts totalling 1,000 MB by default; `ROCKY_COLLECT_BENCH_MB` and
 //! `ROCKY_COLLECT_BENCH_COUNT` make it smaller for a quick run; `ROCKY_COLLECT_BENCH_PARALLEL`
-//! sets the parallelism of both sides (default 16).
+//! sets the parallelism of both sides (default 16); `ROCKY_COLLECT_BENCH_ROUNDS` the number of
+//! rounds (default 4), which alternate the order (plain first, collect first, collect first,
+//! plain first) and start each side with the other's output removed and synced to disk.
 
 #[allow(dead_code)]
 #[path = "../tests/support/servers.rs"]
@@ -132,67 +134,113 @@ fn main() {
     }
 
     // Plain: GET each object and stream it to a file, `parallel` at a time.
-    let plain_dir = dir.path().join("plain");
-    std::fs::create_dir(&plain_dir).unwrap();
-    let t = Instant::now();
-    rt.block_on(async {
-        let sem = Arc::new(tokio::sync::Semaphore::new(parallel));
-        let mut set = tokio::task::JoinSet::new();
-        for (i, key) in keys.iter().enumerate() {
-            let store = Arc::clone(&store);
-            let key = key.clone();
-            let path = plain_dir.join(format!("{i}"));
-            let permit = Arc::clone(&sem).acquire_owned().await.unwrap();
-            set.spawn(async move {
-                let _p = permit;
-                let got = store.get(&ObjPath::from(key)).await.unwrap();
-                let mut f = std::io::BufWriter::with_capacity(
-                    1 << 20,
-                    std::fs::File::create(path).unwrap(),
-                );
-                let mut s = got.into_stream();
-                while let Some(chunk) = s.next().await {
-                    f.write_all(&chunk.unwrap()).unwrap();
-                }
-                f.flush().unwrap();
-            });
-        }
-        while let Some(r) = set.join_next().await {
-            r.unwrap();
-        }
-    });
-    let plain = t.elapsed();
+    let plain_run = |into: &std::path::Path| {
+        std::fs::create_dir(into).unwrap();
+        let t = Instant::now();
+        rt.block_on(async {
+            let sem = Arc::new(tokio::sync::Semaphore::new(parallel));
+            let mut set = tokio::task::JoinSet::new();
+            for (i, key) in keys.iter().enumerate() {
+                let store = Arc::clone(&store);
+                let key = key.clone();
+                let path = into.join(format!("{i}"));
+                let permit = Arc::clone(&sem).acquire_owned().await.unwrap();
+                set.spawn(async move {
+                    let _p = permit;
+                    let got = store.get(&ObjPath::from(key)).await.unwrap();
+                    let mut f = std::io::BufWriter::with_capacity(
+                        1 << 20,
+                        std::fs::File::create(path).unwrap(),
+                    );
+                    let mut s = got.into_stream();
+                    while let Some(chunk) = s.next().await {
+                        f.write_all(&chunk.unwrap()).unwrap();
+                    }
+                    f.flush().unwrap();
+                });
+            }
+            while let Some(r) = set.join_next().await {
+                r.unwrap();
+            }
+        });
+        t.elapsed()
+    };
 
     // The collector: the whole command, ledger to manifest.
-    let out = dir.path().join("bundle");
-    let t = Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_rocky-collect"))
-        .args([
-            "--ledger",
-            ledger.to_str().unwrap(),
-            "--artifacts",
-            "s3://lake",
-        ])
-        .args([
-            "--parallel",
-            &parallel.to_string(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .env("AWS_ENDPOINT_URL", &endpoint)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .output()
-        .unwrap();
-    let collect = t.elapsed();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let n = std::fs::read_dir(out.join("artifacts")).unwrap().count();
-    assert_eq!(n, count, "every artifact collected");
+    let collect_run = |out: &std::path::Path| {
+        let t = Instant::now();
+        let o = Command::new(env!("CARGO_BIN_EXE_rocky-collect"))
+            .args([
+                "--ledger",
+                ledger.to_str().unwrap(),
+                "--artifacts",
+                "s3://lake",
+            ])
+            .args([
+                "--parallel",
+                &parallel.to_string(),
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .unwrap();
+        let took = t.elapsed();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let n = std::fs::read_dir(out.join("artifacts")).unwrap().count();
+        assert_eq!(n, count, "every artifact collected");
+        took
+    };
+
+    // Rounds alternate which side goes first (ABBA), and each side starts from the same state:
+    // its output removed and written back to disk (`sync`), so neither pays for the other's
+    // dirty pages. Medians over the rounds.
+    let settle = |p: &std::path::Path| {
+        if p.exists() {
+            std::fs::remove_dir_all(p).unwrap();
+        }
+        let _ = Command::new("sync").status();
+    };
+    let rounds = env_num("ROCKY_COLLECT_BENCH_ROUNDS", 4).max(1);
+    let (mut plains, mut collects) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let (p_dir, c_dir) = (dir.path().join("plain"), dir.path().join("bundle"));
+        settle(&p_dir);
+        settle(&c_dir);
+        if round % 4 == 0 || round % 4 == 3 {
+            plains.push(plain_run(&p_dir));
+            settle(&p_dir);
+            collects.push(collect_run(&c_dir));
+        } else {
+            collects.push(collect_run(&c_dir));
+            settle(&c_dir);
+            plains.push(plain_run(&p_dir));
+        }
+        eprintln!(
+            "round {round}: plain {:.2} s, collect {:.2} s",
+            plains[round].as_secs_f64(),
+            collects[round].as_secs_f64()
+        );
+    }
+    let median = |v: &mut Vec<std::time::Duration>| {
+        v.sort();
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2
+        }
+    };
+    let plain = median(&mut plains);
+    let collect = median(&mut collects);
 
     let mb = (size * count) as f64 / (1 << 20) as f64;
     println!(
-        "collect {count} artifacts, {mb:.0} MB, parallel {parallel}: plain object_store {:.2} s \
+        "collect {count} artifacts, {mb:.0} MB, parallel {parallel}, median of {rounds} \
+         alternating rounds: plain object_store {:.2} s \
          ({:.0} MB/s), rocky-collect {:.2} s ({:.0} MB/s), ratio {:.2} (goal <= 1.2)",
         plain.as_secs_f64(),
         mb / plain.as_secs_f64(),
