@@ -89,16 +89,22 @@ fn the_installed_binary_works_after_the_install_folder_moves_and_without_the_bui
     // the installed binary. Needs CAP_SYS_ADMIN (root, as in CI); elsewhere the ldd check above
     // stands alone, and the test says so.
     let home = std::env::var("HOME").unwrap_or_default();
-    let target = built.parent().unwrap().parent().unwrap();
-    let hide: Vec<String> = [
+    // `built` is the profile folder (`<target>/debug`), so its parent is the target directory.
+    let target = built.parent().unwrap();
+    let mut covered: Vec<String> = [
         Path::new(&home).join(".cache").display().to_string(),
         target.display().to_string(),
         repo_root().display().to_string(),
     ]
     .into_iter()
     .filter(|p| Path::new(p).is_dir())
-    .map(|p| format!("mount -t tmpfs tmpfs '{p}'"))
     .collect();
+    // Deepest first: a folder covered before one inside it would hide that mount point.
+    covered.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    let hide: Vec<String> = covered
+        .iter()
+        .map(|p| format!("mount -t tmpfs tmpfs '{p}'"))
+        .collect();
     let script = format!(
         "{} && cd / && exec '{}' artifact '{}'",
         hide.join(" && "),
