@@ -48,7 +48,9 @@ fn ir() -> impl Strategy<Value = ModelIr> {
         .prop_map(|(name, col, target, cols)| {
             ModelIr::new(
                 name,
-                format!("SELECT {col} FROM cat.sch.src WHERE {col} > 0"),
+                // The `c_` prefix keeps a generated name from being a keyword (`from`, `end`,
+                // `select`), which would make the SQL unparseable and `skip_hash` absent.
+                format!("SELECT c_{col} FROM cat.sch.src WHERE c_{col} > 0"),
                 target,
                 MaterializationStrategy::ContentAddressed {
                     storage_prefix: "s3://b/p".into(),
